@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Install everything vigil needs to build, test and benchmark, from Debian's apt only.
+# Idempotent: packages already present are skipped, so repeated runs are cheap.
+set -euo pipefail
+
+build_pkgs=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libzstd-dev pkg-config file)
+test_pkgs=(python3 python3-pytest iproute2 bpftrace busybox-static procps util-linux)
+bench_pkgs=(hyperfine strace)
+
+want=("${build_pkgs[@]}")
+case "${1:-all}" in
+  build) ;;
+  test) want+=("${test_pkgs[@]}") ;;
+  all) want+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
+  *) echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "deps: need root to install: ${missing[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
