@@ -1,0 +1,38 @@
+# The kernel matrix (tests/kernels/, docs/testing.md): `make test-kernels` runs the e2e suite on
+# the host and in QEMU guests booting Debian's 6.1 and 6.12 kernels, and writes
+# build/kernel-matrix.txt. Included by the main Makefile; also usable alone:
+#   make -f mk/kernels.mk test-kernels [KERNELS="6.1"]
+# KERNELS: names from tests/kernels/kernels.conf plus "host" (default: all of them).
+
+KERNELS ?=
+KERNELS_VIGIL_TARGET ?= build/vigil
+KERNELS_STANDIN := build/kernels/selftest/standin
+KERNELS_CLANG ?= clang
+KERNELS_BPFTOOL ?= bpftool
+
+.PHONY: test-kernels kernels-standin kernels-fetch kernels-clean
+
+# the harness self-test binary: a static libbpf program independent of vigil
+build/kernels/selftest/standin.bpf.o: tests/kernels/selftest/standin.bpf.c
+	@mkdir -p $(@D)
+	$(KERNELS_CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -I/usr/include/x86_64-linux-gnu -c $< -o $@
+
+build/kernels/selftest/standin.skel.h: build/kernels/selftest/standin.bpf.o
+	$(KERNELS_BPFTOOL) gen skeleton $< name standin_bpf > $@.tmp && mv $@.tmp $@
+
+$(KERNELS_STANDIN): tests/kernels/selftest/standin.c build/kernels/selftest/standin.skel.h
+	$(CC) -O2 -Wall -static -Ibuild/kernels/selftest $< -o $@ -lbpf -lelf -lz -lzstd
+
+kernels-standin: $(KERNELS_STANDIN)
+
+kernels-fetch:
+	tests/kernels/run.sh --fetch-only $(KERNELS)
+
+# builds build/vigil first when a main Makefile knows how
+test-kernels: $(KERNELS_STANDIN)
+	@if [ -f Makefile ] && $(MAKE) -n -f Makefile $(KERNELS_VIGIL_TARGET) >/dev/null 2>&1; then \
+		$(MAKE) --no-print-directory -f Makefile $(KERNELS_VIGIL_TARGET); fi
+	tests/kernels/run.sh $(KERNELS)
+
+kernels-clean:
+	rm -rf build/kernels build/kernel-matrix.txt
