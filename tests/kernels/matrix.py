@@ -23,9 +23,10 @@ class Column:
     def __init__(self, path):
         self.path = path
         meta = read(os.path.join(path, "meta")).strip().split("\t")
-        meta += ["?"] * (4 - len(meta))
-        self.name, self.release, self.seconds, self.qemu_rc = meta[:4]
+        meta += ["?"] * (5 - len(meta))
+        self.name, self.release, self.seconds, self.qemu_rc, self.timeout = meta[:5]
         self.guest = self.qemu_rc != "-"
+        self.uptime = {}  # init/suite/end -> guest uptime in seconds, for information only
         self.rows = {}  # row -> (outcome, reason)
         self.order = []
         self.parse()
@@ -41,13 +42,21 @@ class Column:
         lsm = None
         errors = []
         fails = 0
+        running = None  # START seen, RESULT not yet
         for line in lines:
             word, _, rest = line.partition(" ")
-            if line.startswith("RESULT\t"):
+            if line.startswith("START\t"):
+                running = line.split("\t")[1]
+            elif line.startswith("RESULT\t"):
                 f = line.split("\t") + [""] * 3
                 self.add(f[1], f[2] if f[2] in ("pass", "fail", "skip") else "fail",
                          f[3] if f[2] in ("pass", "fail", "skip") else f"unknown outcome '{f[2]}'")
                 fails += self.rows[f[1]][0] == "fail"
+                if running == f[1]:
+                    running = None
+            elif word == "UPTIME":
+                k, _, v = rest.partition(" ")
+                self.uptime[k] = v.strip()
             elif word == "BEGIN":
                 begin = rest
             elif word == "MOUNT":
@@ -72,7 +81,7 @@ class Column:
             trouble = [m.group(1).strip() for m in map(KERNEL_TROUBLE.match, read(console).split("\n")) if m]
             timed_out = self.qemu_rc in ("124", "137")
             if begin is None:
-                why = ("timed out" if timed_out else trouble[0] if trouble else
+                why = (f"timed out after {self.timeout} s" if timed_out else trouble[0] if trouble else
                        f"qemu exited {self.qemu_rc}" if self.qemu_rc != "0" else "no result markers")
                 self.add("[guest] boot", "fail", f"{why} (see {console})")
             else:
@@ -89,12 +98,16 @@ class Column:
                 self.add("[guest] kernel log clean", "pass")
             if begin is not None:
                 if timed_out:
-                    self.add("[guest] clean poweroff", "fail", "timed out")
+                    self.add("[guest] clean poweroff", "fail", f"timed out after {self.timeout} s")
                 elif not poweroff or self.qemu_rc != "0":
                     self.add("[guest] clean poweroff", "fail",
                              f"qemu exited {self.qemu_rc}" + ("" if poweroff else ", no POWEROFF marker"))
                 else:
                     self.add("[guest] clean poweroff", "pass")
+        if running is not None:
+            why = trouble[0] if trouble else "timed out" if self.guest and self.qemu_rc in ("124", "137") else "the run ended"
+            self.add(running, "fail", f"did not finish: {why}")
+            fails += 1
         # the suite as a whole: it must have finished and its exit code must agree with the rows
         row = "[harness] suite completed"
         if begin is None and self.guest:
@@ -112,8 +125,14 @@ class Column:
         else:
             self.add(row, "fail", f"pytest exited {end} with {fails} failed rows")
 
-    def label(self):
-        return self.name
+    def times(self):
+        u = self.uptime
+        if "init" in u and "end" in u and "suite" in u:
+            try:
+                return f"{float(u['init']):.1f}+{float(u['end']) - float(u['suite']):.1f} s"
+            except ValueError:
+                pass
+        return "-"
 
 
 def read(path):
@@ -149,15 +168,19 @@ def render(cols):
 
     cells = [[cell(c, r) for c in cols] for r in rows]
     w0 = max([len("test")] + [len(r) for r in rows])
-    ws = [max([len(c.name), len(c.release), len(f"{c.seconds} s")] + [len(x[i]) for x in cells]) for i, c in enumerate(cols)]
+    ws = [max([len(c.name), len(c.release), len(f"{c.seconds} s"), len(c.times())] + [len(x[i]) for x in cells])
+          for i, c in enumerate(cols)]
     out = []
     line = lambda first, xs: (first.ljust(w0) + "  " + "  ".join(x.ljust(w) for x, w in zip(xs, ws))).rstrip()
     out.append(line("kernel", [c.name for c in cols]))
     out.append(line("release", [c.release for c in cols]))
     out.append(line("wall time", [f"{c.seconds} s" for c in cols]))
+    out.append(line("boot+suite (guest clock)", [c.times() for c in cols]))
     out.append("-" * (w0 + 2 + sum(w + 2 for w in ws) - 2))
     for r, xs in zip(rows, cells):
         out.append(line(r, xs))
+    out.append("")
+    out.append("pass/fail/skip(n): outcome, (n) numbers the reason below; -: not run on that kernel")
     if reasons:
         out.append("")
         for (o, why), n in sorted(reasons.items(), key=lambda kv: kv[1]):

@@ -68,15 +68,19 @@ common() {
 	# real tools the e2e suite drives (GNU/util-linux/iproute2 options differ from busybox's)
 	for f in /usr/sbin/bpftool /usr/sbin/ip /usr/sbin/tc /usr/bin/unshare /usr/bin/nsenter \
 		/usr/bin/setpriv /usr/bin/taskset /usr/bin/ps /usr/bin/pgrep /usr/bin/pkill \
-		/usr/bin/mount /usr/bin/umount /usr/bin/python3.11; do
+		/usr/bin/mount /usr/bin/umount /usr/bin/python3.11 /usr/bin/dash /usr/bin/bash; do
 		add_elf "$f"
 	done
+	# /bin/sh is dash as on the host: busybox-static's ash runs its own applets before $PATH
+	# (busybox ip/tc under `sh -c`), which is not what the tests mean
+	ln -s dash "$stage/usr/bin/sh"
 	ln -s python3.11 "$stage/usr/bin/python3"
 	while read -r f; do
 		case "$f" in /bin/* | /usr/bin/*) [ -f "$f" ] && add_elf "$f" "/usr/bin/${f##*/}" ;; esac
 	done < <(dpkg -L coreutils)
+	# an applet only where no real tool of that name exists in either bin directory
 	while read -r f; do
-		[ -e "$stage/$f" ] || [ -L "$stage/$f" ] || ln -s /usr/bin/busybox "$stage/$f"
+		[ -e "$stage/usr/bin/${f##*/}" ] || [ -e "$stage/usr/sbin/${f##*/}" ] || ln -s /usr/bin/busybox "$stage/$f"
 	done < <(busybox --list-full | sed -e 's,^bin/,usr/bin/,' -e 's,^sbin/,usr/sbin/,')
 
 	# python: the stdlib minus what tests never import, with its compiled bytecode (no

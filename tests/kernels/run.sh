@@ -144,13 +144,10 @@ run_host() {
 	fi
 	note "host: running ${host_suites[*]}"
 	t0=$(date +%s.%N)
-	{
-		echo "BEGIN $(uname -r)"
-		(cd "$root" && VIGIL="$vigil_bin" "$py" -m pytest -p no:cacheprovider -rA -o junit_family=xunit1 \
-			--junitxml="$d/junit.xml" "${host_suites[@]}" >"$d/console.log" 2>&1) || rc=$?
-		[ -s "$d/junit.xml" ] && "$py" "$here/junit2lines.py" "$d/junit.xml"
-		echo "END $rc"
-	} >"$d/results.txt"
+	echo "BEGIN $(uname -r)" >"$d/results.txt"
+	(cd "$root" && VIGIL="$vigil_bin" VIGIL_RESULTS="$d/results.txt" PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}" \
+		"$py" -m pytest -p no:cacheprovider -p resultport -rA "${host_suites[@]}" >"$d/console.log" 2>&1) || rc=$?
+	echo "END $rc" >>"$d/results.txt"
 	t1=$(date +%s.%N)
 	printf 'host\t%s\t%.1f\t-\n' "$(uname -r)" "$(awk "BEGIN { print $t1 - $t0 }")" >"$d/meta"
 	results+=("$d")
@@ -188,7 +185,7 @@ run_guest() { # NAME
 	timeout -k 10 "$timeout_s" "${qemu[@]}" -append "$append" -monitor none \
 		-serial stdio -serial "file:$d/results.txt" </dev/null >"$d/console.log" 2>&1 || rc=$?
 	t1=$(date +%s.%N)
-	printf '%s\t%s\t%.1f\t%s\n' "$n" "$ver" "$(awk "BEGIN { print $t1 - $t0 }")" "$rc" >"$d/meta"
+	printf '%s\t%s\t%.1f\t%s\t%s\n' "$n" "$ver" "$(awk "BEGIN { print $t1 - $t0 }")" "$rc" "$timeout_s" >"$d/meta"
 	[ $rc -ne 124 ] && [ $rc -ne 137 ] || note "$n: timed out after ${timeout_s} s"
 	results+=("$d")
 }
