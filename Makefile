@@ -1,0 +1,76 @@
+# vigil: one `make` builds BPF objects -> skeletons -> one static binary.
+CLANG ?= clang
+BPFTOOL ?= bpftool
+CC ?= gcc
+BUILD ?= build
+
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude -Ibpf
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
+	-Iinclude -Isrc -I$(BUILD)/skel
+LDLIBS := -lbpf -lelf -lz -lzstd
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/skel/%.skel.h,$(BPF_SRCS))
+CORE_SRCS := $(wildcard src/core/*.c)
+CMD_SRCS := $(wildcard src/cmd/*.c)
+CORE_OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
+CMD_OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(CMD_SRCS) src/main.c)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+HDRS := $(wildcard include/vigil/*.h src/core/*.h src/cmd/*.h)
+
+PYTEST ?= /usr/bin/python3 -m pytest
+
+.PHONY: all clean vmlinux test test-unit test-e2e deps run bench
+.DELETE_ON_ERROR:
+
+all: $(BUILD)/vigil
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/*.h include/vigil/events.h | $(BUILD)/bpf
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/skel/%.skel.h: $(BUILD)/bpf/%.bpf.o | $(BUILD)/skel
+	$(BPFTOOL) gen skeleton $< name $*_bpf > $@
+
+$(BUILD)/obj/%.o: src/%.c $(HDRS) $(SKELS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libvigil.a: $(CORE_OBJS)
+	$(AR) rcs $@ $^
+
+$(BUILD)/vigil: $(CMD_OBJS) $(BUILD)/libvigil.a
+	$(CC) $(CFLAGS) -static $^ $(LDLIBS) -o $@
+
+$(BUILD)/bpf $(BUILD)/skel $(BUILD)/tests:
+	mkdir -p $@
+
+# Regenerate the checked-in vmlinux.h from the running kernel's BTF.
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > bpf/vmlinux.h
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(BUILD)/libvigil.a | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Itests/unit $< $(BUILD)/libvigil.a $(LDLIBS) -o $@
+
+deps:
+	scripts/deps.sh all
+
+test-unit: $(UNIT_BINS)
+	@fail=0; for t in $(UNIT_BINS); do $$t || fail=1; done; exit $$fail
+
+test-e2e: $(BUILD)/vigil
+	$(PYTEST) -v -rs tests/e2e
+
+test: test-unit test-e2e
+
+# The README's "try it": ten seconds of live process activity.
+run: $(BUILD)/vigil
+	$(BUILD)/vigil proc --duration 10s
+
+bench: $(BUILD)/vigil
+	bench/run.sh
+
+clean:
+	rm -rf $(BUILD)

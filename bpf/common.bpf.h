@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * What every vigil BPF program shares: the common filters, the record
+ * header, the ring buffer and its loss counter. A feature program includes
+ * this once and calls vigil_filter_pass() before it reserves anything.
+ */
+#ifndef VIGIL_COMMON_BPF_H
+#define VIGIL_COMMON_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "vigil/events.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Set by user space before load (core/skel.c); zero means "no filter". */
+const volatile struct vigil_filter vigil_filter = {};
+
+/* Sized by user space before load (--ringbuf-size). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} vigil_events SEC(".maps");
+
+/* Failed reserves, per CPU: user space sums and reports them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} vigil_lost SEC(".maps");
+
+/* Slot 0 holds the --cgroup directory; under_cgroup includes descendants. */
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} vigil_cgroup SEC(".maps");
+
+static __always_inline bool vigil_comm_eq(const char *comm)
+{
+#pragma unroll
+	for (int i = 0; i < VIGIL_COMM_LEN; i++) {
+		if (comm[i] != vigil_filter.comm[i])
+			return false;
+		if (!comm[i])
+			return true;
+	}
+	return true;
+}
+
+/* The cheapest checks first; all of them are pruned when not configured. */
+static __always_inline bool vigil_filter_pass(void)
+{
+	__u32 flags = vigil_filter.flags;
+
+	if (!flags)
+		return true;
+	if (flags & (VIGIL_F_PID | VIGIL_F_TID)) {
+		__u64 id = bpf_get_current_pid_tgid();
+
+		if ((flags & VIGIL_F_PID) && (__u32)(id >> 32) != vigil_filter.pid)
+			return false;
+		if ((flags & VIGIL_F_TID) && (__u32)id != vigil_filter.tid)
+			return false;
+	}
+	if ((flags & VIGIL_F_UID) &&
+	    (__u32)bpf_get_current_uid_gid() != vigil_filter.uid)
+		return false;
+	if (flags & VIGIL_F_COMM) {
+		char comm[VIGIL_COMM_LEN];
+
+		bpf_get_current_comm(comm, sizeof(comm));
+		if (!vigil_comm_eq(comm))
+			return false;
+	}
+	if ((flags & VIGIL_F_CGROUP) &&
+	    bpf_current_task_under_cgroup(&vigil_cgroup, 0) != 1)
+		return false;
+	return true;
+}
+
+static __always_inline void vigil_count_lost(void)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&vigil_lost, &zero);
+
+	if (n)
+		*n += 1;
+}
+
+/* Reserve a record, counting the loss when the ring buffer is full. */
+static __always_inline void *vigil_reserve(__u64 size)
+{
+	void *rec = bpf_ringbuf_reserve(&vigil_events, size, 0);
+
+	if (!rec)
+		vigil_count_lost();
+	return rec;
+}
+
+static __always_inline void vigil_fill_hdr(struct vigil_hdr *h, __u32 type,
+					   struct task_struct *task)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 ug = bpf_get_current_uid_gid();
+
+	h->ts = bpf_ktime_get_boot_ns();
+	h->cgroup_id = bpf_get_current_cgroup_id();
+	h->type = type;
+	h->pid = id >> 32;
+	h->tid = (__u32)id;
+	h->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	h->uid = (__u32)ug;
+	h->gid = ug >> 32;
+	bpf_get_current_comm(h->comm, sizeof(h->comm));
+}
+
+#endif /* VIGIL_COMMON_BPF_H */

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * Every struct that crosses the kernel/user boundary, in one place.
+ *
+ * Included by the BPF programs (after vmlinux.h) and by user space. Only
+ * fixed-width types; padding is written out as named fields so it is zeroed
+ * on both sides, and every struct has its size and key offsets pinned by
+ * _Static_assert: a layout change that would silently break the wire
+ * format fails the build instead.
+ */
+#ifndef VIGIL_EVENTS_H
+#define VIGIL_EVENTS_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#include <stddef.h>
+#endif
+
+#define VIGIL_CHECK_SIZE(type, size) \
+	_Static_assert(sizeof(type) == (size), "size of " #type " changed")
+#define VIGIL_CHECK_OFF(type, field, off) \
+	_Static_assert(__builtin_offsetof(type, field) == (off), \
+		       "offset of " #type "." #field " changed")
+
+#define VIGIL_COMM_LEN 16
+
+/* Event types: the first field a consumer reads to dispatch a record. */
+enum vigil_event_type {
+	VIGIL_EV_NONE = 0,
+	VIGIL_EV_EXEC = 1,
+	VIGIL_EV_FORK = 2,
+	VIGIL_EV_EXIT = 3,
+	VIGIL_EV_PING = 4,	/* doctor's round trip */
+};
+
+/* Common prefix of every ring buffer record. */
+struct vigil_hdr {
+	__u64 ts;		/* CLOCK_BOOTTIME ns */
+	__u64 cgroup_id;	/* cgroup v2 id of the task */
+	__u32 type;		/* enum vigil_event_type */
+	__u32 pid;		/* tgid */
+	__u32 tid;
+	__u32 ppid;		/* tgid of real_parent */
+	__u32 uid;
+	__u32 gid;
+	char comm[VIGIL_COMM_LEN];
+};
+VIGIL_CHECK_SIZE(struct vigil_hdr, 56);
+VIGIL_CHECK_OFF(struct vigil_hdr, type, 16);
+VIGIL_CHECK_OFF(struct vigil_hdr, pid, 20);
+VIGIL_CHECK_OFF(struct vigil_hdr, comm, 40);
+
+/*
+ * Filters common to every tracing command, fixed in .rodata before load so
+ * the verifier prunes the disabled ones. The cgroup filter itself is a
+ * cgroup array map (it needs an fd); this only says whether to consult it.
+ */
+enum vigil_filter_flags {
+	VIGIL_F_PID = 1 << 0,
+	VIGIL_F_TID = 1 << 1,
+	VIGIL_F_UID = 1 << 2,
+	VIGIL_F_COMM = 1 << 3,
+	VIGIL_F_CGROUP = 1 << 4,
+};
+
+struct vigil_filter {
+	__u32 flags;		/* enum vigil_filter_flags */
+	__u32 pid;
+	__u32 tid;
+	__u32 uid;
+	char comm[VIGIL_COMM_LEN];
+};
+VIGIL_CHECK_SIZE(struct vigil_filter, 32);
+VIGIL_CHECK_OFF(struct vigil_filter, comm, 16);
+
+/* ---- proc ---------------------------------------------------------------- */
+
+#define VIGIL_PATH_LEN 256
+#define VIGIL_ARGS_LEN 1024	/* argv bytes shipped per exec, NUL separated */
+#define VIGIL_ARG_MAX 256	/* longest single argument read at syscall entry */
+#define VIGIL_MAX_ARGS 32	/* arguments read at syscall entry */
+
+enum vigil_exec_flags {
+	VIGIL_EXEC_ARGS_TRUNC = 1 << 0,	/* argv longer than VIGIL_ARGS_LEN */
+	VIGIL_EXEC_PATH_TRUNC = 1 << 1,
+	VIGIL_EXEC_FAILED = 1 << 2,	/* from sys_exit_execve with ret < 0 */
+};
+
+struct vigil_exec {
+	struct vigil_hdr hdr;
+	__s32 retval;		/* 0, or -errno of a failed exec */
+	__u32 flags;		/* enum vigil_exec_flags */
+	__u32 args_len;		/* bytes used in args */
+	__u32 argc;
+	char filename[VIGIL_PATH_LEN];
+	char args[VIGIL_ARGS_LEN];
+};
+VIGIL_CHECK_SIZE(struct vigil_exec, 56 + 16 + VIGIL_PATH_LEN + VIGIL_ARGS_LEN);
+VIGIL_CHECK_OFF(struct vigil_exec, retval, 56);
+VIGIL_CHECK_OFF(struct vigil_exec, filename, 72);
+VIGIL_CHECK_OFF(struct vigil_exec, args, 72 + VIGIL_PATH_LEN);
+
+struct vigil_fork {
+	struct vigil_hdr hdr;
+	__u32 child_pid;
+	__u32 child_tid;
+	__u32 clone_thread;	/* 1 when the child is a thread of the parent */
+	__u32 _pad;
+};
+VIGIL_CHECK_SIZE(struct vigil_fork, 72);
+VIGIL_CHECK_OFF(struct vigil_fork, child_pid, 56);
+
+struct vigil_exit {
+	struct vigil_hdr hdr;
+	__u64 lifetime_ns;	/* since the task started */
+	__u32 exit_code;	/* raw wait status: code << 8 | signal */
+	__u32 _pad;
+};
+VIGIL_CHECK_SIZE(struct vigil_exit, 72);
+VIGIL_CHECK_OFF(struct vigil_exit, lifetime_ns, 56);
+VIGIL_CHECK_OFF(struct vigil_exit, exit_code, 64);
+
+/* ---- doctor --------------------------------------------------------------- */
+
+/* Kernel mechanisms a command may need; doctor probes each one (hits[] slot). */
+enum vigil_mech {
+	VIGIL_M_TRACEPOINT,
+	VIGIL_M_RAW_TP,
+	VIGIL_M_TP_BTF,
+	VIGIL_M_RINGBUF,
+	VIGIL_M_XDP,
+	VIGIL_M_TC,
+	VIGIL_M_CGROUP,
+	VIGIL_M_PERF_EVENT,
+	VIGIL_M_UPROBE,
+	VIGIL_M_KPROBE,
+	VIGIL_M_FENTRY,
+	VIGIL_M_LSM,
+	VIGIL_M_SEND_SIGNAL,
+	VIGIL_M__COUNT,
+};
+
+struct vigil_ping {
+	struct vigil_hdr hdr;
+	__u64 seq;
+};
+VIGIL_CHECK_SIZE(struct vigil_ping, 64);
+
+#endif /* VIGIL_EVENTS_H */

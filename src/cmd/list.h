@@ -1,0 +1,3 @@
+/* The command table: one line per subcommand, in `vigil --help` order. */
+VIGIL_CMD(proc)
+VIGIL_CMD(doctor)

@@ -1,0 +1,437 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+#include <time.h>
+#include "core/vigil.h"
+#include "core/out.h"
+
+/* ---- JSON writer ---- */
+
+void jw_init(struct jw *w, FILE *f)
+{
+	memset(w, 0, sizeof(*w));
+	w->f = f;
+	w->first[0] = true;
+}
+
+void json_escape(FILE *f, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n && s[i]; i++) {
+		unsigned char c = s[i];
+
+		switch (c) {
+		case '"': fputs("\\\"", f); break;
+		case '\\': fputs("\\\\", f); break;
+		case '\n': fputs("\\n", f); break;
+		case '\r': fputs("\\r", f); break;
+		case '\t': fputs("\\t", f); break;
+		default:
+			if (c < 0x20 || c == 0x7f) {
+				fprintf(f, "\\u00%c%c", hex[c >> 4], hex[c & 15]);
+			} else if (c >= 0x80) {
+				/* kernel strings are bytes, not UTF-8: keep JSON valid */
+				fprintf(f, "\\u00%c%c", hex[c >> 4], hex[c & 15]);
+			} else {
+				fputc(c, f);
+			}
+		}
+	}
+}
+
+static void jw_key(struct jw *w, const char *key)
+{
+	if (w->depth > 0) {
+		if (!w->first[w->depth])
+			fputc(',', w->f);
+		w->first[w->depth] = false;
+	}
+	if (key) {
+		fputc('"', w->f);
+		json_escape(w->f, key, strlen(key));
+		fputs("\":", w->f);
+	}
+}
+
+static void jw_open(struct jw *w, const char *key, char c)
+{
+	jw_key(w, key);
+	fputc(c, w->f);
+	if (w->depth < JW_MAX_DEPTH - 1)
+		w->depth++;
+	w->first[w->depth] = true;
+}
+
+void jw_obj(struct jw *w, const char *key) { jw_open(w, key, '{'); }
+void jw_arr(struct jw *w, const char *key) { jw_open(w, key, '['); }
+
+static void jw_close(struct jw *w, char c)
+{
+	fputc(c, w->f);
+	if (w->depth > 0)
+		w->depth--;
+	if (w->depth == 0)
+		fputc('\n', w->f);
+}
+
+void jw_end_obj(struct jw *w) { jw_close(w, '}'); }
+void jw_end_arr(struct jw *w) { jw_close(w, ']'); }
+
+void jw_strn(struct jw *w, const char *key, const char *s, size_t n)
+{
+	jw_key(w, key);
+	fputc('"', w->f);
+	json_escape(w->f, s, n);
+	fputc('"', w->f);
+}
+
+void jw_str(struct jw *w, const char *key, const char *s)
+{
+	if (!s) {
+		jw_null(w, key);
+		return;
+	}
+	jw_strn(w, key, s, strlen(s));
+}
+
+void jw_u64(struct jw *w, const char *key, uint64_t v)
+{
+	jw_key(w, key);
+	fprintf(w->f, "%llu", (unsigned long long)v);
+}
+
+void jw_s64(struct jw *w, const char *key, int64_t v)
+{
+	jw_key(w, key);
+	fprintf(w->f, "%lld", (long long)v);
+}
+
+void jw_double(struct jw *w, const char *key, double v)
+{
+	jw_key(w, key);
+	fprintf(w->f, "%.3f", v);
+}
+
+void jw_bool(struct jw *w, const char *key, bool v)
+{
+	jw_key(w, key);
+	fputs(v ? "true" : "false", w->f);
+}
+
+void jw_null(struct jw *w, const char *key)
+{
+	jw_key(w, key);
+	fputs("null", w->f);
+}
+
+/* ---- rows ---- */
+
+void vrow_init(struct vrow *r)
+{
+	r->n = 0;
+	r->time[0] = 0;
+}
+
+static struct vfield *vrow_add(struct vrow *r, const char *key, enum vf_kind kind)
+{
+	static struct vfield overflow;
+
+	/* a command adding more than VROW_MAX fields is a programming error */
+	if (r->n >= VROW_MAX)
+		return &overflow;
+	r->f[r->n].key = key;
+	r->f[r->n].kind = kind;
+	return &r->f[r->n++];
+}
+
+void vrow_str(struct vrow *r, const char *key, const char *s) { vrow_add(r, key, VF_STR)->s = s; }
+void vrow_u64(struct vrow *r, const char *key, uint64_t v) { vrow_add(r, key, VF_U64)->u = v; }
+void vrow_s64(struct vrow *r, const char *key, int64_t v) { vrow_add(r, key, VF_S64)->i = v; }
+void vrow_bool(struct vrow *r, const char *key, bool v) { vrow_add(r, key, VF_BOOL)->b = v; }
+void vrow_double(struct vrow *r, const char *key, double v) { vrow_add(r, key, VF_DOUBLE)->d = v; }
+
+void vrow_strlist(struct vrow *r, const char *key, const char *buf, uint32_t len)
+{
+	struct vfield *f = vrow_add(r, key, VF_STRLIST);
+
+	f->list.buf = buf;
+	f->list.len = len;
+}
+
+const struct vfield *vrow_get(const struct vrow *r, const char *key)
+{
+	for (int i = 0; i < r->n; i++)
+		if (!strcmp(r->f[i].key, key))
+			return &r->f[i];
+	return NULL;
+}
+
+void vrow_hdr(struct vrow *r, const char *type, const struct vigil_hdr *h)
+{
+	vigil_iso_time(h->ts, r->time, sizeof(r->time));
+	vrow_str(r, "type", type);
+	vrow_u64(r, "ts", h->ts);
+	vrow_str(r, "time", r->time);
+	vrow_u64(r, "pid", h->pid);
+	vrow_u64(r, "tid", h->tid);
+	vrow_u64(r, "ppid", h->ppid);
+	vrow_u64(r, "uid", h->uid);
+	vrow_str(r, "comm", h->comm);
+	vrow_u64(r, "cgroup_id", h->cgroup_id);
+}
+
+/* ---- rendering ---- */
+
+static const struct vcol *columns;
+
+void out_set_columns(const struct vcol *cols)
+{
+	columns = cols;
+}
+
+static void field_text(const struct vfield *f, char *buf, size_t n)
+{
+	if (!f) {
+		snprintf(buf, n, "-");
+		return;
+	}
+	switch (f->kind) {
+	case VF_STR: snprintf(buf, n, "%s", f->s ? f->s : "-"); break;
+	case VF_U64: snprintf(buf, n, "%llu", (unsigned long long)f->u); break;
+	case VF_S64: snprintf(buf, n, "%lld", (long long)f->i); break;
+	case VF_BOOL: snprintf(buf, n, "%s", f->b ? "yes" : "no"); break;
+	case VF_DOUBLE: snprintf(buf, n, "%.3f", f->d); break;
+	case VF_STRLIST: {
+		size_t o = 0;
+
+		buf[0] = 0;
+		for (uint32_t i = 0; i < f->list.len && o + 1 < n; i++) {
+			char c = f->list.buf[i];
+
+			if (!c) {
+				if (i + 1 == f->list.len)
+					break;
+				c = ' ';
+			}
+			buf[o++] = c;
+		}
+		buf[o] = 0;
+		break;
+	}
+	}
+}
+
+void out_header(void)
+{
+	if (vigil.json || !columns)
+		return;
+	for (const struct vcol *c = columns; c->title; c++) {
+		if (c->width)
+			fprintf(vigil.out, c->right ? "%*s " : "%-*s ", c->width, c->title);
+		else
+			fprintf(vigil.out, "%s", c->title);
+	}
+	fputc('\n', vigil.out);
+	fflush(vigil.out);
+}
+
+static void row_json(const struct vrow *r)
+{
+	struct jw w;
+
+	jw_init(&w, vigil.out);
+	jw_obj(&w, NULL);
+	for (int i = 0; i < r->n; i++) {
+		const struct vfield *f = &r->f[i];
+
+		switch (f->kind) {
+		case VF_STR: jw_str(&w, f->key, f->s); break;
+		case VF_U64: jw_u64(&w, f->key, f->u); break;
+		case VF_S64: jw_s64(&w, f->key, f->i); break;
+		case VF_BOOL: jw_bool(&w, f->key, f->b); break;
+		case VF_DOUBLE: jw_double(&w, f->key, f->d); break;
+		case VF_STRLIST: {
+			uint32_t s = 0;
+
+			jw_arr(&w, f->key);
+			for (uint32_t i = 0; i < f->list.len; i++) {
+				if (f->list.buf[i])
+					continue;
+				jw_strn(&w, NULL, f->list.buf + s, i - s);
+				s = i + 1;
+			}
+			/* an argument cut by truncation has no NUL */
+			if (s < f->list.len)
+				jw_strn(&w, NULL, f->list.buf + s, f->list.len - s);
+			jw_end_arr(&w);
+			break;
+		}
+		}
+	}
+	jw_end_obj(&w);
+}
+
+static void row_table(const struct vrow *r)
+{
+	char buf[4096];
+
+	for (const struct vcol *c = columns; c && c->title; c++) {
+		if (c->fmt)
+			c->fmt(r, buf, sizeof(buf));
+		else
+			field_text(vrow_get(r, c->key), buf, sizeof(buf));
+		if (c->width)
+			fprintf(vigil.out, c->right ? "%*s " : "%-*s ", c->width, buf);
+		else
+			fputs(buf, vigil.out);
+	}
+	fputc('\n', vigil.out);
+}
+
+int out_row(const struct vrow *r)
+{
+	if (vigil.json)
+		row_json(r);
+	else
+		row_table(r);
+	/* flushed per event: consumers (tail -f, log shippers) see it now */
+	return out_flush();
+}
+
+int out_flush(void)
+{
+	if (fflush(vigil.out) == 0 && !ferror(vigil.out))
+		return 0;
+	if (errno == EPIPE)
+		vigil.broken_pipe = true;
+	return -1;
+}
+
+/* ---- time ---- */
+
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+uint64_t vigil_boot_ns(void) { return clock_ns(CLOCK_BOOTTIME); }
+uint64_t vigil_mono_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
+
+void vigil_wall_time(uint64_t boot_ns, struct timespec *ts)
+{
+	static int64_t offset;	/* realtime - boottime, sampled once */
+	uint64_t wall;
+
+	if (!offset)
+		offset = (int64_t)(clock_ns(CLOCK_REALTIME) - vigil_boot_ns());
+	wall = boot_ns + offset;
+	ts->tv_sec = wall / 1000000000ull;
+	ts->tv_nsec = wall % 1000000000ull;
+}
+
+void vigil_iso_time(uint64_t boot_ns, char *buf, size_t n)
+{
+	struct timespec ts;
+	struct tm tm;
+	char base[32];
+
+	vigil_wall_time(boot_ns, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, n, "%.20s.%09ldZ", base, (long)ts.tv_nsec % 1000000000L);
+}
+
+void vcol_time(const struct vrow *r, char *buf, size_t n)
+{
+	const struct vfield *f = vrow_get(r, "ts");
+	struct timespec ts;
+	struct tm tm;
+
+	if (!f) {
+		snprintf(buf, n, "-");
+		return;
+	}
+	vigil_wall_time(f->u, &ts);
+	localtime_r(&ts.tv_sec, &tm);
+	strftime(buf, n, "%H:%M:%S", &tm);
+}
+
+void vigil_fmt_duration(uint64_t ns, char *buf, size_t n)
+{
+	if (ns >= 1000000000ull)
+		snprintf(buf, n, "%.2fs", ns / 1e9);
+	else if (ns >= 1000000ull)
+		snprintf(buf, n, "%.2fms", ns / 1e6);
+	else if (ns >= 1000ull)
+		snprintf(buf, n, "%.2fus", ns / 1e3);
+	else
+		snprintf(buf, n, "%lluns", (unsigned long long)ns);
+}
+
+/* ---- messages ---- */
+
+static void vmsg(const char *prefix, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "vigil: %s", prefix);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void vigil_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg("", fmt, ap);
+	va_end(ap);
+	if (vigil.json && vigil.out) {
+		char msg[1024];
+		struct jw w;
+
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+		jw_init(&w, vigil.out);
+		jw_obj(&w, NULL);
+		jw_str(&w, "type", "error");
+		jw_str(&w, "message", msg);
+		jw_end_obj(&w);
+		fflush(vigil.out);
+	}
+}
+
+void vigil_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg("warning: ", fmt, ap);
+	va_end(ap);
+}
+
+void vigil_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (vigil.quiet)
+		return;
+	va_start(ap, fmt);
+	vmsg("", fmt, ap);
+	va_end(ap);
+}
+
+void vigil_debug(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!vigil.verbose)
+		return;
+	va_start(ap, fmt);
+	vmsg("", fmt, ap);
+	va_end(ap);
+}

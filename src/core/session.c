@@ -1,0 +1,403 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include "core/vigil.h"
+#include "core/out.h"
+#include "core/session.h"
+
+/* ---- libbpf messages ---- */
+
+static char logbuf[32768];
+static size_t loglen;
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char line[4096];
+	int n;
+
+	if (vigil.verbose)
+		return vfprintf(stderr, fmt, ap);
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	if (n < 0)
+		return 0;
+	if ((size_t)n >= sizeof(line))
+		n = sizeof(line) - 1;
+	/* keep the newest messages: the verifier's verdict is at the end */
+	if (loglen + n >= sizeof(logbuf)) {
+		size_t drop = loglen + n - sizeof(logbuf) + 1;
+
+		if (drop > loglen)
+			drop = loglen;
+		memmove(logbuf, logbuf + drop, loglen - drop);
+		loglen -= drop;
+	}
+	memcpy(logbuf + loglen, line, n);
+	loglen += n;
+	logbuf[loglen] = 0;
+	return 0;
+}
+
+void vigil_libbpf_setup(void)
+{
+	libbpf_set_print(libbpf_print);
+}
+
+void vigil_libbpf_dump_tail(int lines)
+{
+	size_t i = loglen;
+	int seen = 0;
+
+	if (!loglen || vigil.verbose)
+		return;
+	while (i > 0 && seen <= lines) {
+		i--;
+		if (logbuf[i] == '\n')
+			seen++;
+	}
+	if (logbuf[i] == '\n')
+		i++;
+	fprintf(stderr, "vigil: last libbpf/verifier messages (all of them with -v):\n");
+	fputs(logbuf + i, stderr);
+	if (loglen && logbuf[loglen - 1] != '\n')
+		fputc('\n', stderr);
+	loglen = 0;
+}
+
+/* ---- object helpers ---- */
+
+int vigil_rodata_set(struct bpf_object *obj, const char *var, const void *val, size_t size)
+{
+	const struct btf *btf = bpf_object__btf(obj);
+	const struct btf_var_secinfo *vs;
+	const struct btf_type *sec;
+	struct bpf_map *map;
+	size_t data_sz;
+	void *data;
+	int id;
+
+	bpf_object__for_each_map(map, obj) {
+		const char *n = bpf_map__name(map);
+		size_t l = strlen(n);
+
+		if (l >= 7 && !strcmp(n + l - 7, ".rodata"))
+			break;
+	}
+	if (!map || !btf)
+		return -ENOENT;
+	id = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC);
+	if (id < 0)
+		return -ENOENT;
+	sec = btf__type_by_id(btf, id);
+	data = (void *)bpf_map__initial_value(map, &data_sz);
+	if (!data)
+		return -ENOENT;
+	vs = btf_var_secinfos(sec);
+	for (int i = 0; i < btf_vlen(sec); i++, vs++) {
+		const struct btf_type *t = btf__type_by_id(btf, vs->type);
+
+		if (strcmp(btf__name_by_offset(btf, t->name_off), var))
+			continue;
+		if (vs->size != size || vs->offset + size > data_sz)
+			return -EINVAL;
+		memcpy((char *)data + vs->offset, val, size);
+		return 0;
+	}
+	return -ENOENT;
+}
+
+int vigil_object_load(const char *name, struct bpf_object *obj)
+{
+	int err = bpf_object__load(obj);
+
+	if (!err)
+		return 0;
+	vigil_error("cannot load the BPF programs of '%s': %s", name, strerror(-err));
+	vigil_libbpf_dump_tail(25);
+	return err == -EPERM || err == -EOPNOTSUPP || err == -EINVAL ?
+		VIGIL_EXIT_UNSUPPORTED : VIGIL_EXIT_FAIL;
+}
+
+static struct bpf_prog_skeleton *skel_prog(struct bpf_object_skeleton *s, int i)
+{
+	return (struct bpf_prog_skeleton *)((char *)s->progs + (size_t)i * s->prog_skel_sz);
+}
+
+/* ---- session ---- */
+
+/* every record passes here, so "received" is counted in one place */
+static int session_sample(void *ctx, void *data, size_t size)
+{
+	struct vigil_session *s = ctx;
+
+	s->received++;
+	return s->on_event(s->on_event_ctx, data, size);
+}
+
+int vigil_session_open(struct vigil_session *s, const char *name,
+		       struct bpf_object_skeleton *skel)
+{
+	struct bpf_map *rb;
+	sigset_t mask;
+	int err;
+
+	memset(s, 0, sizeof(*s));
+	s->name = name;
+	s->epfd = s->sigfd = s->tickfd = s->endfd = -1;
+	if (!skel) {
+		vigil_error("cannot open the BPF object of '%s': %s", name, strerror(errno));
+		return VIGIL_EXIT_FAIL;
+	}
+	s->skel = skel;
+	s->obj = *skel->obj;
+
+	/* a Ctrl-C from now on is read by the loop and ends it cleanly */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+
+	err = vigil_rodata_set(s->obj, "vigil_filter", &vigil.filter, sizeof(vigil.filter));
+	if (err) {
+		vigil_error("BPF object of '%s' has no usable 'vigil_filter': %s", name, strerror(-err));
+		return VIGIL_EXIT_FAIL;
+	}
+	rb = bpf_object__find_map_by_name(s->obj, "vigil_events");
+	if (rb && vigil.ringbuf_size) {
+		err = bpf_map__set_max_entries(rb, vigil.ringbuf_size);
+		if (err) {
+			vigil_error("cannot size the ring buffer to %llu bytes: %s",
+				    (unsigned long long)vigil.ringbuf_size, strerror(-err));
+			return VIGIL_EXIT_USAGE;
+		}
+	}
+	return 0;
+}
+
+int vigil_session_start(struct vigil_session *s, ring_buffer_sample_fn on_event, void *ctx)
+{
+	uint64_t t0 = vigil_mono_ns();
+	struct bpf_map *map;
+	char took[32];
+	int err;
+
+	err = vigil_object_load(s->name, s->obj);
+	if (err)
+		return err;
+
+	if (vigil.filter.flags & VIGIL_F_CGROUP) {
+		__u32 zero = 0;
+
+		map = bpf_object__find_map_by_name(s->obj, "vigil_cgroup");
+		if (!map || bpf_map__update_elem(map, &zero, sizeof(zero), &vigil.cgroup_fd,
+						 sizeof(vigil.cgroup_fd), BPF_ANY)) {
+			vigil_error("cannot set the cgroup filter '%s': %s", vigil.cgroup_path,
+				    strerror(errno));
+			return VIGIL_EXIT_FAIL;
+		}
+	}
+
+	for (int i = 0; i < s->skel->prog_cnt; i++) {
+		struct bpf_prog_skeleton *ps = skel_prog(s->skel, i);
+		struct bpf_program *p = *ps->prog;
+		struct bpf_link *link;
+
+		if (!bpf_program__autoload(p))
+			continue;
+		link = bpf_program__attach(p);
+		if (!link) {
+			err = -errno;
+			vigil_error("cannot attach program '%s' to '%s': %s", bpf_program__name(p),
+				    bpf_program__section_name(p), strerror(-err));
+			vigil_libbpf_dump_tail(5);
+			return err == -ENOENT || err == -EOPNOTSUPP || err == -EPERM ?
+				VIGIL_EXIT_UNSUPPORTED : VIGIL_EXIT_FAIL;
+		}
+		*ps->link = link;
+		s->attached++;
+		vigil_debug("attached '%s' to '%s'", bpf_program__name(p), bpf_program__section_name(p));
+	}
+
+	map = bpf_object__find_map_by_name(s->obj, "vigil_events");
+	if (map && on_event) {
+		s->on_event = on_event;
+		s->on_event_ctx = ctx;
+		s->rb = ring_buffer__new(bpf_map__fd(map), session_sample, s, NULL);
+		if (!s->rb) {
+			vigil_error("cannot open the ring buffer: %s", strerror(errno));
+			return VIGIL_EXIT_FAIL;
+		}
+	}
+	vigil_fmt_duration(vigil_mono_ns() - t0, took, sizeof(took));
+	vigil_info("%s: %d programs attached in %s; ctrl-c to end", s->name, s->attached, took);
+	return 0;
+}
+
+uint64_t vigil_session_lost(struct vigil_session *s)
+{
+	struct bpf_map *map = bpf_object__find_map_by_name(s->obj, "vigil_lost");
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t total = 0;
+	__u32 zero = 0;
+
+	if (!map || ncpu <= 0)
+		return 0;
+	uint64_t vals[ncpu];
+
+	if (bpf_map__lookup_elem(map, &zero, sizeof(zero), vals, sizeof(vals), 0))
+		return 0;
+	for (int i = 0; i < ncpu; i++)
+		total += vals[i];
+	return total;
+}
+
+static int arm_timer(int *fd, uint64_t ns, bool periodic)
+{
+	struct itimerspec its = {
+		.it_value = { ns / 1000000000ull, ns % 1000000000ull },
+	};
+
+	if (periodic)
+		its.it_interval = its.it_value;
+	*fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (*fd < 0 || timerfd_settime(*fd, 0, &its, NULL))
+		return -errno;
+	return 0;
+}
+
+static int ep_add(int epfd, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+static void report_lost(struct vigil_session *s, bool final)
+{
+	uint64_t lost = vigil_session_lost(s);
+
+	if (!final && lost == s->lost_reported)
+		return;
+	s->lost_reported = lost;
+	if (vigil.json) {
+		struct jw w;
+		char iso[40];
+		uint64_t now = vigil_boot_ns();
+
+		vigil_iso_time(now, iso, sizeof(iso));
+		jw_init(&w, vigil.out);
+		jw_obj(&w, NULL);
+		jw_str(&w, "type", "lost");
+		jw_u64(&w, "ts", now);
+		jw_str(&w, "time", iso);
+		jw_u64(&w, "lost", lost);
+		jw_u64(&w, "received", s->received);
+		jw_bool(&w, "final", final);
+		jw_end_obj(&w);
+		out_flush();
+	} else if (final || lost) {
+		fprintf(stderr, "vigil: %s: %llu events received, %llu lost%s\n", s->name,
+			(unsigned long long)s->received, (unsigned long long)lost,
+			lost ? " (ring buffer full: raise --ringbuf-size or narrow the filters)" : "");
+	}
+}
+
+int vigil_session_loop(struct vigil_session *s, int (*tick)(void *ctx), void *ctx)
+{
+	struct epoll_event evs[8];
+	sigset_t mask;
+	int err;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	s->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (s->epfd < 0 || s->sigfd < 0 || ep_add(s->epfd, s->sigfd))
+		goto sys_fail;
+	if (s->rb && ep_add(s->epfd, ring_buffer__epoll_fd(s->rb)))
+		goto sys_fail;
+	if (vigil.duration_ns && (arm_timer(&s->endfd, vigil.duration_ns, false) ||
+				  ep_add(s->epfd, s->endfd)))
+		goto sys_fail;
+	if (vigil.interval_ns && (arm_timer(&s->tickfd, vigil.interval_ns, true) ||
+				  ep_add(s->epfd, s->tickfd)))
+		goto sys_fail;
+
+	for (;;) {
+		int n = epoll_wait(s->epfd, evs, 8, -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			goto sys_fail;
+		}
+		for (int i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+			uint64_t ticks;
+
+			if (fd == s->sigfd || fd == s->endfd)
+				return 0;
+			if (fd == s->tickfd) {
+				if (read(fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+					goto sys_fail;
+				report_lost(s, false);
+				if (tick && (err = tick(ctx)))
+					return err < 0 ? (vigil.broken_pipe ? 0 : VIGIL_EXIT_FAIL) : err;
+				continue;
+			}
+			err = ring_buffer__consume(s->rb);
+			if (err < 0) {
+				/* a callback's negative return: output is gone or broken */
+				if (vigil.broken_pipe)
+					return 0;
+				vigil_error("ring buffer consumer failed: %s", strerror(-err));
+				return VIGIL_EXIT_FAIL;
+			}
+		}
+	}
+sys_fail:
+	vigil_error("event loop failed: %s", strerror(errno));
+	return VIGIL_EXIT_FAIL;
+}
+
+int vigil_session_close(struct vigil_session *s, int err)
+{
+	if (s->skel) {
+		/* stop new events first, then drain what is already queued */
+		for (int i = 0; i < s->skel->prog_cnt; i++) {
+			struct bpf_prog_skeleton *ps = skel_prog(s->skel, i);
+
+			if (*ps->link) {
+				bpf_link__destroy(*ps->link);
+				*ps->link = NULL;
+			}
+		}
+		if (s->rb && !vigil.broken_pipe)
+			ring_buffer__consume(s->rb);
+		if (s->attached && !vigil.broken_pipe)
+			report_lost(s, true);
+	}
+	ring_buffer__free(s->rb);
+	s->rb = NULL;
+	for (int *fd = &s->epfd; fd <= &s->endfd; fd++)
+		if (*fd >= 0)
+			close(*fd);
+	if (!err && !vigil.broken_pipe && out_flush()) {
+		if (!vigil.broken_pipe) {
+			vigil_error("cannot write output: %s", strerror(errno));
+			err = VIGIL_EXIT_FAIL;
+		}
+	}
+	return err;
+}

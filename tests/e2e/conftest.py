@@ -1,0 +1,143 @@
+"""Shared helpers for vigil's end-to-end tests.
+
+Tests run as root, load the real BPF programs through the real binary, drive
+real activity and assert on what vigil printed (parsed, never grepped).
+"""
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+VIGIL = os.environ.get("VIGIL", os.path.join(ROOT, "build", "vigil"))
+
+
+def pytest_configure(config):
+    if os.geteuid() != 0:
+        pytest.exit("the end-to-end tests load BPF programs and must run as root", 2)
+    if not os.access(VIGIL, os.X_OK):
+        pytest.exit(f"no vigil binary at {VIGIL}: run make first", 2)
+
+
+def run(*args, timeout=60, check=False):
+    """Run vigil to completion; returns CompletedProcess with text output."""
+    return subprocess.run([VIGIL, *args], capture_output=True, text=True,
+                          timeout=timeout, check=check)
+
+
+def parse_ndjson(text):
+    """Every line must be one JSON object: a bad line fails the test."""
+    out = []
+    for line in text.splitlines():
+        if line.strip():
+            out.append(json.loads(line))
+    return out
+
+
+class Tracer:
+    """A vigil command running in the background, writing NDJSON to a file.
+
+    start() returns once vigil reports its programs attached (the status line
+    on stderr), so activity generated afterwards must be seen.
+    """
+
+    def __init__(self, *args, json_out=True):
+        self.args = list(args)
+        self.json_out = json_out
+        self.tmp = tempfile.TemporaryDirectory(prefix="vigil-e2e-")
+        self.out_path = os.path.join(self.tmp.name, "out")
+        self.err_path = os.path.join(self.tmp.name, "err")
+        self.proc = None
+
+    def start(self, timeout=30):
+        argv = [VIGIL, *self.args]
+        if self.json_out:
+            argv += ["--json", "-o", self.out_path]
+        self.err = open(self.err_path, "w")
+        out = subprocess.DEVNULL if self.json_out else open(self.out_path, "w")
+        self.proc = subprocess.Popen(argv, stdout=out, stderr=self.err)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if "attached" in self.stderr():
+                return self
+            if self.proc.poll() is not None:
+                raise AssertionError(f"vigil exited early ({self.proc.returncode}): {self.stderr()}")
+            time.sleep(0.02)
+        self.proc.kill()
+        raise AssertionError(f"vigil did not attach in {timeout}s: {self.stderr()}")
+
+    def stderr(self):
+        with open(self.err_path) as f:
+            return f.read()
+
+    def output(self):
+        with open(self.out_path) as f:
+            return f.read()
+
+    def records(self):
+        return parse_ndjson(self.output())
+
+    def stop(self, sig=signal.SIGINT, timeout=30):
+        """Signal vigil and wait; returns its exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        rc = self.proc.wait(timeout=timeout)
+        self.err.close()
+        return rc
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.tmp.cleanup()
+
+
+def bpftool_prog_names():
+    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True,
+                         text=True, check=True).stdout
+    return [p.get("name", "") for p in json.loads(out or "[]")]
+
+
+def wait_progs_gone(names, timeout=10):
+    """Program teardown is asynchronous (RCU); poll until none of names is loaded."""
+    deadline = time.monotonic() + timeout
+    left = []
+    while time.monotonic() < deadline:
+        loaded = set(bpftool_prog_names())
+        # the kernel truncates program names to 15 characters
+        left = [n for n in names if n[:15] in loaded]
+        if not left:
+            return []
+        time.sleep(0.1)
+    return left
+
+
+@pytest.fixture
+def cgroup2_root():
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            pre, _, post = line.partition(" - ")
+            if post.split()[0] == "cgroup2":
+                return pre.split()[4]
+    pytest.skip("no cgroup v2 hierarchy mounted")
+
+
+@pytest.fixture
+def scratch_cgroup(cgroup2_root):
+    """A fresh, empty cgroup v2 directory, removed afterwards."""
+    path = os.path.join(cgroup2_root, f"vigil-test-{os.getpid()}-{time.monotonic_ns()}")
+    os.mkdir(path)
+    yield path
+    for _ in range(50):
+        try:
+            os.rmdir(path)
+            break
+        except OSError:
+            time.sleep(0.1)
