@@ -74,3 +74,4 @@ bench: $(BUILD)/vigil
 
 clean:
 	rm -rf $(BUILD)
+include mk/kernels.mk
