@@ -8,10 +8,14 @@ set -euo pipefail
 # qemu-system-x86: the guests (software emulation, no KVM needed)
 # busybox-static:  the guest userland (/init, sh, mount, poweroff)
 # cpio, gzip:      the initramfs (cpio newc, gzip)
-# python3, python3-pytest, bpftool, iproute2, util-linux, procps: carried into the guest for the e2e suite
-# dpkg-dev is not needed: dpkg-deb comes with dpkg itself
-want=(qemu-system-x86 busybox-static cpio gzip python3 python3-pytest bpftool iproute2 util-linux procps
-      gcc libbpf-dev libelf-dev zlib1g-dev libzstd-dev)
+# xz-utils, file:   decompressing Debian's .ko.xz modules; checking busybox is static
+# python3, python3-pytest, bpftool, iproute2, util-linux, mount, procps, coreutils, dash, bash:
+#                   carried into the guest for the e2e suite (with their libraries)
+# clang, gcc, libbpf-dev, libelf-dev, zlib1g-dev, libzstd-dev: the harness's static stand-in
+# dpkg-deb and apt-get come with dpkg and apt themselves
+want=(qemu-system-x86 busybox-static cpio gzip xz-utils file
+      python3 python3-pytest bpftool iproute2 util-linux mount procps coreutils dash bash
+      clang gcc libbpf-dev libelf-dev zlib1g-dev libzstd-dev)
 
 missing=()
 for p in "${want[@]}"; do

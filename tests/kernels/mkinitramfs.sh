@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Build the kernel-matrix initramfs in two independent gzip'd cpio (newc) parts; the kernel
-# unpacks concatenated archives, so run.sh boots `cat common.cpio.gz modules-K.cpio.gz`.
+# Build the kernel-matrix initramfs in three independent gzip'd cpio (newc) parts; the kernel
+# unpacks concatenated archives, so run.sh boots `cat base.cpio.gz payload.cpio.gz modules.cpio.gz`.
 #
-#   mkinitramfs.sh common OUT.cpio.gz [SUITE_DIR...]
-#       busybox, Debian's python3 + pytest, bpftool/ip/tc/util-linux/coreutils with their
-#       libraries, /init, and /vigil: build/vigil, the stand-in, tests/ and docs/ of this tree.
-#       SUITE_DIRs (relative to the tree) are what the guest's pytest runs.
+#   mkinitramfs.sh base OUT.cpio.gz
+#       busybox, Debian's python3 + pytest, bpftool/ip/tc/util-linux/coreutils/dash/bash with
+#       their libraries. Depends only on host packages: run.sh caches it (see base_key there).
+#   mkinitramfs.sh payload OUT.cpio.gz SUITE_DIR...
+#       /init, vigil-payload and /vigil: build/vigil (or $VIGIL), the stand-in, tests/ and docs/
+#       of this tree. SUITE_DIRs (relative to the tree) are what the guest's pytest runs.
 #   mkinitramfs.sh modules KERNEL_TREE OUT.cpio.gz
 #       the modules listed in tests/kernels/modules.txt (plus their dependencies) from an
 #       extracted linux-image package, decompressed, with busybox depmod's index, and the
@@ -54,10 +56,8 @@ add_elf() { # SRC [DST]: a binary or shared object and every library ldd resolve
 	done < <(ldd "$src" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}')
 }
 
-common() {
-	local out=$1; shift
-	local suites=("$@") f p
-	[ ${#suites[@]} -gt 0 ] || die "no suite directories given"
+base() {
+	local out=$1 f p
 	new_stage
 
 	# busybox first: every applet as a symlink at its usual path; real tools copied below win
@@ -103,8 +103,19 @@ common() {
 	[ -d "$stage/usr/lib/python3/dist-packages/_pytest" ] ||
 		die "pytest is not installed for /usr/bin/python3 (python3-pytest; scripts/deps-kernels.sh)"
 
-	# the payload: this tree's binary, stand-in, tests and docs, and what to run
-	mkdir -p "$stage/vigil/build/kernels/selftest"
+	echo "root:x:0:0:root:/root:/bin/sh" >"$stage/etc/passwd"
+	echo "root:x:0:" >"$stage/etc/group"
+	echo 'export PS1="vigil-guest:\w# "' >"$stage/etc/profile"
+	pack "$out"
+}
+
+payload() {
+	local out=$1; shift
+	local suites=("$@") s
+	[ ${#suites[@]} -gt 0 ] || die "no suite directories given"
+	stage=$(mktemp -d "${TMPDIR:-/tmp}/vigil-initramfs.XXXXXX")
+	# this tree's binary, stand-in, tests and docs, and what to run
+	mkdir -p "$stage/vigil/build/kernels/selftest" "$stage/usr/local/bin"
 	if [ -x "${VIGIL:-$root/build/vigil}" ]; then
 		add_file "${VIGIL:-$root/build/vigil}" /vigil/build/vigil
 	fi
@@ -115,15 +126,11 @@ common() {
 		tests $(cd "$root" && ls -d docs pytest.ini pyproject.toml setup.cfg tox.ini conftest.py 2>/dev/null) |
 		tar -C "$stage/vigil" -xf -
 	for s in "${suites[@]}"; do
-		[ -d "$root/$s" ] || die "suite directory '$s' does not exist"
+		[ -e "$root/$s" ] || die "suite '$s' does not exist"
 	done
 	printf '%s\n' "${suites[*]}" >"$stage/vigil/.suites"
 	install -m 0755 "$here/init" "$stage/init"
-	install -m 0755 "$here/payload" "$stage/usr/local/bin/vigil-payload" 2>/dev/null ||
-		{ mkdir -p "$stage/usr/local/bin"; install -m 0755 "$here/payload" "$stage/usr/local/bin/vigil-payload"; }
-	echo "root:x:0:0:root:/root:/bin/sh" >"$stage/etc/passwd"
-	echo "root:x:0:" >"$stage/etc/group"
-	echo 'export PS1="vigil-guest:\w# "' >"$stage/etc/profile"
+	install -m 0755 "$here/payload" "$stage/usr/local/bin/vigil-payload"
 	pack "$out"
 }
 
@@ -169,7 +176,8 @@ modules() {
 }
 
 case "${1:-}" in
-	common) [ $# -ge 3 ] || die "usage: $0 common OUT.cpio.gz SUITE_DIR..."; shift; common "$@" ;;
+	base) [ $# -eq 2 ] || die "usage: $0 base OUT.cpio.gz"; base "$2" ;;
+	payload) [ $# -ge 3 ] || die "usage: $0 payload OUT.cpio.gz SUITE_DIR..."; shift; payload "$@" ;;
 	modules) [ $# -eq 3 ] || die "usage: $0 modules KERNEL_TREE OUT.cpio.gz"; modules "$2" "$3" ;;
-	*) die "usage: $0 common OUT.cpio.gz SUITE_DIR... | modules KERNEL_TREE OUT.cpio.gz" ;;
+	*) die "usage: $0 base OUT.cpio.gz | payload OUT.cpio.gz SUITE_DIR... | modules KERNEL_TREE OUT.cpio.gz" ;;
 esac

@@ -4,8 +4,9 @@
 #
 #   tests/kernels/run.sh                 host + every kernel in kernels.conf
 #   tests/kernels/run.sh 6.1             one kernel (names: kernels.conf, or "host")
-#   tests/kernels/run.sh --shell 6.12    boot a guest with a busybox shell on this terminal
+#   tests/kernels/run.sh --shell 6.12    boot a guest with a shell on this terminal
 #   tests/kernels/run.sh --fetch-only    download and extract the kernels, nothing else
+#   tests/kernels/run.sh --selftest      only the harness self-test (no vigil, no e2e suite)
 #
 # Exit status: 0 every test passed or skipped everywhere, 1 a test failed, a guest did not
 # boot, panicked, timed out or printed no result markers, 2 usage error.
@@ -26,15 +27,16 @@ lsm="lockdown,capability,landlock,yama,apparmor,bpf"
 die() { echo "kernels: $*" >&2; exit 1; }
 note() { echo "kernels: $*" >&2; }
 usage() {
-	sed -n '2,12s/^# \{0,1\}//p' "$0" >&2
+	sed -n '2,13s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 
-shell=0 fetch_only=0 names=()
+shell=0 fetch_only=0 selftest=0 names=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 		--shell) shell=1 ;;
 		--fetch-only) fetch_only=1 ;;
+		--selftest) selftest=1 ;;
 		--timeout) [ $# -ge 2 ] || usage; timeout_s=$2; shift ;;
 		-h | --help) usage ;;
 		-*) echo "kernels: unknown option '$1'" >&2; usage ;;
@@ -120,13 +122,19 @@ need qemu-system-x86_64; need busybox; need cpio; need gzip
 
 # what runs: the e2e suite when it exists, guest-only checks in guests, the harness self-test
 suites=()
-if [ -d "$root/tests/e2e" ] && ls "$root"/tests/e2e/test_*.py >/dev/null 2>&1; then
+if [ $selftest -eq 1 ]; then
+	note "--selftest: running the harness self-test only"
+elif [ -d "$root/tests/e2e" ] && ls "$root"/tests/e2e/test_*.py >/dev/null 2>&1; then
 	suites+=(tests/e2e)
 else
 	note "no e2e suite in 'tests/e2e' yet: running the harness self-test only"
 fi
 host_suites=("${suites[@]}" tests/kernels/selftest)
-guest_suites=("${suites[@]}" tests/kernels/guest tests/kernels/selftest)
+if [ $selftest -eq 1 ]; then
+	guest_suites=(tests/kernels/guest/test_guest_kernel.py tests/kernels/selftest)
+else
+	guest_suites=("${suites[@]}" tests/kernels/guest tests/kernels/selftest)
+fi
 vigil_bin=${VIGIL:-$root/build/vigil}
 [ -x "$vigil_bin" ] || note "no vigil binary at '$vigil_bin': guest checks of vigil will skip"
 [ -x "$root/build/kernels/selftest/standin" ] || die "no stand-in at 'build/kernels/selftest/standin': run 'make -f mk/kernels.mk kernels-standin'"
@@ -153,13 +161,31 @@ run_host() {
 	results+=("$d")
 }
 
-common_initramfs() {
-	local f="$out/common.cpio.gz" t0 t1
-	note "building the guest initramfs (${guest_suites[*]})"
-	t0=$(date +%s)
-	VIGIL="$vigil_bin" "$here/mkinitramfs.sh" common "$f" "${guest_suites[@]}"
-	t1=$(date +%s)
-	note "initramfs: $(du -h "$f" | cut -f1) compressed, $(zcat "$f" | wc -c | awk '{printf "%.0f MiB", $1/1048576}') unpacked, built in $((t1 - t0)) s"
+# The base part (busybox, python, tools) depends only on host packages and mkinitramfs.sh: it is
+# rebuilt when its key changes. The payload part (vigil, tests, /init) is rebuilt every run.
+base_key() {
+	{
+		sha256sum "$here/mkinitramfs.sh"
+		dpkg-query -W busybox-static python3.11 python3-pytest bpftool iproute2 coreutils util-linux \
+			procps mount dash bash libc6 2>/dev/null
+	} | sha256sum | cut -c1-16
+}
+
+guest_initramfs() {
+	local key t0 t1
+	key=$(base_key)
+	if [ ! -f "$out/base-$key.cpio.gz" ]; then
+		note "building the guest base initramfs (busybox, python3, pytest, tools)"
+		t0=$(date +%s)
+		rm -f "$out"/base-*.cpio.gz
+		"$here/mkinitramfs.sh" base "$out/base-$key.cpio.gz"
+		t1=$(date +%s)
+		note "base initramfs: $(du -h "$out/base-$key.cpio.gz" | cut -f1) compressed, built in $((t1 - t0)) s"
+	fi
+	note "building the guest payload (${guest_suites[*]})"
+	VIGIL="$vigil_bin" "$here/mkinitramfs.sh" payload "$out/payload.cpio.gz" "${guest_suites[@]}"
+	cat "$out/base-$key.cpio.gz" "$out/payload.cpio.gz" >"$out/common.cpio.gz"
+	note "initramfs without modules: $(du -h "$out/common.cpio.gz" | cut -f1) compressed, $(zcat "$out/common.cpio.gz" | wc -c | awk '{printf "%.0f MiB", $1/1048576}') unpacked"
 }
 
 run_guest() { # NAME
@@ -193,7 +219,7 @@ run_guest() { # NAME
 guest_names=()
 for n in "${names[@]}"; do [ "$n" = host ] || guest_names+=("$n"); done
 if [ ${#guest_names[@]} -gt 0 ]; then
-	common_initramfs
+	guest_initramfs
 fi
 for n in "${names[@]}"; do
 	if [ "$n" = host ]; then run_host; else run_guest "$n"; fi
