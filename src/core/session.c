@@ -21,30 +21,39 @@ static size_t loglen;
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	char line[4096];
-	int n;
+	va_list aq;
+	char *line;
+	size_t n;
+	int len;
 
 	if (vigil.verbose)
 		return vfprintf(stderr, fmt, ap);
 	if (level == LIBBPF_DEBUG)
 		return 0;
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	if (n < 0)
+	/* the verifier log comes as one large message: format all of it */
+	va_copy(aq, ap);
+	len = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	if (len <= 0 || !(line = malloc(len + 1)))
 		return 0;
-	if ((size_t)n >= sizeof(line))
-		n = sizeof(line) - 1;
-	/* keep the newest messages: the verifier's verdict is at the end */
-	if (loglen + n >= sizeof(logbuf)) {
-		size_t drop = loglen + n - sizeof(logbuf) + 1;
+	vsnprintf(line, len + 1, fmt, ap);
+	n = len;
+	/* keep the newest bytes: the verifier's verdict is at the end */
+	if (n >= sizeof(logbuf)) {
+		memcpy(logbuf, line + n - (sizeof(logbuf) - 1), sizeof(logbuf) - 1);
+		loglen = sizeof(logbuf) - 1;
+	} else {
+		if (loglen + n >= sizeof(logbuf)) {
+			size_t drop = loglen + n - sizeof(logbuf) + 1;
 
-		if (drop > loglen)
-			drop = loglen;
-		memmove(logbuf, logbuf + drop, loglen - drop);
-		loglen -= drop;
+			memmove(logbuf, logbuf + drop, loglen - drop);
+			loglen -= drop;
+		}
+		memcpy(logbuf + loglen, line, n);
+		loglen += n;
 	}
-	memcpy(logbuf + loglen, line, n);
-	loglen += n;
 	logbuf[loglen] = 0;
+	free(line);
 	return 0;
 }
 
