@@ -50,6 +50,20 @@ def first_event_latency(argv, probe):
         p.wait()
 
 
+def launch_to_attached(argv):
+    """Seconds from launch to vigil's "programs attached" status line."""
+    t0 = time.monotonic()
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in p.stderr:
+            if "attached" in line:
+                return time.monotonic() - t0
+        raise RuntimeError("vigil ended without attaching")
+    finally:
+        p.kill()
+        p.wait()
+
+
 def peak_rss_kb(argv, probe, storm=1000):
     """Run argv while `probe` is exec'd `storm` times; ru_maxrss of argv in KiB."""
     p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -73,8 +87,9 @@ def main():
     bt_cmd = ["bpftrace", "-B", "line", "-e",
               'tracepoint:sched:sched_process_exec /comm == "vigilprobe"/ { printf("seen\\n"); }']
 
-    v_lat, b_lat = [], []
+    v_lat, b_lat, v_att = [], [], []
     for _ in range(RUNS):  # interleaved, so drift hits both alike
+        v_att.append(launch_to_attached([VIGIL, "proc", "--exec-only"]))
         v_lat.append(first_event_latency(vigil_cmd, probe))
         if have_bt:
             b_lat.append(first_event_latency(bt_cmd, probe))
@@ -86,11 +101,12 @@ def main():
                                                     text=True).stdout
 
     vm = statistics.median(v_lat) * 1e3
-    print(f"runs: {RUNS} (interleaved), kernel {os.uname().release}")
+    print(f"runs: {RUNS} (interleaved), kernel {os.uname().release}, load {os.getloadavg()[0]:.2f}")
     print(f"{'metric':<34} {'vigil':>10} {'bpftrace':>10} {'ratio':>8}  target")
+    print(f"{'launch to all attached (ms, median)':<34} {statistics.median(v_att) * 1e3:>10.1f} {'-':>10} {'':>8}  <= 100 ms")
     if have_bt:
         bm = statistics.median(b_lat) * 1e3
-        print(f"{'launch to first event (ms, median)':<34} {vm:>10.1f} {bm:>10.1f} {bm / vm:>7.1f}x  vigil <= 100 ms")
+        print(f"{'launch to first event (ms, median)':<34} {vm:>10.1f} {bm:>10.1f} {bm / vm:>7.1f}x  (includes one trigger exec)")
         print(f"{'peak RSS under exec storm (MiB)':<34} {v_rss / 1024:>10.1f} {b_rss / 1024:>10.1f} {b_rss / v_rss:>7.1f}x  vigil <= 10 MiB")
     else:
         print(f"{'launch to first event (ms, median)':<34} {vm:>10.1f} {'-':>10}")
