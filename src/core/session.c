@@ -321,6 +321,15 @@ static void report_lost(struct vigil_session *s, bool final)
 	}
 }
 
+/* a closed pipe ends quietly; any other lost output is a failure */
+static int output_failed(void)
+{
+	if (vigil.broken_pipe)
+		return 0;
+	vigil_error("cannot write output: %s", strerror(vigil.out_errno ? vigil.out_errno : EIO));
+	return VIGIL_EXIT_FAIL;
+}
+
 int vigil_session_loop(struct vigil_session *s, int (*tick)(void *ctx), void *ctx)
 {
 	struct epoll_event evs[8];
@@ -362,14 +371,14 @@ int vigil_session_loop(struct vigil_session *s, int (*tick)(void *ctx), void *ct
 					goto sys_fail;
 				report_lost(s, false);
 				if (tick && (err = tick(ctx)))
-					return err < 0 ? (vigil.broken_pipe ? 0 : VIGIL_EXIT_FAIL) : err;
+					return err < 0 ? output_failed() : err;
 				continue;
 			}
 			err = ring_buffer__consume(s->rb);
 			if (err < 0) {
 				/* a callback's negative return: output is gone or broken */
-				if (vigil.broken_pipe)
-					return 0;
+				if (vigil.broken_pipe || vigil.out_errno)
+					return output_failed();
 				vigil_error("ring buffer consumer failed: %s", strerror(-err));
 				return VIGIL_EXIT_FAIL;
 			}
@@ -402,11 +411,7 @@ int vigil_session_close(struct vigil_session *s, int err)
 	for (int *fd = &s->epfd; fd <= &s->endfd; fd++)
 		if (*fd >= 0)
 			close(*fd);
-	if (!err && !vigil.broken_pipe && out_flush()) {
-		if (!vigil.broken_pipe) {
-			vigil_error("cannot write output: %s", strerror(errno));
-			err = VIGIL_EXIT_FAIL;
-		}
-	}
+	if (!err && !vigil.broken_pipe && out_flush())
+		err = output_failed();
 	return err;
 }
