@@ -25,6 +25,8 @@ PYTEST ?= /usr/bin/python3 -m pytest
 
 .PHONY: all clean vmlinux test test-unit test-e2e deps run bench
 .DELETE_ON_ERROR:
+# keep BPF objects and skeletons: they are inputs of several rules
+.SECONDARY:
 
 all: $(BUILD)/vigil
 

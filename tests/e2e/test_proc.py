@@ -3,23 +3,13 @@ import os
 import signal
 import subprocess
 import time
-import uuid
 
 import pytest
 
-from conftest import Tracer, run, wait_progs_gone
+from conftest import Tracer, run, settle, token, wait_progs_gone
 
 PROC_PROGS = ["proc_exec", "proc_fork", "proc_exit"]
 COMMON_KEYS = {"type", "ts", "time", "pid", "tid", "ppid", "uid", "comm", "cgroup_id"}
-
-
-def token():
-    return "vigil-e2e-" + uuid.uuid4().hex[:12]
-
-
-def settle():
-    # events are flushed per record; give the consumer a moment before stopping
-    time.sleep(0.3)
 
 
 def test_exec_exact_argv_and_common_keys():
