@@ -12,7 +12,7 @@ EXPECT = {m for m in os.environ.get("VIGIL_EXPECT", "").split(",") if m}
 def test_doctor_reports_expected_mechanisms():
     """vigil's own feature check must see what these kernels offer (the host lacks all three).
 
-    Relies only on the doctor JSON contract pinned by tests/e2e/test_doctor.py:
+    Relies only on the JSON contract documented in docs/doctor.md (and pinned by tests/e2e/test_doctor.py):
     {"type": "doctor", "mechanisms": {NAME: {"available": bool, "reason": str, ...}}}.
     """
     want = sorted(EXPECT & {"kprobe", "fentry", "lsm"})
