@@ -15,17 +15,20 @@ import os
 import re
 import sys
 
+# anywhere in a line: the kernel's messages can land in the middle of pytest's output on ttyS0
 KERNEL_TROUBLE = re.compile(
-    r"^\s*\[\s*\d+\.\d+\]\s*(Kernel panic.*|BUG:.*|Oops.*|general protection fault.*|WARNING:.*)$")
+    r"\[\s*\d+\.\d+\]\s*(Kernel panic.*|BUG:.*|Oops.*|general protection fault.*|WARNING:.*)$")
 
 
 class Column:
     def __init__(self, path):
         self.path = path
         meta = read(os.path.join(path, "meta")).strip().split("\t")
+        if meta == [""]:  # the run died before writing it
+            meta = [os.path.basename(os.path.normpath(path))]
         meta += ["?"] * (5 - len(meta))
         self.name, self.release, self.seconds, self.qemu_rc, self.timeout = meta[:5]
-        self.guest = self.qemu_rc != "-"
+        self.guest = os.path.basename(os.path.normpath(path)) != "host"
         self.uptime = {}  # init/suite/end -> guest uptime in seconds, for information only
         self.rows = {}  # row -> (outcome, reason)
         self.order = []
@@ -78,7 +81,7 @@ class Column:
         console = os.path.join(self.path, "console.log")
         trouble = []
         if self.guest:
-            trouble = [m.group(1).strip() for m in map(KERNEL_TROUBLE.match, read(console).split("\n")) if m]
+            trouble = [m.group(1).strip() for m in map(KERNEL_TROUBLE.search, read(console).split("\n")) if m]
             timed_out = self.qemu_rc in ("124", "137")
             if begin is None:
                 why = (f"timed out after {self.timeout} s" if timed_out else trouble[0] if trouble else

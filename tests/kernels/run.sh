@@ -7,6 +7,7 @@
 #   tests/kernels/run.sh --shell 6.12    boot a guest with a shell on this terminal
 #   tests/kernels/run.sh --fetch-only    download and extract the kernels, nothing else
 #   tests/kernels/run.sh --selftest      only the harness self-test (no vigil, no e2e suite)
+#   tests/kernels/run.sh -j 2            boot up to two guests at a time (default 1)
 #
 # Exit status: 0 every test passed or skipped everywhere, 1 a test failed, a guest did not
 # boot, panicked, timed out or printed no result markers, 2 usage error.
@@ -21,13 +22,15 @@ out="${VIGIL_KERNELS_OUT:-$root/build/kernels}"
 matrix="${VIGIL_KERNELS_MATRIX:-$root/build/kernel-matrix.txt}"
 timeout_s="${VIGIL_KERNELS_TIMEOUT:-900}"
 mem="${VIGIL_KERNELS_MEM:-1024}"
+jobs="${VIGIL_KERNELS_JOBS:-1}"
+read -r -a qemu_extra <<<"${VIGIL_KERNELS_QEMU_ARGS:-}"
 py=/usr/bin/python3
 lsm="lockdown,capability,landlock,yama,apparmor,bpf"
 
 die() { echo "kernels: $*" >&2; exit 1; }
 note() { echo "kernels: $*" >&2; }
 usage() {
-	sed -n '2,13s/^# \{0,1\}//p' "$0" >&2
+	sed -n '2,14s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 
@@ -38,12 +41,16 @@ while [ $# -gt 0 ]; do
 		--fetch-only) fetch_only=1 ;;
 		--selftest) selftest=1 ;;
 		--timeout) [ $# -ge 2 ] || usage; timeout_s=$2; shift ;;
+		-j | --jobs) [ $# -ge 2 ] || usage; jobs=$2; shift ;;
 		-h | --help) usage ;;
 		-*) echo "kernels: unknown option '$1'" >&2; usage ;;
 		*) names+=("$1") ;;
 	esac
 	shift
 done
+
+[[ "$jobs" =~ ^[1-9][0-9]*$ ]] || { echo "kernels: invalid job count '$jobs'" >&2; exit 2; }
+[[ "$timeout_s" =~ ^[1-9][0-9]*$ ]] || { echo "kernels: invalid timeout '$timeout_s'" >&2; exit 2; }
 
 # kernels.conf -> parallel arrays
 k_names=() k_regex=() k_expect=()
@@ -141,8 +148,6 @@ vigil_bin=${VIGIL:-$root/build/vigil}
 
 mkdir -p "$out"
 rm -f "$matrix"
-results=()
-
 run_host() {
 	local d="$out/host" rc=0 t0 t1
 	rm -rf "$d"; mkdir -p "$d"
@@ -154,11 +159,10 @@ run_host() {
 	t0=$(date +%s.%N)
 	echo "BEGIN $(uname -r)" >"$d/results.txt"
 	(cd "$root" && VIGIL="$vigil_bin" VIGIL_RESULTS="$d/results.txt" PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}" \
-		"$py" -m pytest -p no:cacheprovider -p resultport -rA "${host_suites[@]}" >"$d/console.log" 2>&1) || rc=$?
+		"$py" -m pytest -p no:cacheprovider -p resultport -rA --durations=10 "${host_suites[@]}" >"$d/console.log" 2>&1) || rc=$?
 	echo "END $rc" >>"$d/results.txt"
 	t1=$(date +%s.%N)
 	printf 'host\t%s\t%.1f\t-\n' "$(uname -r)" "$(awk "BEGIN { print $t1 - $t0 }")" >"$d/meta"
-	results+=("$d")
 }
 
 # The base part (busybox, python, tools) depends only on host packages and mkinitramfs.sh: it is
@@ -188,20 +192,27 @@ guest_initramfs() {
 	note "initramfs without modules: $(du -h "$out/common.cpio.gz" | cut -f1) compressed, $(zcat "$out/common.cpio.gz" | wc -c | awk '{printf "%.0f MiB", $1/1048576}') unpacked"
 }
 
-run_guest() { # NAME
-	local n=$1 i tree vmlinuz ver d rc=0 t0 t1 expect
-	i=$(conf_index "$n")
-	expect=${k_expect[$i]}
+prepare_guest() { # NAME: fetch the kernel, build its initramfs (sequential: apt and the cache)
+	local n=$1 tree vmlinuz d
 	tree=$(fetch "$n")
 	vmlinuz=$(ls "$tree"/boot/vmlinuz-* | head -n1)
-	ver=${vmlinuz##*/vmlinuz-}
 	d="$out/$n"
 	rm -rf "$d"; mkdir -p "$d"
 	"$here/mkinitramfs.sh" modules "$tree" "$d/modules.cpio.gz"
 	cat "$out/common.cpio.gz" "$d/modules.cpio.gz" >"$d/initramfs.gz"
+	echo "$vmlinuz" >"$d/vmlinuz"
+}
+
+boot_guest() { # NAME: boot it, run the payload, keep console.log, results.txt and meta
+	local n=$1 i d vmlinuz ver rc=0 t0 t1 expect
+	i=$(conf_index "$n")
+	expect=${k_expect[$i]}
+	d="$out/$n"
+	vmlinuz=$(cat "$d/vmlinuz")
+	ver=${vmlinuz##*/vmlinuz-}
 	local append="console=ttyS0 panic=-1 lsm=$lsm vigil_expect=${expect/#-/}"
 	local qemu=(qemu-system-x86_64 -nographic -m "$mem" -smp 2 -no-reboot -nic none
-		-kernel "$vmlinuz" -initrd "$d/initramfs.gz")
+		-kernel "$vmlinuz" -initrd "$d/initramfs.gz" "${qemu_extra[@]}")
 	if [ $shell -eq 1 ]; then
 		note "$n: booting $ver with a shell; 'vigil-payload' runs the suite, 'exit' powers off"
 		exec "${qemu[@]}" -append "$append vigil_shell=1" -serial mon:stdio -serial "file:$d/results.txt"
@@ -212,16 +223,32 @@ run_guest() { # NAME
 		-serial stdio -serial "file:$d/results.txt" </dev/null >"$d/console.log" 2>&1 || rc=$?
 	t1=$(date +%s.%N)
 	printf '%s\t%s\t%.1f\t%s\t%s\n' "$n" "$ver" "$(awk "BEGIN { print $t1 - $t0 }")" "$rc" "$timeout_s" >"$d/meta"
-	[ $rc -ne 124 ] && [ $rc -ne 137 ] || note "$n: timed out after ${timeout_s} s"
-	results+=("$d")
+	if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then note "$n: timed out after ${timeout_s} s"; else note "$n: done"; fi
 }
 
 guest_names=()
 for n in "${names[@]}"; do [ "$n" = host ] || guest_names+=("$n"); done
 if [ ${#guest_names[@]} -gt 0 ]; then
 	guest_initramfs
+	for n in "${guest_names[@]}"; do prepare_guest "$n"; done
+fi
+if [ $shell -eq 1 ]; then
+	boot_guest "${guest_names[0]}"
 fi
 for n in "${names[@]}"; do
-	if [ "$n" = host ]; then run_host; else run_guest "$n"; fi
+	if [ "$n" = host ]; then run_host; fi
 done
+# guests, at most $jobs at a time (each is one qemu process with two vCPU threads)
+running=0
+for n in "${guest_names[@]}"; do
+	boot_guest "$n" &
+	running=$((running + 1))
+	if [ $running -ge "$jobs" ]; then
+		wait -n || true
+		running=$((running - 1))
+	fi
+done
+wait
+results=()
+for n in "${names[@]}"; do results+=("$out/$n"); done
 "$py" "$here/matrix.py" --out "$matrix" "${results[@]}"
