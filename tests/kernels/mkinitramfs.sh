@@ -57,7 +57,10 @@ add_elf() { # SRC [DST]: a binary or shared object and every library ldd resolve
 }
 
 base() {
-	local out=$1 f p
+	local out=$1 f p py pyv
+	py=$(readlink -f /usr/bin/python3)
+	pyv=${py##*/python} # 3.11 on Debian 12
+	[ -d "/usr/lib/python$pyv" ] || die "cannot find the standard library of '$py'"
 	new_stage
 
 	# busybox first: every applet as a symlink at its usual path; real tools copied below win
@@ -68,13 +71,13 @@ base() {
 	# real tools the e2e suite drives (GNU/util-linux/iproute2 options differ from busybox's)
 	for f in /usr/sbin/bpftool /usr/sbin/ip /usr/sbin/tc /usr/bin/unshare /usr/bin/nsenter \
 		/usr/bin/setpriv /usr/bin/taskset /usr/bin/ps /usr/bin/pgrep /usr/bin/pkill \
-		/usr/bin/mount /usr/bin/umount /usr/bin/python3.11 /usr/bin/dash /usr/bin/bash; do
+		/usr/bin/mount /usr/bin/umount "$py" /usr/bin/dash /usr/bin/bash; do
 		add_elf "$f"
 	done
 	# /bin/sh is dash as on the host: busybox-static's ash runs its own applets before $PATH
 	# (busybox ip/tc under `sh -c`), which is not what the tests mean
 	ln -s dash "$stage/usr/bin/sh"
-	ln -s python3.11 "$stage/usr/bin/python3"
+	ln -s "python$pyv" "$stage/usr/bin/python3"
 	while read -r f; do
 		case "$f" in /bin/* | /usr/bin/*) [ -f "$f" ] && add_elf "$f" "/usr/bin/${f##*/}" ;; esac
 	done < <(dpkg -L coreutils)
@@ -85,14 +88,15 @@ base() {
 
 	# python: the stdlib minus what tests never import, with its compiled bytecode (no
 	# compiling under emulation), the extension modules and their libraries, and pytest
+	local l="python$pyv"
 	tar -C /usr/lib -cf - \
-		--exclude=python3.11/test --exclude=python3.11/idlelib --exclude=python3.11/tkinter \
-		--exclude=python3.11/turtledemo --exclude=python3.11/lib2to3 --exclude=python3.11/ensurepip \
-		--exclude=python3.11/pydoc_data --exclude='python3.11/config-3.11-*' \
-		--exclude='python3.11/lib-dynload/_tkinter*' --exclude='*.opt-1.pyc' --exclude='*.opt-2.pyc' \
-		--exclude=python3.11/sitecustomize.py --exclude=python3.11/site-packages \
-		python3.11 | tar -C "$stage/usr/lib" -xf -
-	for f in "$stage"/usr/lib/python3.11/lib-dynload/*.so; do
+		--exclude="$l/test" --exclude="$l/idlelib" --exclude="$l/tkinter" --exclude="$l/turtledemo" \
+		--exclude="$l/lib2to3" --exclude="$l/ensurepip" --exclude="$l/pydoc_data" \
+		--exclude="$l/config-$pyv-*" --exclude="$l/lib-dynload/_tkinter*" \
+		--exclude='*.opt-1.pyc' --exclude='*.opt-2.pyc' \
+		--exclude="$l/sitecustomize.py" --exclude="$l/site-packages" \
+		"$l" | tar -C "$stage/usr/lib" -xf -
+	for f in "$stage/usr/lib/$l"/lib-dynload/*.so; do
 		while read -r p; do add_file "$p"; done < <(ldd "$f" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// {print $3}')
 	done
 	mkdir -p "$stage/usr/lib/python3/dist-packages"
@@ -113,14 +117,16 @@ payload() {
 	local out=$1; shift
 	local suites=("$@") s
 	[ ${#suites[@]} -gt 0 ] || die "no suite directories given"
-	stage=$(mktemp -d "${TMPDIR:-/tmp}/vigil-initramfs.XXXXXX")
+	# the same merged-/usr symlinks as base: a library of a dynamic vigil lands in usr/lib, and
+	# the kernel's unpacker would replace base's lib -> usr/lib symlink with a directory otherwise
+	new_stage
 	# this tree's binary, stand-in, tests and docs, and what to run
 	mkdir -p "$stage/vigil/build/kernels/selftest" "$stage/usr/local/bin"
 	if [ -x "${VIGIL:-$root/build/vigil}" ]; then
-		add_file "${VIGIL:-$root/build/vigil}" /vigil/build/vigil
+		add_elf "${VIGIL:-$root/build/vigil}" /vigil/build/vigil
 	fi
 	if [ -x "$root/build/kernels/selftest/standin" ]; then
-		add_file "$root/build/kernels/selftest/standin" /vigil/build/kernels/selftest/standin
+		add_elf "$root/build/kernels/selftest/standin" /vigil/build/kernels/selftest/standin
 	fi
 	tar -C "$root" -cf - --exclude=tests/kernels/cache --exclude=__pycache__ --exclude=.pytest_cache \
 		tests $(cd "$root" && ls -d docs pytest.ini pyproject.toml setup.cfg tox.ini conftest.py 2>/dev/null) |

@@ -29,10 +29,11 @@ lsm="lockdown,capability,landlock,yama,apparmor,bpf"
 
 die() { echo "kernels: $*" >&2; exit 1; }
 note() { echo "kernels: $*" >&2; }
-usage() {
+usage() { # [STATUS]
 	sed -n '2,14s/^# \{0,1\}//p' "$0" >&2
-	exit 2
+	exit "${1:-2}"
 }
+usage_error() { echo "kernels: $*" >&2; exit 2; }
 
 shell=0 fetch_only=0 selftest=0 names=()
 while [ $# -gt 0 ]; do
@@ -42,15 +43,15 @@ while [ $# -gt 0 ]; do
 		--selftest) selftest=1 ;;
 		--timeout) [ $# -ge 2 ] || usage; timeout_s=$2; shift ;;
 		-j | --jobs) [ $# -ge 2 ] || usage; jobs=$2; shift ;;
-		-h | --help) usage ;;
-		-*) echo "kernels: unknown option '$1'" >&2; usage ;;
+		-h | --help) usage 0 ;;
+		-*) usage_error "unknown option '$1' (see --help)" ;;
 		*) names+=("$1") ;;
 	esac
 	shift
 done
 
-[[ "$jobs" =~ ^[1-9][0-9]*$ ]] || { echo "kernels: invalid job count '$jobs'" >&2; exit 2; }
-[[ "$timeout_s" =~ ^[1-9][0-9]*$ ]] || { echo "kernels: invalid timeout '$timeout_s'" >&2; exit 2; }
+[[ "$jobs" =~ ^[1-9][0-9]*$ ]] || usage_error "invalid job count '$jobs'"
+[[ "$timeout_s" =~ ^[1-9][0-9]*$ ]] || usage_error "invalid timeout '$timeout_s'"
 
 # kernels.conf -> parallel arrays
 k_names=() k_regex=() k_expect=()
@@ -66,14 +67,14 @@ conf_index() { # NAME -> index in k_names, or fail
 	return 1
 }
 if [ ${#names[@]} -eq 0 ]; then
-	[ $shell -eq 0 ] || die "--shell needs a kernel name (one of: ${k_names[*]})"
+	[ $shell -eq 0 ] || usage_error "--shell needs a kernel name (one of: ${k_names[*]})"
 	names=(host "${k_names[@]}")
 fi
 for n in "${names[@]}"; do
-	[ "$n" = host ] || conf_index "$n" >/dev/null || die "unknown kernel '$n' (kernels.conf has: ${k_names[*]})"
+	[ "$n" = host ] || conf_index "$n" >/dev/null || usage_error "unknown kernel '$n' (kernels.conf has: ${k_names[*]})"
 done
 if [ $shell -eq 1 ] && { [ ${#names[@]} -ne 1 ] || [ "${names[0]}" = host ]; }; then
-	die "--shell takes exactly one guest kernel"
+	usage_error "--shell takes exactly one guest kernel"
 fi
 
 need() { command -v "$1" >/dev/null 2>&1 || die "missing '$1': run scripts/deps-kernels.sh"; }
@@ -143,7 +144,7 @@ else
 	guest_suites=("${suites[@]}" tests/kernels/guest tests/kernels/selftest)
 fi
 vigil_bin=${VIGIL:-$root/build/vigil}
-[ -x "$vigil_bin" ] || note "no vigil binary at '$vigil_bin': guest checks of vigil will skip"
+[ -x "$vigil_bin" ] || note "no vigil binary at '$vigil_bin': vigil's tests will fail (build it, or use --selftest)"
 [ -x "$root/build/kernels/selftest/standin" ] || die "no stand-in at 'build/kernels/selftest/standin': run 'make -f mk/kernels.mk kernels-standin'"
 
 mkdir -p "$out"
