@@ -8,7 +8,7 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude -Ibpf
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
-	-Iinclude -Isrc -I$(BUILD)/skel
+	-Iinclude -Isrc -I$(BUILD)/skel -I$(BUILD)/gen
 LDLIBS := -lbpf -lelf -lz -lzstd
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
@@ -38,11 +38,26 @@ $(BUILD)/obj/%.o: src/%.c $(HDRS) $(SKELS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# The x86_64 syscall name table, generated from the kernel's list (linux-libc-dev).
+UNISTD ?= /usr/include/x86_64-linux-gnu/asm/unistd_64.h
+$(BUILD)/gen/syscall_names.h: $(UNISTD)
+	@mkdir -p $(dir $@)
+	awk 'BEGIN { print "/* generated from $(UNISTD) by the Makefile: do not edit */" } \
+	     $$1 == "#define" && $$2 ~ /^__NR_/ && $$3 ~ /^[0-9]+$$/ { sub(/^__NR_/, "", $$2); \
+	     printf "\t[%d] = \"%s\",\n", $$3, $$2 }' $< > $@
+$(BUILD)/obj/core/syscalls.o: $(BUILD)/gen/syscall_names.h
+
 $(BUILD)/libvigil.a: $(CORE_OBJS)
 	$(AR) rcs $@ $^
 
 $(BUILD)/vigil: $(CMD_OBJS) $(BUILD)/libvigil.a
 	$(CC) $(CFLAGS) -static $^ $(LDLIBS) -o $@
+
+# The workloads the end-to-end tests and benchmarks drive.
+WORKLOADS := $(patsubst tests/workloads/%.c,$(BUILD)/tests/workloads/%,$(wildcard tests/workloads/*.c))
+$(BUILD)/tests/workloads/%: tests/workloads/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -Wall -pthread $< -o $@
 
 $(BUILD)/bpf $(BUILD)/skel $(BUILD)/tests:
 	mkdir -p $@
@@ -60,7 +75,7 @@ deps:
 test-unit: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do $$t || fail=1; done; exit $$fail
 
-test-e2e: $(BUILD)/vigil
+test-e2e: $(BUILD)/vigil $(WORKLOADS)
 	$(PYTEST) -v -rs tests/e2e
 
 test: test-unit test-e2e
@@ -69,7 +84,7 @@ test: test-unit test-e2e
 run: $(BUILD)/vigil
 	$(BUILD)/vigil proc --duration 10s
 
-bench: $(BUILD)/vigil
+bench: $(BUILD)/vigil $(WORKLOADS)
 	bench/run.sh
 
 clean:

@@ -31,6 +31,7 @@ enum vigil_event_type {
 	VIGIL_EV_FORK = 2,
 	VIGIL_EV_EXIT = 3,
 	VIGIL_EV_PING = 4,	/* doctor's round trip */
+	VIGIL_EV_SYSCALL = 5,
 };
 
 /* Common prefix of every ring buffer record. */
@@ -127,5 +128,88 @@ struct vigil_ping {
 	__u64 seq;
 };
 VIGIL_CHECK_SIZE(struct vigil_ping, 64);
+
+/* ---- histograms ---------------------------------------------------------- */
+
+/* log2 buckets: slot 0 holds 0 and 1, slot k holds [2^k, 2^(k+1) - 1] */
+#define VIGIL_HIST_SLOTS 64
+
+struct vigil_hist {
+	__u64 slots[VIGIL_HIST_SLOTS];
+};
+VIGIL_CHECK_SIZE(struct vigil_hist, 8 * VIGIL_HIST_SLOTS);
+
+/* ---- syscall -------------------------------------------------------------- */
+
+#define VIGIL_SYSCALL_MAX 1024	/* syscall numbers are below this (x86_64: ~470) */
+#define VIGIL_SC_DATA_LEN 256	/* decoded argument bytes: a path or a sockaddr */
+
+enum vigil_sc_mode {
+	VIGIL_SC_STREAM = 0,	/* one record per syscall through the ring buffer */
+	VIGIL_SC_COUNT = 1,	/* struct vigil_sc_stat per key, in a map */
+	VIGIL_SC_HIST = 2,	/* struct vigil_hist of latencies per key, in a map */
+};
+
+/* What user space asks to decode per syscall: low nibble = argument index + 1. */
+enum vigil_sc_decode {
+	VIGIL_SC_DEC_PATH = 1 << 4,
+	VIGIL_SC_DEC_SOCKADDR = 2 << 4,
+};
+
+enum vigil_sc_flags {
+	VIGIL_SC_DATA_PATH = 1 << 0,	/* data holds a NUL-terminated path */
+	VIGIL_SC_DATA_SOCKADDR = 1 << 1,/* data holds data_len bytes of sockaddr */
+	VIGIL_SC_DATA_TRUNC = 1 << 2,	/* the path was longer than VIGIL_SC_DATA_LEN */
+};
+
+/* One syscall, shipped at its exit. hdr.ts is the time of entry. */
+struct vigil_syscall {
+	struct vigil_hdr hdr;
+	__u64 args[6];
+	__s64 ret;
+	__u64 latency_ns;	/* entry to exit */
+	__u32 nr;
+	__u32 flags;		/* enum vigil_sc_flags */
+	__u32 data_len;		/* bytes of data that follow (0 when nothing decoded) */
+	__u32 _pad;
+};
+VIGIL_CHECK_SIZE(struct vigil_syscall, 136);
+VIGIL_CHECK_OFF(struct vigil_syscall, args, 56);
+VIGIL_CHECK_OFF(struct vigil_syscall, ret, 104);
+VIGIL_CHECK_OFF(struct vigil_syscall, nr, 120);
+VIGIL_CHECK_OFF(struct vigil_syscall, data_len, 128);
+
+/* The same record with the decoded argument: a second, larger record size. */
+struct vigil_syscall_data {
+	struct vigil_syscall ev;
+	char data[VIGIL_SC_DATA_LEN];
+};
+VIGIL_CHECK_SIZE(struct vigil_syscall_data, 136 + VIGIL_SC_DATA_LEN);
+
+/* Count and histogram maps: pid is 0 unless counting per process (-P). */
+struct vigil_sc_key {
+	__u32 pid;
+	__u32 nr;
+};
+VIGIL_CHECK_SIZE(struct vigil_sc_key, 8);
+
+struct vigil_sc_err_key {
+	__u32 pid;
+	__u32 nr;
+	__u32 err;		/* positive errno */
+	__u32 _pad;
+};
+VIGIL_CHECK_SIZE(struct vigil_sc_err_key, 16);
+VIGIL_CHECK_OFF(struct vigil_sc_err_key, err, 8);
+
+/* per CPU: user space sums calls, errors and time, and takes the max of max */
+struct vigil_sc_stat {
+	__u64 calls;
+	__u64 errors;
+	__u64 total_ns;
+	__u64 max_ns;
+};
+VIGIL_CHECK_SIZE(struct vigil_sc_stat, 32);
+VIGIL_CHECK_OFF(struct vigil_sc_stat, max_ns, 24);
 
 #endif /* VIGIL_EVENTS_H */
