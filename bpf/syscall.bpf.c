@@ -22,6 +22,13 @@ const volatile __u32 self_pid = 0;		/* vigil itself: its writes would feed back 
 const volatile bool filter_nr = false;
 const volatile __u8 want_nr[VIGIL_SYSCALL_MAX] = {};
 const volatile __u8 decode_nr[VIGIL_SYSCALL_MAX] = {};	/* enum vigil_sc_decode | arg + 1 */
+/*
+ * 0: wake the consumer whenever it has caught up (the kernel default).
+ * Otherwise wake it only each time this many bytes have piled up, and let
+ * it drain on a timer in between: at a million records a second, one
+ * wakeup per record costs more than the record.
+ */
+const volatile __u32 wakeup_bytes = 0;
 
 struct inflight {
 	__u64 ts;		/* boot ns at entry; 0 when not inside a traced call */
@@ -280,6 +287,19 @@ static __always_inline void fill_event(struct vigil_syscall *e, struct inflight 
 	e->_pad = 0;
 }
 
+static __always_inline void submit(void *rec, __u64 size)
+{
+	__u64 flags = 0, avail;
+
+	if (wakeup_bytes) {
+		/* includes this record: wake when it crosses a multiple of wakeup_bytes */
+		avail = bpf_ringbuf_query(&vigil_events, BPF_RB_AVAIL_DATA);
+		flags = avail / wakeup_bytes != (avail - size) / wakeup_bytes || avail < size ?
+			BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	}
+	bpf_ringbuf_submit(rec, flags);
+}
+
 static __always_inline void do_stream(struct inflight *f, __u64 start, long ret, __u64 lat)
 {
 	if (f->data_len) {
@@ -289,14 +309,14 @@ static __always_inline void do_stream(struct inflight *f, __u64 start, long ret,
 			return;
 		fill_event(&e->ev, f, start, ret, lat);
 		__builtin_memcpy(e->data, f->data, sizeof(e->data));
-		bpf_ringbuf_submit(e, 0);
+		submit(e, sizeof(*e));
 	} else {
 		struct vigil_syscall *e = vigil_reserve(sizeof(*e));
 
 		if (!e)
 			return;
 		fill_event(e, f, start, ret, lat);
-		bpf_ringbuf_submit(e, 0);
+		submit(e, sizeof(*e));
 	}
 }
 

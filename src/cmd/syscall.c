@@ -26,6 +26,7 @@
 
 #define STREAM_RINGBUF_DEFAULT (16u << 20)	/* a firehose needs room for bursts */
 #define MAX_ERRNOS 4				/* per count row */
+#define DRAIN_NS (50 * 1000000ull)		/* longest an event waits in the ring */
 
 enum sort_key { SORT_CALLS, SORT_ERRORS, SORT_TIME };
 
@@ -682,6 +683,9 @@ static int syscall_run(int argc, char **argv)
 		set_decoders();
 		if (!vigil.ringbuf_size)
 			bpf_map__set_max_entries(skel->maps.vigil_events, STREAM_RINGBUF_DEFAULT);
+		/* batched wakeups: every 1/32 of the ring, and a drain every 50ms */
+		skel->rodata->wakeup_bytes = bpf_map__max_entries(skel->maps.vigil_events) / 32;
+		s.drain_ns = DRAIN_NS;
 		out_set_columns(stream_cols);
 	} else {
 		/* nothing is shipped per call: the smallest ring buffer there is */

@@ -153,7 +153,7 @@ int vigil_session_open(struct vigil_session *s, const char *name,
 
 	memset(s, 0, sizeof(*s));
 	s->name = name;
-	s->epfd = s->sigfd = s->tickfd = s->endfd = -1;
+	s->epfd = s->sigfd = s->tickfd = s->endfd = s->drainfd = -1;
 	if (!skel) {
 		vigil_error("cannot open the BPF object of '%s': %s", name, strerror(errno));
 		return VIGIL_EXIT_FAIL;
@@ -237,6 +237,7 @@ int vigil_session_start(struct vigil_session *s, ring_buffer_sample_fn on_event,
 			vigil_error("cannot open the ring buffer: %s", strerror(errno));
 			return VIGIL_EXIT_FAIL;
 		}
+		out_defer_flush(true);
 	}
 	vigil_fmt_duration(vigil_mono_ns() - t0, took, sizeof(took));
 	vigil_info("%s: %d programs attached in %s; ctrl-c to end", s->name, s->attached, took);
@@ -305,7 +306,9 @@ static void report_lost(struct vigil_session *s, bool final)
 		jw_bool(&w, "final", final);
 		jw_end_obj(&w);
 		out_flush();
-	} else if (final || lost) {
+	}
+	/* the closing tally also goes to stderr with JSON, for output sent elsewhere */
+	if ((!vigil.json && (final || lost)) || (vigil.json && final && !vigil.quiet)) {
 		fprintf(stderr, "vigil: %s: %llu events received, %llu lost%s\n", s->name,
 			(unsigned long long)s->received, (unsigned long long)lost,
 			lost ? " (ring buffer full: raise --ringbuf-size or narrow the filters)" : "");
@@ -333,6 +336,9 @@ int vigil_session_loop(struct vigil_session *s, int (*tick)(void *ctx), void *ct
 	if (vigil.interval_ns && (arm_timer(&s->tickfd, vigil.interval_ns, true) ||
 				  ep_add(s->epfd, s->tickfd)))
 		goto sys_fail;
+	if (s->rb && s->drain_ns && (arm_timer(&s->drainfd, s->drain_ns, true) ||
+				     ep_add(s->epfd, s->drainfd)))
+		goto sys_fail;
 
 	for (;;) {
 		int n = epoll_wait(s->epfd, evs, 8, -1);
@@ -356,7 +362,12 @@ int vigil_session_loop(struct vigil_session *s, int (*tick)(void *ctx), void *ct
 					return err < 0 ? (vigil.broken_pipe ? 0 : VIGIL_EXIT_FAIL) : err;
 				continue;
 			}
+			if (fd == s->drainfd && read(fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+				goto sys_fail;
 			err = ring_buffer__consume(s->rb);
+			/* rows are flushed per batch (out_defer_flush) */
+			if (err >= 0 && out_flush())
+				err = -EIO;
 			if (err < 0) {
 				/* a callback's negative return: output is gone or broken */
 				if (vigil.broken_pipe)
@@ -390,7 +401,7 @@ int vigil_session_close(struct vigil_session *s, int err)
 	}
 	ring_buffer__free(s->rb);
 	s->rb = NULL;
-	for (int *fd = &s->epfd; fd <= &s->endfd; fd++)
+	for (int *fd = &s->epfd; fd <= &s->drainfd; fd++)
 		if (*fd >= 0)
 			close(*fd);
 	if (!err && !vigil.broken_pipe && out_flush()) {

@@ -18,7 +18,12 @@ struct vigil_session {
 	struct bpf_object_skeleton *skel;
 	struct bpf_object *obj;
 	struct ring_buffer *rb;
-	int epfd, sigfd, tickfd, endfd;
+	int epfd, sigfd, tickfd, endfd, drainfd;
+	/*
+	 * Set by a command whose BPF side skips ring buffer wakeups for
+	 * throughput (BPF_RB_NO_WAKEUP): the loop also drains every drain_ns.
+	 */
+	uint64_t drain_ns;
 	uint64_t received;	/* records handed to the command */
 	uint64_t lost_reported;
 	int attached;
