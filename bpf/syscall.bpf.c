@@ -54,6 +54,14 @@ struct {
 	__type(value, struct vigil_sc_stat);
 } sc_counts SEC(".maps");
 
+/* the same without -P: indexed by syscall number, no hashing on the hot path */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VIGIL_SYSCALL_MAX);
+	__type(key, __u32);
+	__type(value, struct vigil_sc_stat);
+} sc_counts_nr SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 4096);
@@ -217,8 +225,16 @@ static __always_inline void save_comm(__u32 pid)
 static __always_inline void do_count(__u32 pid, __u32 nr, long ret, bool failed, __u64 lat)
 {
 	struct vigil_sc_key key = { .pid = per_process ? pid : 0, .nr = nr };
-	struct vigil_sc_stat *st = bpf_map_lookup_elem(&sc_counts, &key);
+	struct vigil_sc_stat *st;
 
+	if (!per_process)
+		st = bpf_map_lookup_elem(&sc_counts_nr, &nr);
+	else
+		st = bpf_map_lookup_elem(&sc_counts, &key);
+	if (!st && !per_process) {
+		count_overflow(1);
+		return;
+	}
 	if (!st) {
 		struct vigil_sc_stat zero = {};
 

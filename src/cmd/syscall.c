@@ -362,7 +362,7 @@ static int collect_map(struct bpf_map *map, size_t vsize,
 				s[i] += v[i];
 		}
 		/* a latency maximum is the max over CPUs, not their sum */
-		if (map == skel->maps.sc_counts) {
+		if (map == skel->maps.sc_counts || map == skel->maps.sc_counts_nr) {
 			struct vigil_sc_stat *ss = (struct vigil_sc_stat *)sum;
 
 			ss->max_ns = 0;
@@ -408,6 +408,20 @@ static void fold_stat(struct table *t, const void *key, const void *sum)
 		r->st = *(const struct vigil_sc_stat *)sum;
 }
 
+/* sc_counts_nr: every syscall number has an entry; only the used ones are rows */
+static void fold_stat_nr(struct table *t, const void *key, const void *sum)
+{
+	const struct vigil_sc_stat *st = sum;
+	struct vigil_sc_key k = { .pid = 0, .nr = *(const uint32_t *)key };
+	struct crow *r;
+
+	if (!st->calls)
+		return;
+	r = table_add(t, &k);
+	if (r)
+		r->st = *st;
+}
+
 static void fold_hist(struct table *t, const void *key, const void *sum)
 {
 	struct crow *r = table_add(t, key);
@@ -445,7 +459,11 @@ static int collect(struct table *t)
 	t->n = 0;
 	if (o.hist)
 		return collect_map(skel->maps.sc_hists, sizeof(struct vigil_hist), fold_hist, t);
-	err = collect_map(skel->maps.sc_counts, sizeof(struct vigil_sc_stat), fold_stat, t);
+	if (o.per_process)
+		err = collect_map(skel->maps.sc_counts, sizeof(struct vigil_sc_stat), fold_stat, t);
+	else
+		err = collect_map(skel->maps.sc_counts_nr, sizeof(struct vigil_sc_stat),
+				  fold_stat_nr, t);
 	if (err)
 		return err;
 	/* errno breakdowns join their rows by key */
@@ -672,9 +690,13 @@ static int syscall_run(int argc, char **argv)
 
 	/* maps a mode does not use still cost memory: shrink them to one entry */
 	if (mode != VIGIL_SC_COUNT) {
-		bpf_map__set_max_entries(skel->maps.sc_counts, 1);
+		bpf_map__set_max_entries(skel->maps.sc_counts_nr, 1);
 		bpf_map__set_max_entries(skel->maps.sc_errors, 1);
 	}
+	if (mode != VIGIL_SC_COUNT || !o.per_process)
+		bpf_map__set_max_entries(skel->maps.sc_counts, 1);
+	else
+		bpf_map__set_max_entries(skel->maps.sc_counts_nr, 1);
 	if (mode != VIGIL_SC_HIST)
 		bpf_map__set_max_entries(skel->maps.sc_hists, 1);
 	if (!o.per_process)
