@@ -10,6 +10,8 @@ start-up and teardown are not part of any number.
 Rows:
   untraced            the loop alone
   vigil --count       counts per syscall in the kernel (with latency: enter + exit)
+  vigil hooks only    both hooks attached, every call filtered out: what the kernel's
+                      syscall tracepoint path costs before vigil does any work
   vigil --count -P    per process and syscall: what the bpftrace line counts
   bpftrace            tracepoint:raw_syscalls:sys_enter { @[pid, args->id] = count(); }
   vigil stream        every syscall of the workload as NDJSON to /dev/null;
@@ -116,6 +118,10 @@ def main():
         ns, _, _ = run_traced([VIGIL, "syscall", "--count", "-o", "/dev/null"], "attached",
                               a.calls)
         add("vigil syscall --count", ns)
+        # the floor: both hooks attached, every call filtered out at once (pid 1)
+        ns, _, _ = run_traced([VIGIL, "syscall", "--count", "-p", "1", "-o", "/dev/null"],
+                              "attached", a.calls)
+        add("vigil hooks only (-p 1, floor)", ns)
         ns, _, _ = run_traced([VIGIL, "syscall", "--count", "-P", "-o", "/dev/null"],
                               "attached", a.calls)
         add("vigil syscall --count -P", ns)
