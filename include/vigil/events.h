@@ -123,6 +123,24 @@ VIGIL_CHECK_OFF(struct vigil_exit, exit_code, 64);
 
 /* ---- doctor --------------------------------------------------------------- */
 
+/* Kernel mechanisms a command may need; doctor probes each one (hits[] slot). */
+enum vigil_mech {
+	VIGIL_M_TRACEPOINT,
+	VIGIL_M_RAW_TP,
+	VIGIL_M_TP_BTF,
+	VIGIL_M_RINGBUF,
+	VIGIL_M_XDP,
+	VIGIL_M_TC,
+	VIGIL_M_CGROUP,
+	VIGIL_M_PERF_EVENT,
+	VIGIL_M_UPROBE,
+	VIGIL_M_KPROBE,
+	VIGIL_M_FENTRY,
+	VIGIL_M_LSM,
+	VIGIL_M_SEND_SIGNAL,
+	VIGIL_M__COUNT,
+};
+
 struct vigil_ping {
 	struct vigil_hdr hdr;
 	__u64 seq;

@@ -18,23 +18,7 @@ enum vigil_exit_code {
 	VIGIL_EXIT_UNSUPPORTED = 3,	/* the kernel or host lacks a needed feature */
 };
 
-/* Kernel mechanisms a command may need; doctor probes each one. */
-enum vigil_mech {
-	VIGIL_M_TRACEPOINT,
-	VIGIL_M_RAW_TP,
-	VIGIL_M_TP_BTF,
-	VIGIL_M_RINGBUF,
-	VIGIL_M_XDP,
-	VIGIL_M_TC,
-	VIGIL_M_CGROUP,
-	VIGIL_M_PERF_EVENT,
-	VIGIL_M_UPROBE,
-	VIGIL_M_KPROBE,
-	VIGIL_M_FENTRY,
-	VIGIL_M_LSM,
-	VIGIL_M_SEND_SIGNAL,
-	VIGIL_M__COUNT,
-};
+/* enum vigil_mech (the mechanisms doctor probes) lives in vigil/events.h */
 #define VIGIL_MECH(m) (1u << (m))
 
 struct vigil_opt;
