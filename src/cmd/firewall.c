@@ -622,7 +622,7 @@ static void info_init(struct vigil_fw_info *info, const char *path, int ifindex,
 	info->sample = o.sample;
 	if (!realpath(path, abs))
 		snprintf(abs, sizeof(abs), "%s", path);
-	snprintf(info->rules_path, sizeof(info->rules_path), "%s", abs);
+	snprintf(info->rules_path, sizeof(info->rules_path), "%.*s", (int)sizeof(info->rules_path) - 1, abs);
 }
 
 /* after load: fill generation 0, attach */
