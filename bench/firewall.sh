@@ -22,6 +22,8 @@ cleanup() {
   ip netns del $GEN 2>/dev/null || true
   ip netns del $DUT 2>/dev/null || true
   rm -rf "$TMP"
+  # libxdp leaves its (empty) state directories behind
+  rmdir /sys/fs/bpf/xdp-filter /sys/fs/bpf/xdp/* /sys/fs/bpf/xdp 2>/dev/null || true
 }
 trap cleanup EXIT
 cleanup 2>/dev/null; TMP=$(mktemp -d)
