@@ -1,3 +1,4 @@
 /* The command table: one line per subcommand, in `vigil --help` order. */
 VIGIL_CMD(proc)
 VIGIL_CMD(doctor)
+VIGIL_CMD(firewall)

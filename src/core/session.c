@@ -216,12 +216,15 @@ int vigil_session_start(struct vigil_session *s, ring_buffer_sample_fn on_event,
 		}
 	}
 
+	if (s->prepare && (err = s->prepare(s, s->prepare_ctx)))
+		return err;
+
 	for (int i = 0; i < s->skel->prog_cnt; i++) {
 		struct bpf_prog_skeleton *ps = skel_prog(s->skel, i);
 		struct bpf_program *p = *ps->prog;
 		struct bpf_link *link;
 
-		if (!bpf_program__autoload(p))
+		if (!bpf_program__autoload(p) || !bpf_program__autoattach(p))
 			continue;
 		link = bpf_program__attach(p);
 		if (!link) {
@@ -268,6 +271,17 @@ uint64_t vigil_session_lost(struct vigil_session *s)
 	for (int i = 0; i < ncpu; i++)
 		total += vals[i];
 	return total;
+}
+
+int vigil_session_watch_fd(struct vigil_session *s, int fd, int (*fn)(void *ctx), void *ctx)
+{
+	if (s->nwatch == (int)(sizeof(s->watch) / sizeof(s->watch[0])))
+		return -ENOSPC;
+	s->watch[s->nwatch].fd = fd;
+	s->watch[s->nwatch].fn = fn;
+	s->watch[s->nwatch].ctx = ctx;
+	s->nwatch++;
+	return 0;
 }
 
 static int arm_timer(int *fd, uint64_t ns, bool periodic)
@@ -351,6 +365,9 @@ int vigil_session_loop(struct vigil_session *s, int (*tick)(void *ctx), void *ct
 	if (vigil.interval_ns && (arm_timer(&s->tickfd, vigil.interval_ns, true) ||
 				  ep_add(s->epfd, s->tickfd)))
 		goto sys_fail;
+	for (int i = 0; i < s->nwatch; i++)
+		if (ep_add(s->epfd, s->watch[i].fd))
+			goto sys_fail;
 
 	for (;;) {
 		int n = epoll_wait(s->epfd, evs, 8, -1);
@@ -366,6 +383,12 @@ int vigil_session_loop(struct vigil_session *s, int (*tick)(void *ctx), void *ct
 
 			if (fd == s->sigfd || fd == s->endfd)
 				return 0;
+			for (int w = 0; w < s->nwatch; w++) {
+				if (fd == s->watch[w].fd && (err = s->watch[w].fn(s->watch[w].ctx)))
+					return err < 0 ? VIGIL_EXIT_FAIL : err;
+			}
+			if (!s->rb || fd != ring_buffer__epoll_fd(s->rb))
+				continue;
 			if (fd == s->tickfd) {
 				if (read(fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 					goto sys_fail;
