@@ -383,12 +383,6 @@ int vigil_session_loop(struct vigil_session *s, int (*tick)(void *ctx), void *ct
 
 			if (fd == s->sigfd || fd == s->endfd)
 				return 0;
-			for (int w = 0; w < s->nwatch; w++) {
-				if (fd == s->watch[w].fd && (err = s->watch[w].fn(s->watch[w].ctx)))
-					return err < 0 ? VIGIL_EXIT_FAIL : err;
-			}
-			if (!s->rb || fd != ring_buffer__epoll_fd(s->rb))
-				continue;
 			if (fd == s->tickfd) {
 				if (read(fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 					goto sys_fail;
@@ -397,6 +391,12 @@ int vigil_session_loop(struct vigil_session *s, int (*tick)(void *ctx), void *ct
 					return err < 0 ? output_failed() : err;
 				continue;
 			}
+			for (int w = 0; w < s->nwatch; w++) {
+				if (fd == s->watch[w].fd && (err = s->watch[w].fn(s->watch[w].ctx)))
+					return err < 0 ? VIGIL_EXIT_FAIL : err;
+			}
+			if (!s->rb || fd != ring_buffer__epoll_fd(s->rb))
+				continue;
 			err = ring_buffer__consume(s->rb);
 			if (err < 0) {
 				/* a callback's negative return: output is gone or broken */
