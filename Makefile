@@ -23,8 +23,10 @@ HDRS := $(wildcard include/vigil/*.h src/core/*.h src/cmd/*.h)
 
 PYTEST ?= /usr/bin/python3 -m pytest
 
-.PHONY: all clean vmlinux test test-unit test-e2e deps run bench
+.PHONY: all clean vmlinux test test-unit test-e2e deps run bench fuzz-rules
 .DELETE_ON_ERROR:
+# keep BPF objects and skeletons: they are inputs of several rules
+.SECONDARY:
 
 all: $(BUILD)/vigil
 
@@ -79,6 +81,15 @@ test-e2e: $(BUILD)/vigil $(WORKLOADS)
 	$(PYTEST) -v -rs tests/e2e
 
 test: test-unit test-e2e
+
+# libFuzzer + ASan/UBSan on the firewall rules parser: make fuzz-rules FUZZ_SECONDS=20
+FUZZ_SECONDS ?= 20
+$(BUILD)/fuzz/fuzz_rules: tests/fuzz/fuzz_rules.c src/core/rules.c src/core/rules.h include/vigil/events.h
+	@mkdir -p $(dir $@) $(BUILD)/fuzz/corpus-rules
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Iinclude -Isrc \
+		tests/fuzz/fuzz_rules.c src/core/rules.c -o $@
+fuzz-rules: $(BUILD)/fuzz/fuzz_rules
+	$< -max_total_time=$(FUZZ_SECONDS) -max_len=2048 -timeout=10 -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus-rules tests/fuzz/corpus/rules
 
 # The README's "try it": ten seconds of live process activity.
 run: $(BUILD)/vigil

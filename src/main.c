@@ -176,11 +176,9 @@ int main(int argc, char **argv)
 		err = c->run(argc - 1 - first, argv + 1 + first);
 
 	/* lost output is a failure, except a reader that went away (| head) */
-	if (fflush(vigil.out) || ferror(vigil.out)) {
-		if (errno != EPIPE && !vigil.broken_pipe && !err) {
-			fprintf(stderr, "vigil: cannot write output: %s\n", strerror(errno));
-			err = VIGIL_EXIT_FAIL;
-		}
+	if ((fflush(vigil.out) || ferror(vigil.out)) && !err && errno != EPIPE && !vigil.broken_pipe) {
+		fprintf(stderr, "vigil: cannot write output: %s\n", strerror(errno));
+		err = VIGIL_EXIT_FAIL;
 	}
 	if (vigil.out != stdout && fclose(vigil.out) && !err) {
 		fprintf(stderr, "vigil: cannot write '%s': %s\n", vigil.output_path, strerror(errno));

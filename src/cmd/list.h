@@ -2,3 +2,4 @@
 VIGIL_CMD(proc)
 VIGIL_CMD(syscall)
 VIGIL_CMD(doctor)
+VIGIL_CMD(firewall)

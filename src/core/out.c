@@ -334,6 +334,8 @@ int out_flush(void)
 		return 0;
 	if (errno == EPIPE)
 		vigil.broken_pipe = true;
+	else if (!vigil.out_errno)
+		vigil.out_errno = errno ? errno : EIO;
 	return -1;
 }
 

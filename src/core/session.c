@@ -21,30 +21,39 @@ static size_t loglen;
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	char line[4096];
-	int n;
+	va_list aq;
+	char *line;
+	size_t n;
+	int len;
 
 	if (vigil.verbose)
 		return vfprintf(stderr, fmt, ap);
 	if (level == LIBBPF_DEBUG)
 		return 0;
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	if (n < 0)
+	/* the verifier log comes as one large message: format all of it */
+	va_copy(aq, ap);
+	len = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	if (len <= 0 || !(line = malloc(len + 1)))
 		return 0;
-	if ((size_t)n >= sizeof(line))
-		n = sizeof(line) - 1;
-	/* keep the newest messages: the verifier's verdict is at the end */
-	if (loglen + n >= sizeof(logbuf)) {
-		size_t drop = loglen + n - sizeof(logbuf) + 1;
+	vsnprintf(line, len + 1, fmt, ap);
+	n = len;
+	/* keep the newest bytes: the verifier's verdict is at the end */
+	if (n >= sizeof(logbuf)) {
+		memcpy(logbuf, line + n - (sizeof(logbuf) - 1), sizeof(logbuf) - 1);
+		loglen = sizeof(logbuf) - 1;
+	} else {
+		if (loglen + n >= sizeof(logbuf)) {
+			size_t drop = loglen + n - sizeof(logbuf) + 1;
 
-		if (drop > loglen)
-			drop = loglen;
-		memmove(logbuf, logbuf + drop, loglen - drop);
-		loglen -= drop;
+			memmove(logbuf, logbuf + drop, loglen - drop);
+			loglen -= drop;
+		}
+		memcpy(logbuf + loglen, line, n);
+		loglen += n;
 	}
-	memcpy(logbuf + loglen, line, n);
-	loglen += n;
 	logbuf[loglen] = 0;
+	free(line);
 	return 0;
 }
 
@@ -207,12 +216,15 @@ int vigil_session_start(struct vigil_session *s, ring_buffer_sample_fn on_event,
 		}
 	}
 
+	if (s->prepare && (err = s->prepare(s, s->prepare_ctx)))
+		return err;
+
 	for (int i = 0; i < s->skel->prog_cnt; i++) {
 		struct bpf_prog_skeleton *ps = skel_prog(s->skel, i);
 		struct bpf_program *p = *ps->prog;
 		struct bpf_link *link;
 
-		if (!bpf_program__autoload(p))
+		if (!bpf_program__autoload(p) || !bpf_program__autoattach(p))
 			continue;
 		link = bpf_program__attach(p);
 		if (!link) {
@@ -260,6 +272,17 @@ uint64_t vigil_session_lost(struct vigil_session *s)
 	for (int i = 0; i < ncpu; i++)
 		total += vals[i];
 	return total;
+}
+
+int vigil_session_watch_fd(struct vigil_session *s, int fd, int (*fn)(void *ctx), void *ctx)
+{
+	if (s->nwatch == (int)(sizeof(s->watch) / sizeof(s->watch[0])))
+		return -ENOSPC;
+	s->watch[s->nwatch].fd = fd;
+	s->watch[s->nwatch].fn = fn;
+	s->watch[s->nwatch].ctx = ctx;
+	s->nwatch++;
+	return 0;
 }
 
 static int arm_timer(int *fd, uint64_t ns, bool periodic)
@@ -315,6 +338,15 @@ static void report_lost(struct vigil_session *s, bool final)
 	}
 }
 
+/* a closed pipe ends quietly; any other lost output is a failure */
+static int output_failed(void)
+{
+	if (vigil.broken_pipe)
+		return 0;
+	vigil_error("cannot write output: %s", strerror(vigil.out_errno ? vigil.out_errno : EIO));
+	return VIGIL_EXIT_FAIL;
+}
+
 int vigil_session_loop(struct vigil_session *s, int (*tick)(void *ctx), void *ctx)
 {
 	struct epoll_event evs[8];
@@ -339,6 +371,9 @@ int vigil_session_loop(struct vigil_session *s, int (*tick)(void *ctx), void *ct
 	if (s->rb && s->drain_ns && (arm_timer(&s->drainfd, s->drain_ns, true) ||
 				     ep_add(s->epfd, s->drainfd)))
 		goto sys_fail;
+	for (int i = 0; i < s->nwatch; i++)
+		if (ep_add(s->epfd, s->watch[i].fd))
+			goto sys_fail;
 
 	for (;;) {
 		int n = epoll_wait(s->epfd, evs, 8, -1);
@@ -359,19 +394,28 @@ int vigil_session_loop(struct vigil_session *s, int (*tick)(void *ctx), void *ct
 					goto sys_fail;
 				report_lost(s, false);
 				if (tick && (err = tick(ctx)))
-					return err < 0 ? (vigil.broken_pipe ? 0 : VIGIL_EXIT_FAIL) : err;
+					return err < 0 ? output_failed() : err;
 				continue;
 			}
-			if (fd == s->drainfd && read(fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
-				goto sys_fail;
+			if (fd == s->drainfd) {
+				if (read(fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+					goto sys_fail;
+			} else {
+				for (int w = 0; w < s->nwatch; w++) {
+					if (fd == s->watch[w].fd && (err = s->watch[w].fn(s->watch[w].ctx)))
+						return err < 0 ? VIGIL_EXIT_FAIL : err;
+				}
+				if (!s->rb || fd != ring_buffer__epoll_fd(s->rb))
+					continue;
+			}
 			err = ring_buffer__consume(s->rb);
 			/* rows are flushed per batch (out_defer_flush) */
 			if (err >= 0 && out_flush())
 				err = -EIO;
 			if (err < 0) {
 				/* a callback's negative return: output is gone or broken */
-				if (vigil.broken_pipe)
-					return 0;
+				if (vigil.broken_pipe || vigil.out_errno)
+					return output_failed();
 				vigil_error("ring buffer consumer failed: %s", strerror(-err));
 				return VIGIL_EXIT_FAIL;
 			}
@@ -404,11 +448,7 @@ int vigil_session_close(struct vigil_session *s, int err)
 	for (int *fd = &s->epfd; fd <= &s->drainfd; fd++)
 		if (*fd >= 0)
 			close(*fd);
-	if (!err && !vigil.broken_pipe && out_flush()) {
-		if (!vigil.broken_pipe) {
-			vigil_error("cannot write output: %s", strerror(errno));
-			err = VIGIL_EXIT_FAIL;
-		}
-	}
+	if (!err && !vigil.broken_pipe && out_flush())
+		err = output_failed();
 	return err;
 }

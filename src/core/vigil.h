@@ -62,7 +62,8 @@ struct vigil_ctx {
 	uint64_t duration_ns;
 	uint64_t interval_ns;
 	uint64_t ringbuf_size;
-	bool broken_pipe;
+	bool broken_pipe;	/* the reader went away: end quietly */
+	int out_errno;		/* why output failed otherwise */
 };
 
 extern struct vigil_ctx vigil;

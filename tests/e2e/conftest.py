@@ -9,6 +9,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import uuid
 
 import pytest
 
@@ -27,6 +28,16 @@ def run(*args, timeout=60, check=False):
     """Run vigil to completion; returns CompletedProcess with text output."""
     return subprocess.run([VIGIL, *args], capture_output=True, text=True,
                           timeout=timeout, check=check)
+
+
+def token():
+    """A unique string to find our own activity among the host's."""
+    return "vigil-e2e-" + uuid.uuid4().hex[:12]
+
+
+def settle():
+    # events are flushed per record; give the consumer a moment before stopping
+    time.sleep(0.3)
 
 
 def parse_ndjson(text):

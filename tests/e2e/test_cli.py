@@ -1,9 +1,10 @@
 """Command line contract: help, version, usage errors and their exit codes."""
 import json
+import subprocess
 
 import pytest
 
-from conftest import run
+from conftest import VIGIL, run
 
 
 def test_version():
@@ -69,3 +70,12 @@ def test_output_to_file(tmp_path):
     assert r.stdout == ""
     lines = out.read_text().splitlines()
     assert json.loads(lines[-1])["type"] == "lost"
+
+
+@pytest.mark.parametrize("args", [["proc", "-j", "-d", "300ms"], ["doctor", "-j"]])
+def test_lost_output_is_a_failure(args):
+    """Writing to a full device must fail loudly, not exit 0."""
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([VIGIL, *args], stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert r.returncode == 1
+    assert "cannot write output: No space left on device" in r.stderr
