@@ -8,7 +8,7 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude -Ibpf
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
-	-Iinclude -Isrc -I$(BUILD)/skel
+	-Iinclude -Isrc -I$(BUILD)/skel -I$(BUILD)/gen
 LDLIBS := -lbpf -lelf -lz -lzstd
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
@@ -23,7 +23,7 @@ HDRS := $(wildcard include/vigil/*.h src/core/*.h src/cmd/*.h)
 
 PYTEST ?= /usr/bin/python3 -m pytest
 
-.PHONY: all clean vmlinux test test-unit test-e2e deps run bench
+.PHONY: all clean vmlinux test test-unit test-e2e deps run bench fuzz-rules
 .DELETE_ON_ERROR:
 # keep BPF objects and skeletons: they are inputs of several rules
 .SECONDARY:
@@ -40,11 +40,26 @@ $(BUILD)/obj/%.o: src/%.c $(HDRS) $(SKELS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# The x86_64 syscall name table, generated from the kernel's list (linux-libc-dev).
+UNISTD ?= /usr/include/x86_64-linux-gnu/asm/unistd_64.h
+$(BUILD)/gen/syscall_names.h: $(UNISTD)
+	@mkdir -p $(dir $@)
+	awk 'BEGIN { print "/* generated from $(UNISTD) by the Makefile: do not edit */" } \
+	     $$1 == "#define" && $$2 ~ /^__NR_/ && $$3 ~ /^[0-9]+$$/ { sub(/^__NR_/, "", $$2); \
+	     printf "\t[%d] = \"%s\",\n", $$3, $$2 }' $< > $@
+$(BUILD)/obj/core/syscalls.o: $(BUILD)/gen/syscall_names.h
+
 $(BUILD)/libvigil.a: $(CORE_OBJS)
 	$(AR) rcs $@ $^
 
 $(BUILD)/vigil: $(CMD_OBJS) $(BUILD)/libvigil.a
 	$(CC) $(CFLAGS) -static $^ $(LDLIBS) -o $@
+
+# The workloads the end-to-end tests and benchmarks drive.
+WORKLOADS := $(patsubst tests/workloads/%.c,$(BUILD)/tests/workloads/%,$(wildcard tests/workloads/*.c))
+$(BUILD)/tests/workloads/%: tests/workloads/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -Wall -pthread $< -o $@
 
 $(BUILD)/bpf $(BUILD)/skel $(BUILD)/tests:
 	mkdir -p $@
@@ -62,16 +77,25 @@ deps:
 test-unit: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do $$t || fail=1; done; exit $$fail
 
-test-e2e: $(BUILD)/vigil
+test-e2e: $(BUILD)/vigil $(WORKLOADS)
 	$(PYTEST) -v -rs tests/e2e
 
 test: test-unit test-e2e
+
+# libFuzzer + ASan/UBSan on the firewall rules parser: make fuzz-rules FUZZ_SECONDS=20
+FUZZ_SECONDS ?= 20
+$(BUILD)/fuzz/fuzz_rules: tests/fuzz/fuzz_rules.c src/core/rules.c src/core/rules.h include/vigil/events.h
+	@mkdir -p $(dir $@) $(BUILD)/fuzz/corpus-rules
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Iinclude -Isrc \
+		tests/fuzz/fuzz_rules.c src/core/rules.c -o $@
+fuzz-rules: $(BUILD)/fuzz/fuzz_rules
+	$< -max_total_time=$(FUZZ_SECONDS) -max_len=2048 -timeout=10 -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus-rules tests/fuzz/corpus/rules
 
 # The README's "try it": ten seconds of live process activity.
 run: $(BUILD)/vigil
 	$(BUILD)/vigil proc --duration 10s
 
-bench: $(BUILD)/vigil
+bench: $(BUILD)/vigil $(WORKLOADS)
 	bench/run.sh
 
 clean:

@@ -3,9 +3,9 @@
 # Idempotent: packages already present are skipped, so repeated runs are cheap.
 set -euo pipefail
 
-build_pkgs=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libzstd-dev pkg-config file)
-test_pkgs=(python3 python3-pytest iproute2 bpftrace busybox-static procps util-linux)
-bench_pkgs=(hyperfine strace)
+build_pkgs=(make gcc clang llvm libbpf-dev linux-libc-dev bpftool libelf-dev zlib1g-dev libzstd-dev pkg-config file)
+test_pkgs=(python3 python3-pytest iproute2 iputils-ping nftables xdp-tools netsniff-ng libclang-rt-14-dev bpftrace busybox-static procps util-linux)
+bench_pkgs=(hyperfine strace linux-perf)
 
 want=("${build_pkgs[@]}")
 case "${1:-all}" in

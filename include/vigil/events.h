@@ -31,6 +31,8 @@ enum vigil_event_type {
 	VIGIL_EV_FORK = 2,
 	VIGIL_EV_EXIT = 3,
 	VIGIL_EV_PING = 4,	/* doctor's round trip */
+	VIGIL_EV_SYSCALL = 5,
+	VIGIL_EV_FW_DROP = 20,	/* firewall: a sampled drop */
 };
 
 /* Common prefix of every ring buffer record. */
@@ -145,5 +147,258 @@ struct vigil_ping {
 	__u64 seq;
 };
 VIGIL_CHECK_SIZE(struct vigil_ping, 64);
+
+/* ---- histograms ---------------------------------------------------------- */
+
+/* log2 buckets: slot 0 holds 0 and 1, slot k holds [2^k, 2^(k+1) - 1] */
+#define VIGIL_HIST_SLOTS 64
+
+struct vigil_hist {
+	__u64 slots[VIGIL_HIST_SLOTS];
+};
+VIGIL_CHECK_SIZE(struct vigil_hist, 8 * VIGIL_HIST_SLOTS);
+
+/* ---- syscall -------------------------------------------------------------- */
+
+#define VIGIL_SYSCALL_MAX 1024	/* syscall numbers are below this (x86_64: ~470) */
+#define VIGIL_SC_DATA_LEN 256	/* decoded argument bytes: a path or a sockaddr */
+
+enum vigil_sc_mode {
+	VIGIL_SC_STREAM = 0,	/* one record per syscall through the ring buffer */
+	VIGIL_SC_COUNT = 1,	/* struct vigil_sc_stat per key, in a map */
+	VIGIL_SC_HIST = 2,	/* struct vigil_hist of latencies per key, in a map */
+};
+
+/* What user space asks to decode per syscall: low nibble = argument index + 1. */
+enum vigil_sc_decode {
+	VIGIL_SC_DEC_PATH = 1 << 4,
+	VIGIL_SC_DEC_SOCKADDR = 2 << 4,
+};
+
+enum vigil_sc_flags {
+	VIGIL_SC_DATA_PATH = 1 << 0,	/* data holds a NUL-terminated path */
+	VIGIL_SC_DATA_SOCKADDR = 1 << 1,/* data holds data_len bytes of sockaddr */
+	VIGIL_SC_DATA_TRUNC = 1 << 2,	/* the path was longer than VIGIL_SC_DATA_LEN */
+};
+
+/* One syscall, shipped at its exit. hdr.ts is the time of entry. */
+struct vigil_syscall {
+	struct vigil_hdr hdr;
+	__u64 args[6];
+	__s64 ret;
+	__u64 latency_ns;	/* entry to exit */
+	__u32 nr;
+	__u32 flags;		/* enum vigil_sc_flags */
+	__u32 data_len;		/* bytes of data that follow (0 when nothing decoded) */
+	__u32 _pad;
+};
+VIGIL_CHECK_SIZE(struct vigil_syscall, 136);
+VIGIL_CHECK_OFF(struct vigil_syscall, args, 56);
+VIGIL_CHECK_OFF(struct vigil_syscall, ret, 104);
+VIGIL_CHECK_OFF(struct vigil_syscall, nr, 120);
+VIGIL_CHECK_OFF(struct vigil_syscall, data_len, 128);
+
+/* The same record with the decoded argument: a second, larger record size. */
+struct vigil_syscall_data {
+	struct vigil_syscall ev;
+	char data[VIGIL_SC_DATA_LEN];
+};
+VIGIL_CHECK_SIZE(struct vigil_syscall_data, 136 + VIGIL_SC_DATA_LEN);
+
+/* Count and histogram maps: pid is 0 unless counting per process (-P). */
+struct vigil_sc_key {
+	__u32 pid;
+	__u32 nr;
+};
+VIGIL_CHECK_SIZE(struct vigil_sc_key, 8);
+
+struct vigil_sc_err_key {
+	__u32 pid;
+	__u32 nr;
+	__u32 err;		/* positive errno */
+	__u32 _pad;
+};
+VIGIL_CHECK_SIZE(struct vigil_sc_err_key, 16);
+VIGIL_CHECK_OFF(struct vigil_sc_err_key, err, 8);
+
+/* per CPU: user space sums calls, errors and time, and takes the max of max */
+struct vigil_sc_stat {
+	__u64 calls;
+	__u64 errors;
+	__u64 total_ns;
+	__u64 max_ns;
+};
+VIGIL_CHECK_SIZE(struct vigil_sc_stat, 32);
+VIGIL_CHECK_OFF(struct vigil_sc_stat, max_ns, 24);
+
+/* ---- firewall ------------------------------------------------------------ */
+
+/*
+ * The firewall keeps two generations of its lookup maps (slots 0 and 1 of
+ * ARRAY_OF_MAPS outer maps) and a one-word "active generation" the XDP
+ * program reads once per packet; see docs/firewall.md. Addresses are
+ * stored as IPv6, IPv4 as IPv4-mapped (::ffff:a.b.c.d), so one trie serves
+ * both families. Limits are fixed because inner maps must match the outer
+ * map's template.
+ */
+#define VIGIL_FW_MAX_RULES 131072	/* rule ids 1..MAX; id 0 is the default policy */
+#define VIGIL_FW_MAX_PREFIXES 262144	/* distinct prefixes per trie */
+#define VIGIL_FW_MAX_MATCH (1 << 21)	/* entries in the combination trie */
+#define VIGIL_FW_MAX_BUCKETS 65536	/* rate limit buckets (LRU) */
+#define VIGIL_FW_MATCH_FIXED_BITS 80	/* src_id, dst_id, proto, _pad */
+
+enum vigil_fw_action {
+	VIGIL_FW_PASS = 0,
+	VIGIL_FW_DROP = 1,
+	VIGIL_FW_RATELIMIT = 2,
+};
+
+/* protocol classes in match keys: 0 is "any rule", also used for protocols
+ * no rule names (their packets can only match protocol-less rules) */
+#define VIGIL_FW_PROTO_ANY 0
+
+/* LPM key of the source and destination tries; prefixlen first (LPM ABI) */
+struct vigil_fw_addr_key {
+	__u32 prefixlen;	/* 0..128, over addr */
+	__u8 addr[16];		/* network order, IPv4 mapped */
+};
+VIGIL_CHECK_SIZE(struct vigil_fw_addr_key, 20);
+VIGIL_CHECK_OFF(struct vigil_fw_addr_key, addr, 4);
+
+/*
+ * LPM key of the combination trie: (source class, destination class,
+ * protocol) are always matched in full (80 bits); the destination port is
+ * matched by prefix, so a port range is a handful of entries.
+ */
+struct vigil_fw_match_key {
+	__u32 prefixlen;	/* 80 + port prefix bits, or 0 for the catch-all */
+	__u32 src_id;		/* class from the source trie */
+	__u32 dst_id;		/* class from the destination trie */
+	__u8 proto;		/* IPPROTO_*, or VIGIL_FW_PROTO_ANY */
+	__u8 _pad;		/* zero: part of the matched bits */
+	__u16 port;		/* network order */
+};
+VIGIL_CHECK_SIZE(struct vigil_fw_match_key, 16);
+VIGIL_CHECK_OFF(struct vigil_fw_match_key, src_id, 4);
+VIGIL_CHECK_OFF(struct vigil_fw_match_key, proto, 12);
+VIGIL_CHECK_OFF(struct vigil_fw_match_key, port, 14);
+
+/* what the combination trie answers: the winning rule, precomputed */
+struct vigil_fw_verdict {
+	__u32 rule_id;		/* 0: the default policy */
+	__u32 action;		/* enum vigil_fw_action */
+	__u32 rate;		/* ratelimit: packets per second */
+	__u32 burst;		/* ratelimit: bucket depth in packets */
+	__u32 bucket;		/* ratelimit: stable id of the rule's buckets */
+	__u32 _pad;
+};
+VIGIL_CHECK_SIZE(struct vigil_fw_verdict, 24);
+VIGIL_CHECK_OFF(struct vigil_fw_verdict, action, 4);
+VIGIL_CHECK_OFF(struct vigil_fw_verdict, bucket, 16);
+
+/* per-CPU, per-rule: packets and bytes matched; drops include dry-run
+ * "would drop" and rate limit excess */
+struct vigil_fw_counter {
+	__u64 packets;
+	__u64 bytes;
+	__u64 drops;
+	__u64 _pad;
+};
+VIGIL_CHECK_SIZE(struct vigil_fw_counter, 32);
+VIGIL_CHECK_OFF(struct vigil_fw_counter, drops, 16);
+
+/* token bucket per (rule bucket id, source address) */
+struct vigil_fw_bucket_key {
+	__u8 addr[16];
+	__u32 bucket;
+	__u32 _pad;
+};
+VIGIL_CHECK_SIZE(struct vigil_fw_bucket_key, 24);
+VIGIL_CHECK_OFF(struct vigil_fw_bucket_key, bucket, 16);
+
+struct vigil_fw_bucket {
+	__u64 credit_ns;	/* saved time credit; one packet costs 1e9 / rate */
+	__u64 last_ns;
+};
+VIGIL_CHECK_SIZE(struct vigil_fw_bucket, 16);
+
+enum vigil_fw_rule_flags {
+	VIGIL_FW_R_SRC = 1 << 0,	/* has a source address */
+	VIGIL_FW_R_DST = 1 << 1,
+	VIGIL_FW_R_PORT = 1 << 2,
+	VIGIL_FW_R_DEFAULT = 1 << 3,	/* rule 0, the default policy */
+};
+
+/* a rule as loaded, kept per generation so `status` can show it */
+struct vigil_fw_rule {
+	__u8 src[16];		/* IPv4 mapped */
+	__u8 dst[16];
+	__u8 src_len;		/* in the rule's own family: 0..32 or 0..128 */
+	__u8 dst_len;
+	__u8 family;		/* 0 any, 4, 6 */
+	__u8 proto;		/* IPPROTO_*, or VIGIL_FW_PROTO_ANY */
+	__u16 port_lo;		/* host order */
+	__u16 port_hi;
+	__u32 action;		/* enum vigil_fw_action */
+	__u32 rate;
+	__u32 line;		/* in the rules file; 0 for the default */
+	__u32 flags;		/* enum vigil_fw_rule_flags */
+};
+VIGIL_CHECK_SIZE(struct vigil_fw_rule, 56);
+VIGIL_CHECK_OFF(struct vigil_fw_rule, src_len, 32);
+VIGIL_CHECK_OFF(struct vigil_fw_rule, port_lo, 36);
+VIGIL_CHECK_OFF(struct vigil_fw_rule, action, 40);
+VIGIL_CHECK_OFF(struct vigil_fw_rule, flags, 52);
+
+#define VIGIL_FW_PATH_LEN 256
+
+enum vigil_fw_info_flags {
+	VIGIL_FW_I_DRY_RUN = 1 << 0,
+	VIGIL_FW_I_PERSIST = 1 << 1,
+};
+
+/* written by user space only (under the lock); the XDP program never reads it */
+struct vigil_fw_info {
+	__u64 loaded_at;	/* CLOCK_REALTIME ns */
+	__u64 reloaded_at;	/* CLOCK_REALTIME ns of the last reload, or 0 */
+	__u64 reloads;
+	__u32 ifindex;
+	__u32 mode;		/* 1 native (driver), 2 generic (skb) */
+	__u32 flags;		/* enum vigil_fw_info_flags */
+	__u32 nrules;		/* in the active generation, without the default */
+	__u32 sample;		/* one drop event every N drops */
+	__u32 _pad;
+	char rules_path[VIGIL_FW_PATH_LEN];
+};
+VIGIL_CHECK_SIZE(struct vigil_fw_info, 48 + VIGIL_FW_PATH_LEN);
+VIGIL_CHECK_OFF(struct vigil_fw_info, ifindex, 24);
+VIGIL_CHECK_OFF(struct vigil_fw_info, rules_path, 48);
+
+enum vigil_fw_event_flags {
+	VIGIL_FW_E_DRY_RUN = 1 << 0,	/* would have been dropped */
+	VIGIL_FW_E_RATELIMIT = 1 << 1,	/* over a rate limit */
+	VIGIL_FW_E_FRAGMENT = 1 << 2,	/* a non-first fragment: no ports */
+};
+
+/* a sampled drop; hdr.pid/comm are zero (XDP runs in no task's context) */
+struct vigil_fw_drop {
+	struct vigil_hdr hdr;
+	__u8 src[16];		/* IPv4 mapped */
+	__u8 dst[16];
+	__u32 rule_id;
+	__u32 ifindex;
+	__u32 pkt_len;
+	__u32 flags;		/* enum vigil_fw_event_flags */
+	__u16 sport;		/* host order */
+	__u16 dport;
+	__u8 family;		/* 4 or 6 */
+	__u8 proto;		/* IPPROTO_* as on the wire */
+	__u8 _pad[2];
+};
+VIGIL_CHECK_SIZE(struct vigil_fw_drop, 56 + 32 + 24);
+VIGIL_CHECK_OFF(struct vigil_fw_drop, src, 56);
+VIGIL_CHECK_OFF(struct vigil_fw_drop, rule_id, 88);
+VIGIL_CHECK_OFF(struct vigil_fw_drop, sport, 104);
+VIGIL_CHECK_OFF(struct vigil_fw_drop, family, 108);
 
 #endif /* VIGIL_EVENTS_H */

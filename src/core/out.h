@@ -94,6 +94,8 @@ void out_set_columns(const struct vcol *cols);
 void out_header(void);
 int out_row(const struct vrow *r);	/* <0 when output is gone */
 int out_flush(void);			/* checks ferror; <0 on lost output */
+/* the event loop flushes after each ring buffer batch instead of per row */
+void out_defer_flush(bool on);
 
 /* ---- time ---- */
 uint64_t vigil_boot_ns(void);		/* CLOCK_BOOTTIME now */

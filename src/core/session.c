@@ -162,7 +162,7 @@ int vigil_session_open(struct vigil_session *s, const char *name,
 
 	memset(s, 0, sizeof(*s));
 	s->name = name;
-	s->epfd = s->sigfd = s->tickfd = s->endfd = -1;
+	s->epfd = s->sigfd = s->tickfd = s->endfd = s->drainfd = -1;
 	if (!skel) {
 		vigil_error("cannot open the BPF object of '%s': %s", name, strerror(errno));
 		return VIGIL_EXIT_FAIL;
@@ -216,12 +216,15 @@ int vigil_session_start(struct vigil_session *s, ring_buffer_sample_fn on_event,
 		}
 	}
 
+	if (s->prepare && (err = s->prepare(s, s->prepare_ctx)))
+		return err;
+
 	for (int i = 0; i < s->skel->prog_cnt; i++) {
 		struct bpf_prog_skeleton *ps = skel_prog(s->skel, i);
 		struct bpf_program *p = *ps->prog;
 		struct bpf_link *link;
 
-		if (!bpf_program__autoload(p))
+		if (!bpf_program__autoload(p) || !bpf_program__autoattach(p))
 			continue;
 		link = bpf_program__attach(p);
 		if (!link) {
@@ -246,6 +249,7 @@ int vigil_session_start(struct vigil_session *s, ring_buffer_sample_fn on_event,
 			vigil_error("cannot open the ring buffer: %s", strerror(errno));
 			return VIGIL_EXIT_FAIL;
 		}
+		out_defer_flush(true);
 	}
 	vigil_fmt_duration(vigil_mono_ns() - t0, took, sizeof(took));
 	vigil_info("%s: %d programs attached in %s; ctrl-c to end", s->name, s->attached, took);
@@ -268,6 +272,17 @@ uint64_t vigil_session_lost(struct vigil_session *s)
 	for (int i = 0; i < ncpu; i++)
 		total += vals[i];
 	return total;
+}
+
+int vigil_session_watch_fd(struct vigil_session *s, int fd, int (*fn)(void *ctx), void *ctx)
+{
+	if (s->nwatch == (int)(sizeof(s->watch) / sizeof(s->watch[0])))
+		return -ENOSPC;
+	s->watch[s->nwatch].fd = fd;
+	s->watch[s->nwatch].fn = fn;
+	s->watch[s->nwatch].ctx = ctx;
+	s->nwatch++;
+	return 0;
 }
 
 static int arm_timer(int *fd, uint64_t ns, bool periodic)
@@ -314,7 +329,9 @@ static void report_lost(struct vigil_session *s, bool final)
 		jw_bool(&w, "final", final);
 		jw_end_obj(&w);
 		out_flush();
-	} else if (final || lost) {
+	}
+	/* the closing tally also goes to stderr with JSON, for output sent elsewhere */
+	if ((!vigil.json && (final || lost)) || (vigil.json && final && !vigil.quiet)) {
 		fprintf(stderr, "vigil: %s: %llu events received, %llu lost%s\n", s->name,
 			(unsigned long long)s->received, (unsigned long long)lost,
 			lost ? " (ring buffer full: raise --ringbuf-size or narrow the filters)" : "");
@@ -351,6 +368,12 @@ int vigil_session_loop(struct vigil_session *s, int (*tick)(void *ctx), void *ct
 	if (vigil.interval_ns && (arm_timer(&s->tickfd, vigil.interval_ns, true) ||
 				  ep_add(s->epfd, s->tickfd)))
 		goto sys_fail;
+	if (s->rb && s->drain_ns && (arm_timer(&s->drainfd, s->drain_ns, true) ||
+				     ep_add(s->epfd, s->drainfd)))
+		goto sys_fail;
+	for (int i = 0; i < s->nwatch; i++)
+		if (ep_add(s->epfd, s->watch[i].fd))
+			goto sys_fail;
 
 	for (;;) {
 		int n = epoll_wait(s->epfd, evs, 8, -1);
@@ -374,7 +397,21 @@ int vigil_session_loop(struct vigil_session *s, int (*tick)(void *ctx), void *ct
 					return err < 0 ? output_failed() : err;
 				continue;
 			}
+			if (fd == s->drainfd) {
+				if (read(fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+					goto sys_fail;
+			} else {
+				for (int w = 0; w < s->nwatch; w++) {
+					if (fd == s->watch[w].fd && (err = s->watch[w].fn(s->watch[w].ctx)))
+						return err < 0 ? VIGIL_EXIT_FAIL : err;
+				}
+				if (!s->rb || fd != ring_buffer__epoll_fd(s->rb))
+					continue;
+			}
 			err = ring_buffer__consume(s->rb);
+			/* rows are flushed per batch (out_defer_flush) */
+			if (err >= 0 && out_flush())
+				err = -EIO;
 			if (err < 0) {
 				/* a callback's negative return: output is gone or broken */
 				if (vigil.broken_pipe || vigil.out_errno)
@@ -408,7 +445,7 @@ int vigil_session_close(struct vigil_session *s, int err)
 	}
 	ring_buffer__free(s->rb);
 	s->rb = NULL;
-	for (int *fd = &s->epfd; fd <= &s->endfd; fd++)
+	for (int *fd = &s->epfd; fd <= &s->drainfd; fd++)
 		if (*fd >= 0)
 			close(*fd);
 	if (!err && !vigil.broken_pipe && out_flush())

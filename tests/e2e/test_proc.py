@@ -235,3 +235,22 @@ def test_broken_pipe_ends_quietly():
     assert p.returncode == 0, err
     assert out.count(b"\n") == 1
     assert err == b""
+
+
+def test_every_emitted_key_is_documented():
+    """docs/events.md is the schema: a key proc emits but the doc lacks fails here."""
+    doc = open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "events.md")).read()
+    with Tracer("proc", "--failed") as t:
+        subprocess.run(["sh", "-c", "exit 3"])
+        with pytest.raises(FileNotFoundError):
+            subprocess.run(["/nonexistent/vigil-doc-check"])
+        k = subprocess.Popen(["sleep", "30"])
+        k.kill()
+        k.wait()
+        settle()
+        t.stop()
+        recs = t.records()
+    seen = {(r["type"], key) for r in recs for key in r}
+    assert {"exec", "fork", "exit", "lost"} <= {t for t, _ in seen}
+    missing = sorted({f"{t}.{key}" for t, key in seen if f"`{key}`" not in doc})
+    assert not missing, f"undocumented keys: {missing}"

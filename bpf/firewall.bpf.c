@@ -1,0 +1,401 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * vigil firewall: XDP datapath.
+ *
+ * Per packet: parse to the L4 header, read the active generation once, then
+ * three LPM lookups in that generation's maps (source class, destination
+ * class, (classes, protocol, port) -> verdict), whatever the number of rules.
+ * User space (src/core/rules.c) precomputes which rule wins for every
+ * combination; see docs/firewall.md.
+ */
+#include "common.bpf.h"
+#include <bpf/bpf_endian.h>
+
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define ETH_P_8021Q 0x8100
+#define ETH_P_8021AD 0x88A8
+#define IP_OFFSET_MASK 0x1fff
+#define IP6_OFFSET_MASK 0xfff8
+#define NEXTHDR_HOP 0
+#define NEXTHDR_ROUTING 43
+#define NEXTHDR_FRAGMENT 44
+#define NEXTHDR_AUTH 51
+#define NEXTHDR_DEST 60
+#define PROTO_ICMP 1
+#define PROTO_TCP 6
+#define PROTO_UDP 17
+#define PROTO_ICMPV6 58
+
+/* fixed at load: count "would drop" but pass everything */
+const volatile __u32 fw_dry_run = 0;
+/* one drop event per this many drops, per CPU; 0 disables events */
+const volatile __u32 fw_sample = 100;
+
+/* inner map templates: sizes, not BTF types (clang would emit only forward
+ * declarations for types used nowhere else, and libbpf rejects those) */
+struct fw_addr_trie {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, VIGIL_FW_MAX_PREFIXES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct vigil_fw_addr_key));
+	__uint(value_size, sizeof(__u32));
+};
+
+struct fw_match_trie {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, VIGIL_FW_MAX_MATCH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct vigil_fw_match_key));
+	__uint(value_size, sizeof(struct vigil_fw_verdict));
+};
+
+struct fw_counter_array {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VIGIL_FW_MAX_RULES + 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct vigil_fw_counter));
+};
+
+struct fw_rule_hash {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VIGIL_FW_MAX_RULES + 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct vigil_fw_rule));
+};
+
+/* generation slots 0 and 1 of each kind of per-rule-set map */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__array(values, struct fw_addr_trie);
+} fw_src SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__array(values, struct fw_addr_trie);
+} fw_dst SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__array(values, struct fw_match_trie);
+} fw_match SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__array(values, struct fw_counter_array);
+} fw_counters SEC(".maps");
+
+/* not read here: the rules as loaded, for `status` */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__array(values, struct fw_rule_hash);
+} fw_rules SEC(".maps");
+
+/* the active generation, 0 or 1: switching it is the atomic step of a reload */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} fw_active SEC(".maps");
+
+/* not read here: interface, mode, since when */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vigil_fw_info);
+} fw_info SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, VIGIL_FW_MAX_BUCKETS);
+	__type(key, struct vigil_fw_bucket_key);
+	__type(value, struct vigil_fw_bucket);
+} fw_buckets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} fw_sample_ctr SEC(".maps");
+
+struct vlan_hdr_ {
+	__be16 tci;
+	__be16 proto;
+};
+
+struct ip6_opt_ {
+	__u8 nexthdr;
+	__u8 hdrlen;
+};
+
+struct ip6_frag_ {
+	__u8 nexthdr;
+	__u8 reserved;
+	__be16 frag_off;
+	__be32 id;
+};
+
+struct pkt {
+	__u8 src[16];
+	__u8 dst[16];
+	__u8 family;
+	__u8 proto;
+	__u16 sport;
+	__u16 dport;
+	__u8 nonfirst_frag;
+};
+
+static __always_inline void map_v4(__u8 *out, __be32 a)
+{
+	__builtin_memset(out, 0, 10);
+	out[10] = 0xff;
+	out[11] = 0xff;
+	__builtin_memcpy(out + 12, &a, 4);
+}
+
+/* 0: parsed; -1: not IP (or unparseable L2/L3), let the stack have it */
+static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	__u32 off = sizeof(*eth);
+	__u16 h_proto;
+	__u32 l4off;
+
+	if ((void *)(eth + 1) > end)
+		return -1;
+	h_proto = eth->h_proto;
+	/* up to two VLAN tags (802.1Q, QinQ) */
+#pragma unroll
+	for (int i = 0; i < 2; i++) {
+		if (h_proto == bpf_htons(ETH_P_8021Q) || h_proto == bpf_htons(ETH_P_8021AD)) {
+			struct vlan_hdr_ *vh = data + off;
+
+			if ((void *)(vh + 1) > end)
+				return -1;
+			h_proto = vh->proto;
+			off += sizeof(*vh);
+		}
+	}
+
+	if (h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = data + off;
+		__u32 ihl;
+
+		if ((void *)(ip + 1) > end)
+			return -1;
+		ihl = ip->ihl * 4;
+		if (ihl < sizeof(*ip))
+			return -1;
+		p->family = 4;
+		map_v4(p->src, ip->saddr);
+		map_v4(p->dst, ip->daddr);
+		p->proto = ip->protocol;
+		p->nonfirst_frag = (ip->frag_off & bpf_htons(IP_OFFSET_MASK)) != 0;
+		l4off = off + ihl;
+	} else if (h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = data + off;
+		__u8 nh;
+
+		if ((void *)(ip6 + 1) > end)
+			return -1;
+		p->family = 6;
+		__builtin_memcpy(p->src, &ip6->saddr, 16);
+		__builtin_memcpy(p->dst, &ip6->daddr, 16);
+		nh = ip6->nexthdr;
+		l4off = off + sizeof(*ip6);
+		/* extension headers, a bounded number of them */
+#pragma unroll
+		for (int i = 0; i < 4; i++) {
+			if (nh == NEXTHDR_HOP || nh == NEXTHDR_ROUTING || nh == NEXTHDR_DEST ||
+			    nh == NEXTHDR_AUTH) {
+				struct ip6_opt_ *o = data + (l4off & 0xffff);
+
+				if ((void *)(o + 1) > end)
+					break;
+				nh = o->nexthdr;
+				l4off += nh == NEXTHDR_AUTH ? ((__u32)o->hdrlen + 2) * 4 :
+							     ((__u32)o->hdrlen + 1) * 8;
+			} else if (nh == NEXTHDR_FRAGMENT) {
+				struct ip6_frag_ *f = data + (l4off & 0xffff);
+
+				if ((void *)(f + 1) > end)
+					break;
+				nh = f->nexthdr;
+				if (f->frag_off & bpf_htons(IP6_OFFSET_MASK))
+					p->nonfirst_frag = 1;
+				l4off += sizeof(*f);
+			}
+		}
+		p->proto = nh;
+	} else {
+		return -1;
+	}
+
+	if ((p->proto == PROTO_TCP || p->proto == PROTO_UDP) && !p->nonfirst_frag) {
+		__be16 *ports = data + (l4off & 0xffff);
+
+		/* a truncated header leaves the ports at 0 */
+		if ((void *)(ports + 2) <= end) {
+			p->sport = bpf_ntohs(ports[0]);
+			p->dport = bpf_ntohs(ports[1]);
+		}
+	}
+	return 0;
+}
+
+static __always_inline void emit_drop(struct xdp_md *ctx, const struct pkt *p, __u32 rule_id,
+				      __u32 len, __u32 flags)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&fw_sample_ctr, &zero);
+	struct vigil_fw_drop *e;
+
+	if (!fw_sample || !n)
+		return;
+	if (++*n < fw_sample)
+		return;
+	*n = 0;
+	e = vigil_reserve(sizeof(*e));
+	if (!e)
+		return;
+	__builtin_memset(e, 0, sizeof(*e));
+	e->hdr.ts = bpf_ktime_get_boot_ns();
+	e->hdr.type = VIGIL_EV_FW_DROP;
+	__builtin_memcpy(e->src, p->src, 16);
+	__builtin_memcpy(e->dst, p->dst, 16);
+	e->rule_id = rule_id;
+	e->ifindex = ctx->ingress_ifindex;
+	e->pkt_len = len;
+	e->flags = flags | (fw_dry_run ? VIGIL_FW_E_DRY_RUN : 0) |
+		   (p->nonfirst_frag ? VIGIL_FW_E_FRAGMENT : 0);
+	e->sport = p->sport;
+	e->dport = p->dport;
+	e->family = p->family;
+	e->proto = p->proto;
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* token bucket in time units: credit accrues with time, a packet costs 1e9/rate ns */
+static __always_inline bool bucket_allows(const struct pkt *p, const struct vigil_fw_verdict *v)
+{
+	struct vigil_fw_bucket_key k = {};
+	struct vigil_fw_bucket *b;
+	__u64 now = bpf_ktime_get_ns();
+	__u64 cost, cap, credit;
+
+	if (!v->rate)
+		return false;
+	cost = 1000000000ull / v->rate;
+	cap = cost * (v->burst ? v->burst : 1);
+	__builtin_memcpy(k.addr, p->src, 16);
+	k.bucket = v->bucket;
+	b = bpf_map_lookup_elem(&fw_buckets, &k);
+	if (!b) {
+		struct vigil_fw_bucket nb = { .credit_ns = cap - cost, .last_ns = now };
+
+		bpf_map_update_elem(&fw_buckets, &k, &nb, BPF_ANY);
+		return true;
+	}
+	/* racy across CPUs by design: at worst one extra packet per CPU */
+	credit = b->credit_ns + (now - b->last_ns);
+	if (credit > cap)
+		credit = cap;
+	b->last_ns = now;
+	if (credit >= cost) {
+		b->credit_ns = credit - cost;
+		return true;
+	}
+	b->credit_ns = credit;
+	return false;
+}
+
+SEC("xdp")
+int vigil_firewall(struct xdp_md *ctx)
+{
+	struct vigil_fw_addr_key ak = { .prefixlen = 128 };
+	struct vigil_fw_match_key mk = {};
+	struct vigil_fw_verdict *v;
+	struct vigil_fw_counter *c;
+	struct pkt p = {};
+	void *src_t, *dst_t, *match_t, *ctr_t;
+	__u32 zero = 0, gen, rule_id, action, len, *active, *sid, *did;
+	__u8 cls = 0;
+
+	if (parse(ctx, &p))
+		return XDP_PASS;
+	len = ctx->data_end - ctx->data;
+
+	/* one read of the generation: every lookup below sees the same rule set */
+	active = bpf_map_lookup_elem(&fw_active, &zero);
+	if (!active)
+		return XDP_PASS;
+	gen = *(volatile __u32 *)active & 1;
+	src_t = bpf_map_lookup_elem(&fw_src, &gen);
+	dst_t = bpf_map_lookup_elem(&fw_dst, &gen);
+	match_t = bpf_map_lookup_elem(&fw_match, &gen);
+	ctr_t = bpf_map_lookup_elem(&fw_counters, &gen);
+	if (!src_t || !dst_t || !match_t || !ctr_t)
+		return XDP_PASS;	/* not filled yet: only before the first load completes */
+
+	__builtin_memcpy(ak.addr, p.src, 16);
+	sid = bpf_map_lookup_elem(src_t, &ak);
+	__builtin_memcpy(ak.addr, p.dst, 16);
+	did = bpf_map_lookup_elem(dst_t, &ak);
+	if (!sid || !did)
+		return XDP_PASS;	/* cannot happen: both family roots are always present */
+
+	if (p.proto == PROTO_TCP || p.proto == PROTO_UDP || p.proto == PROTO_ICMP ||
+	    p.proto == PROTO_ICMPV6)
+		cls = p.proto;
+	mk.prefixlen = VIGIL_FW_MATCH_FIXED_BITS + 16;
+	mk.src_id = *sid;
+	mk.dst_id = *did;
+	mk.proto = cls;
+	mk.port = bpf_htons(p.dport);
+	v = bpf_map_lookup_elem(match_t, &mk);
+	if (cls && (!v || v->rule_id == 0)) {
+		/* nothing specific to this protocol: the protocol-less rules decide */
+		mk.proto = VIGIL_FW_PROTO_ANY;
+		v = bpf_map_lookup_elem(match_t, &mk);
+	}
+	if (!v)
+		return XDP_PASS;
+	rule_id = v->rule_id;
+	action = v->action;
+
+	c = bpf_map_lookup_elem(ctr_t, &rule_id);
+	if (c) {
+		c->packets++;
+		c->bytes += len;
+	}
+	if (action == VIGIL_FW_PASS)
+		return XDP_PASS;
+	if (action == VIGIL_FW_RATELIMIT) {
+		if (bucket_allows(&p, v))
+			return XDP_PASS;
+		if (c)
+			c->drops++;
+		emit_drop(ctx, &p, rule_id, len, VIGIL_FW_E_RATELIMIT);
+		return fw_dry_run ? XDP_PASS : XDP_DROP;
+	}
+	if (c)
+		c->drops++;
+	emit_drop(ctx, &p, rule_id, len, 0);
+	return fw_dry_run ? XDP_PASS : XDP_DROP;
+}

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * Firewall rules: the text format, its strict parser, and the compiler that
+ * turns a rule list into the lookup tables the XDP program reads.
+ *
+ * Pure logic, no BPF calls: unit tests and the fuzzer link it directly.
+ * The grammar and the precedence are documented in docs/firewall.md.
+ */
+#ifndef VIGIL_RULES_H
+#define VIGIL_RULES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "vigil/events.h"
+
+#define VIGIL_DIAG_MSG 200
+#define VIGIL_DIAG_MAX 100	/* more errors than this are counted, not kept */
+
+struct vigil_diag {
+	uint32_t line;		/* 1-based; 0 when about the whole file */
+	uint32_t col;		/* 1-based byte column; 0 when about the line */
+	bool warning;
+	char msg[VIGIL_DIAG_MSG];
+};
+
+struct vigil_rules {
+	const char *name;		/* file name, for messages */
+	struct vigil_fw_rule *rules;	/* [0] is the default policy, then file order */
+	uint32_t n;			/* including the default */
+	uint32_t cap;
+	struct vigil_diag *diags;
+	uint32_t ndiags, cap_diags;
+	uint32_t nerrors, nwarnings;
+};
+
+/*
+ * Parse text (len bytes, not NUL-terminated). Returns the number of errors;
+ * a non-zero result means the rule list must not be used. Warnings
+ * (duplicates, later shadowed rules) do not count as errors.
+ */
+int vigil_rules_parse(struct vigil_rules *rs, const char *name, const char *text, size_t len);
+/* read and parse a file; an unreadable file is one error at line 0 */
+int vigil_rules_parse_file(struct vigil_rules *rs, const char *path);
+void vigil_rules_free(struct vigil_rules *rs);
+/* "file:line:col: error: msg", one per line */
+void vigil_rules_print_diags(const struct vigil_rules *rs, FILE *f);
+
+/* canonical text of a rule, e.g. "drop tcp from 10.0.0.0/8 port 22-25" */
+void vigil_fw_rule_format(const struct vigil_fw_rule *r, char *buf, size_t n);
+const char *vigil_fw_action_name(uint32_t action);
+const char *vigil_fw_proto_name(uint8_t proto);
+/* < 0 when a takes precedence over b (more specific, then earlier) */
+int vigil_fw_precedence_cmp(const struct vigil_fw_rule *a, const struct vigil_fw_rule *b);
+
+/* ---- compiled tables: exactly the entries of the BPF maps ---- */
+
+struct vigil_fw_table {
+	struct vigil_fw_addr_key *src_keys;
+	uint32_t *src_ids;
+	uint32_t nsrc;
+	struct vigil_fw_addr_key *dst_keys;
+	uint32_t *dst_ids;
+	uint32_t ndst;
+	struct vigil_fw_match_key *mkeys;
+	struct vigil_fw_verdict *mvals;
+	uint32_t nmatch, cap_match;
+	uint32_t max_match;		/* limit, VIGIL_FW_MAX_MATCH unless a test lowers it */
+};
+
+/*
+ * Build the tables. Adds "never matches" warnings to rs for rules that win
+ * no packet. Returns 0, or -1 with a reason in err (e.g. too many entries).
+ */
+int vigil_fw_compile(struct vigil_rules *rs, struct vigil_fw_table *t, char *err, size_t errlen);
+void vigil_fw_table_free(struct vigil_fw_table *t);
+
+/* rate limit bucket depth for a rate: a tenth of a second, at least 1 */
+uint32_t vigil_fw_burst(uint32_t rate);
+
+/* A packet as the datapath sees it, for tests: addresses IPv4 mapped. */
+struct vigil_fw_pkt {
+	uint8_t family;		/* 4 or 6 */
+	uint8_t proto;
+	uint16_t dport;		/* 0 without ports (ICMP, non-first fragments) */
+	uint8_t src[16];
+	uint8_t dst[16];
+};
+
+/* the reference: every rule checked, the first in precedence order wins */
+uint32_t vigil_fw_eval(const struct vigil_rules *rs, const struct vigil_fw_pkt *p);
+/* the datapath's algorithm over the compiled tables (linear LPM, for tests) */
+uint32_t vigil_fw_simulate(const struct vigil_fw_table *t, const struct vigil_fw_pkt *p);
+/* textual address (v4 or v6) -> mapped form; returns family or 0 */
+int vigil_fw_addr_parse(const char *s, uint8_t out[16]);
+
+#endif

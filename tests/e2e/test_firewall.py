@@ -1,0 +1,338 @@
+"""vigil firewall: real XDP on a veth pair between two namespaces, real traffic."""
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from conftest import ROOT, VIGIL, parse_ndjson, wait_progs_gone
+from netns import Pair, sh
+
+PIN = "/sys/fs/bpf/vigil/firewall"
+
+
+@pytest.fixture
+def pair(request):
+    p = Pair("t").up()
+    yield p
+    subprocess.run(p.vigil_argv(VIGIL, "firewall", "unload", "-i", p.dev), capture_output=True)
+    p.down()
+    assert not os.path.exists(f"{PIN}/{p.dev}")
+    assert wait_progs_gone(["vigil_firewall"]) == []
+
+
+@pytest.fixture
+def rules(tmp_path):
+    def write(text, name="fw.rules"):
+        path = tmp_path / name
+        path.write_text(text)
+        return str(path)
+    return write
+
+
+def fw(p, *args, check=True):
+    r = subprocess.run(p.vigil_argv(VIGIL, "firewall", *args), capture_output=True, text=True,
+                       timeout=120)
+    if check:
+        assert r.returncode == 0, f"vigil firewall {args}: rc {r.returncode}: {r.stderr}"
+    return r
+
+
+def status(p):
+    r = fw(p, "status", "-i", p.dev, "--json")
+    docs = parse_ndjson(r.stdout)
+    assert len(docs) == 1 and docs[0]["type"] == "firewall_status"
+    return docs[0]
+
+
+def counters(p):
+    return {r["line"]: r for r in status(p)["rules"]}
+
+
+# ---- parser through the CLI ----
+
+def test_check_reports_file_line_column(rules):
+    bad = rules("drop tcp from 10.0.0.0/8\n\ndrop tcp prot 22\npass from 10.0.0.1/8\n")
+    r = subprocess.run([VIGIL, "firewall", "check", bad], capture_output=True, text=True)
+    assert r.returncode == 1
+    assert f"{bad}:3:10: error: expected 'from', 'to', 'port' or the end of the line, got 'prot'" in r.stderr
+    assert f"{bad}:4:11: error: '10.0.0.1/8' has host bits set" in r.stderr
+    good = rules("default drop\npass tcp port 22\npass tcp port 22\n", "good.rules")
+    r = subprocess.run([VIGIL, "firewall", "check", good, "--json"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "warning: duplicate of the rule on line 2" in r.stderr
+    assert json.loads(r.stdout)["rules"] == 2
+
+
+# ---- the datapath ----
+
+def test_block_and_allow_per_rule_v4_v6(pair, rules):
+    p = pair
+    path = rules(f"""
+# exact and CIDR, IPv4 and IPv6, ports and ranges
+default pass
+drop udp from {p.ip_b} port 5001
+drop tcp from {p.ip6_b}/128 port 6000-6010
+drop icmp from {p.net4}
+drop icmpv6 from {p.net6}
+drop udp to {p.ip6_a} port 5003
+""")
+    fw(p, "load", "-i", p.dev, "--persist", path)
+    assert p.xdp_attached()
+    st = os.stat(f"{PIN}/{p.dev}/link")
+    assert st.st_mode & 0o777 == 0o600
+
+    assert p.udp(p.ip_a, 5001, 20) == 0          # exact v4 source + port
+    assert p.udp(p.ip_a, 5002, 20) == 20         # other port
+    assert p.udp(p.ip6_a, 5001, 20) == 20        # the rule is IPv4 only
+    assert p.udp(p.ip6_a, 5003, 20) == 0         # v6 destination
+    assert p.udp(p.ip_a, 5003, 20) == 20
+    assert not p.tcp(p.ip6_a, 6005)              # v6 source, port in range
+    assert p.tcp(p.ip6_a, 6011)                  # just outside the range
+    assert p.tcp(p.ip_a, 6005)                   # IPv4: no rule
+    assert p.ping(p.ip_a, 5) == 0                # ICMP, CIDR
+    assert p.ping(p.ip6_a, 5) == 0               # ICMPv6, CIDR
+
+    c = counters(p)
+    assert c[4]["packets"] == 20 and c[4]["drops"] == 20     # udp 5001 v4
+    assert c[8]["packets"] == 20 and c[8]["drops"] == 20     # udp 5003 v6
+    assert c[6]["packets"] == 5 and c[6]["drops"] == 5       # icmp
+    assert c[7]["packets"] == 5                               # icmpv6
+    assert c[4]["bytes"] == 20 * (14 + 20 + 8 + 13)
+    assert c[5]["packets"] >= 1                               # SYN (and retries)
+    st = status(p)
+    assert st["mode"] in ("native", "generic") and st["interface"] == p.dev
+    assert st["persistent"] and st["reloads"] == 0
+
+    fw(p, "unload", "-i", p.dev)
+    assert not p.xdp_attached()
+    assert not os.path.exists(f"{PIN}/{p.dev}")
+    assert wait_progs_gone(["vigil_firewall"]) == []
+    assert p.udp(p.ip_a, 5001, 5) == 5
+
+
+def test_precedence_datapath_matches_documented_order(pair, rules):
+    p = pair
+    # all on one source; destinations and ports decide
+    path = rules(f"""
+default drop
+pass udp from {p.net4}
+drop udp from {p.ip_b} port 7000-7010
+pass udp from {p.ip_b} port 7005
+drop udp from {p.ip_b} to {p.ip_a} port 7100-7200
+pass udp from {p.ip_b} to {p.ip_a} port 7150
+""")
+    fw(p, "load", "-i", p.dev, "--persist", path)
+    assert p.udp(p.ip_a, 7003, 10) == 0    # /32 source beats /24 (line 4)
+    assert p.udp(p.ip_a, 7005, 10) == 10   # narrower range (line 5)
+    assert p.udp(p.ip_a, 7050, 10) == 10   # only the /24 rule (line 3)
+    assert p.udp(p.ip_a, 7120, 10) == 0    # destination beats none (line 6)
+    assert p.udp(p.ip_a, 7150, 10) == 10   # narrower (line 7)
+    assert p.ping(p.ip_a, 3) == 0          # default drop (rule 0)
+    c = counters(p)
+    assert c[4]["drops"] == 10 and c[5]["packets"] == 10 and c[3]["packets"] == 10
+    assert c[6]["drops"] == 10 and c[7]["packets"] == 10
+    default = [r for r in status(p)["rules"] if r["default"]][0]
+    assert default["drops"] >= 3         # plus MLD/RS noise of the fresh interfaces
+
+
+def test_dry_run_drops_nothing(pair, rules):
+    p = pair
+    path = rules("default drop\n")
+    fw(p, "load", "-i", p.dev, "--persist", "--dry-run", path)
+    assert p.udp(p.ip_a, 5001, 30) == 30
+    assert p.ping(p.ip6_a, 3) == 3
+    st = status(p)
+    assert st["dry_run"]
+    default = st["rules"][0]
+    assert default["default"] and default["drops"] >= 33  # pings add echo requests only
+
+
+def test_ratelimit(pair, rules):
+    p = pair
+    rate = 50
+    path = rules(f"ratelimit {rate}/s udp from {p.ip_b} port 5004\n")
+    fw(p, "load", "-i", p.dev, "--persist", path)
+    # 2 s at 300/s: about rate * 2 + burst (rate / 10) get through; a generous band
+    got = p.udp(p.ip_a, 5004, 600, pps=300)
+    assert rate * 2 * 0.5 <= got <= rate * 2 * 2, got
+    assert p.udp(p.ip_a, 5005, 50, pps=300) == 50      # other port: no limit
+    c = counters(p)
+    assert c[1]["packets"] == 600
+    assert c[1]["drops"] == 600 - got
+
+
+def test_bad_rules_file_keeps_old_rules(pair, rules):
+    p = pair
+    good = rules(f"drop udp from {p.ip_b} port 5001\n")
+    fw(p, "load", "-i", p.dev, "--persist", good)
+    before = status(p)
+    bad = rules("drop udp port 5002\npass from 300.1.1.1\n", "bad.rules")
+    r = fw(p, "reload", "-i", p.dev, bad, check=False)
+    assert r.returncode == 1
+    assert f"{bad}:2:11: error:" in r.stderr and "nothing was changed" in r.stderr
+    after = status(p)
+    assert [x["rule"] for x in after["rules"]] == [x["rule"] for x in before["rules"]]
+    assert after["reloads"] == 0
+    assert p.udp(p.ip_a, 5001, 10) == 0
+    assert p.udp(p.ip_a, 5002, 10) == 10
+    # a second load on the same interface is refused, and changes nothing
+    r = fw(p, "load", "-i", p.dev, "--persist", good, check=False)
+    assert r.returncode == 1 and "already loaded" in r.stderr
+
+
+def test_reload_under_traffic_is_atomic(pair, rules):
+    """100 reloads alternating between two rule sets that disagree on
+    everything except: port 5001 is blocked, port 5002 is allowed."""
+    p = pair
+    a = rules(f"default drop\npass udp port 5002\npass udp from {p.ip_b} port 4000-4999\n", "a.rules")
+    b = rules(f"default pass\ndrop udp from {p.ip_b} port 5001\ndrop udp to {p.ip_a} port 5000-5001\n"
+              f"pass udp from {p.net4} port 5002\n", "b.rules")
+    fw(p, "load", "-i", p.dev, "--persist", a)
+    stop = tempfile.mktemp(prefix="vigil-fw-stop-")
+    recv = {port: subprocess.Popen(p.traffic(p.a, "udp-recv", p.ip_a, port, 300, stop),
+                                   stdout=subprocess.PIPE, text=True) for port in (5001, 5002)}
+    for r in recv.values():
+        assert r.stdout.readline().strip() == "ready"
+    send = {port: subprocess.Popen(p.traffic(p.b, "udp-send", p.ip_a, port, 10 ** 9, 2000, stop),
+                                   stdout=subprocess.PIPE, text=True) for port in (5001, 5002)}
+    try:
+        for i in range(100):
+            fw(p, "reload", "-i", p.dev, b if i % 2 == 0 else a)
+    finally:
+        open(stop, "w").close()
+        sent = {port: int(s.stdout.readline()) for port, s in send.items()}
+        for s in send.values():
+            s.wait()
+        time.sleep(0.5)      # let the last datagrams arrive
+        open(stop + ".recv", "w").close()
+        got = {port: int(r.stdout.readline()) for port, r in recv.items()}
+        for r in recv.values():
+            r.wait()
+        os.unlink(stop)
+        os.unlink(stop + ".recv")
+    assert status(p)["reloads"] == 100
+    assert sent[5001] > 1000 and sent[5002] > 1000, sent
+    assert got[5001] == 0, f"{got[5001]} blocked packets passed"
+    assert got[5002] == sent[5002], f"{sent[5002] - got[5002]} allowed packets dropped"
+
+
+def test_concurrent_reloads_are_serialized(pair, rules):
+    p = pair
+    a = rules(f"drop udp from {p.ip_b} port 5001\n", "a.rules")
+    b = rules(f"drop udp from {p.ip_b} port 5001\npass tcp port 22\n", "b.rules")
+    fw(p, "load", "-i", p.dev, "--persist", a)
+    procs = [subprocess.Popen(p.vigil_argv(VIGIL, "firewall", "reload", "-i", p.dev, a if i % 2 else b),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for i in range(10)]
+    assert all(pr.wait() == 0 for pr in procs)
+    assert status(p)["reloads"] == 10
+    assert p.udp(p.ip_a, 5001, 10) == 0
+
+
+class Foreground:
+    def __init__(self, p, *args):
+        self.tmp = tempfile.TemporaryDirectory(prefix="vigil-fw-")
+        self.out = os.path.join(self.tmp.name, "out")
+        self.err = os.path.join(self.tmp.name, "err")
+        self.errf = open(self.err, "w")
+        self.proc = subprocess.Popen(p.vigil_argv(VIGIL, "firewall", "load", "-i", p.dev, *args,
+                                                  "--json", "-o", self.out),
+                                     stdout=subprocess.DEVNULL, stderr=self.errf)
+        deadline = time.monotonic() + 30
+        while "attached" not in self.stderr():
+            assert self.proc.poll() is None, self.stderr()
+            assert time.monotonic() < deadline, self.stderr()
+            time.sleep(0.05)
+
+    def stderr(self):
+        with open(self.err) as f:
+            return f.read()
+
+    def records(self):
+        with open(self.out) as f:
+            return parse_ndjson(f.read())
+
+    def stop(self, sig=signal.SIGINT):
+        self.proc.send_signal(sig)
+        rc = self.proc.wait(timeout=30)
+        self.errf.close()
+        return rc
+
+
+def test_foreground_events_and_ctrl_c(pair, rules):
+    p = pair
+    path = rules(f"drop udp from {p.ip_b} port 5001\n")
+    fg = Foreground(p, path, "--sample", "1")
+    try:
+        assert p.xdp_attached()
+        assert not os.path.exists(f"{PIN}/{p.dev}")
+        assert p.udp(p.ip_a, 5001, 7) == 0
+        assert p.udp(p.ip_a, 5002, 3) == 3
+        time.sleep(0.3)
+    finally:
+        rc = fg.stop()
+    assert rc == 0, fg.stderr()
+    recs = fg.records()
+    drops = [r for r in recs if r["type"] == "fw_drop"]
+    assert len(drops) == 7
+    d = drops[0]
+    assert d["src"] == p.ip_b and d["dst"] == p.ip_a and d["dport"] == 5001
+    assert d["proto"] == "udp" and d["rule_id"] == 1 and d["interface"] == p.dev
+    assert not d["dry_run"]
+    final = [r for r in recs if r["type"] == "firewall_status"]
+    assert final and final[0]["rules"][1]["drops"] == 7
+    lost = [r for r in recs if r["type"] == "lost"]
+    assert lost and lost[-1]["lost"] == 0 and lost[-1]["received"] == 7
+    assert not p.xdp_attached()
+    assert wait_progs_gone(["vigil_firewall"]) == []
+
+
+def test_foreground_sigkill_detaches(pair, rules):
+    p = pair
+    fg = Foreground(p, rules("default drop\n"))
+    assert p.xdp_attached()
+    fg.stop(signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while p.xdp_attached() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not p.xdp_attached()
+    assert p.udp(p.ip_a, 5001, 5) == 5
+
+
+def test_foreground_watch_reloads(pair, rules):
+    p = pair
+    path = rules(f"drop udp from {p.ip_b} port 5001\n")
+    fg = Foreground(p, path, "--watch")
+    try:
+        assert p.udp(p.ip_a, 5001, 5) == 0
+        # editors write a new file and rename it over the old one
+        tmp = path + ".new"
+        with open(tmp, "w") as f:
+            f.write(f"drop udp from {p.ip_b} port 5002\n")
+        os.rename(tmp, path)
+        deadline = time.monotonic() + 10
+        while "reloaded" not in fg.stderr() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert p.udp(p.ip_a, 5001, 5) == 5
+        assert p.udp(p.ip_a, 5002, 5) == 0
+        # a broken file is reported and ignored
+        with open(path, "w") as f:
+            f.write("drop udp frm x\n")
+        deadline = time.monotonic() + 10
+        while "nothing was changed" not in fg.stderr() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "nothing was changed" in fg.stderr()
+        assert p.udp(p.ip_a, 5002, 5) == 0
+    finally:
+        assert fg.stop() == 0
+    assert not p.xdp_attached()
+
+
+def test_fuzz_rules_parser_short():
+    r = subprocess.run(["make", "-C", ROOT, "fuzz-rules", "FUZZ_SECONDS=10"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    assert "Done" in r.stderr

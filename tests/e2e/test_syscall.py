@@ -1,0 +1,242 @@
+"""vigil syscall: exact counts, errors, loss accounting and bounded state.
+
+The workload (tests/workloads/sc_loop.c) prints its pid, blocks on stdin
+until the tracer is attached, then makes exactly N calls. The read() it was
+blocked in started before the tracer attached, so it is never paired and
+never counted; what follows is exactly the loop, one write() of its timing
+and exit_group() (which never returns).
+"""
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import ROOT, Tracer, run, wait_progs_gone
+
+SC_LOOP = os.path.join(ROOT, "build", "tests", "workloads", "sc_loop")
+PROGS = ["sc_enter", "sc_exit", "sc_task_exit", "sc_task_exec"]
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_behind():
+    if not os.access(SC_LOOP, os.X_OK):
+        pytest.skip(f"no workload at {SC_LOOP}: run make test-e2e")
+    yield
+    assert wait_progs_gone(PROGS) == []
+
+
+class Workload:
+    """sc_loop -w ...: started, but waiting for go()."""
+
+    def __init__(self, *args):
+        self.proc = subprocess.Popen([SC_LOOP, "-w", *map(str, args)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        line = self.proc.stdout.readline().decode()
+        assert line.startswith("pid "), line
+        self.pid = int(line.split()[1])
+
+    def go(self, timeout=120):
+        self.proc.stdin.write(b"x")
+        self.proc.stdin.flush()
+        out, _ = self.proc.communicate(timeout=timeout)
+        assert self.proc.returncode == 0
+        return out.decode()
+
+
+def traced(workload, *args):
+    """Run the workload to completion under vigil syscall; return the records."""
+    with Tracer("syscall", *args) as t:
+        workload.go()
+        rc = t.stop(signal.SIGINT)
+        assert rc == 0, t.stderr()
+        return t.records()
+
+
+def by_type(recs, type_):
+    return [r for r in recs if r["type"] == type_]
+
+
+def lost_record(recs):
+    finals = [r for r in recs if r["type"] == "lost" and r["final"]]
+    assert len(finals) == 1
+    return finals[0]
+
+
+# ---- usage ------------------------------------------------------------------
+
+def test_unknown_syscall_is_a_usage_error_with_suggestions():
+    r = run("syscall", "-s", "getppid,getppdi")
+    assert r.returncode == 2
+    assert "unknown syscall 'getppdi'" in r.stderr
+    assert "'getppid'" in r.stderr
+
+
+def test_unknown_errno_and_conflicting_modes_are_usage_errors():
+    assert run("syscall", "--errno", "ENOSUCH").returncode == 2
+    assert run("syscall", "--count", "--hist").returncode == 2
+    assert run("syscall", "--top", "3").returncode == 2
+    assert run("syscall", "--count", "--sort", "size").returncode == 2
+
+
+# ---- count ------------------------------------------------------------------
+
+N = 20000
+
+
+def test_count_is_exact_for_the_pid():
+    w = Workload("getppid", N)
+    recs = traced(w, "--count", "-p", str(w.pid))
+    rows = {r["syscall"]: r for r in by_type(recs, "syscall_count")}
+    assert rows["getppid"]["calls"] == N
+    assert rows["getppid"]["errors"] == 0
+    assert rows["getppid"]["final"] is True
+    assert rows["getppid"]["total_ns"] >= rows["getppid"]["max_ns"] > 0
+    assert rows["getppid"]["avg_ns"] == rows["getppid"]["total_ns"] // N
+    # nothing but the loop, the timing write and exit_group (which never returns)
+    assert set(rows) <= {"getppid", "write"}
+
+
+def test_count_per_process_and_top():
+    w = Workload("getppid", N)
+    recs = traced(w, "--count", "-P", "-s", "getppid", "--top", "1000")
+    mine = [r for r in by_type(recs, "syscall_count") if r["pid"] == w.pid]
+    assert len(mine) == 1
+    assert mine[0]["calls"] == N
+    assert mine[0]["comm"] == "sc_loop"
+
+
+def test_count_errors_with_errno():
+    w = Workload("enoent", 7)
+    recs = traced(w, "--count", "-p", str(w.pid), "-s", "openat")
+    rows = by_type(recs, "syscall_count")
+    assert len(rows) == 1
+    assert rows[0]["syscall"] == "openat"
+    assert rows[0]["calls"] == 7
+    assert rows[0]["errors"] == 7
+    assert rows[0]["errnos"] == {"ENOENT": 7}
+
+
+def test_count_interval_prints_periodically():
+    w = Workload("getppid", 10)
+    with Tracer("syscall", "--count", "-p", str(w.pid), "-i", "200ms") as t:
+        time.sleep(0.7)
+        w.go()
+        time.sleep(0.3)
+        assert t.stop() == 0
+        recs = by_type(t.records(), "syscall_count")
+    assert any(not r["final"] for r in recs)
+    finals = [r for r in recs if r["final"] and r["syscall"] == "getppid"]
+    assert len(finals) == 1 and finals[0]["calls"] == 10
+
+
+# ---- stream -----------------------------------------------------------------
+
+def test_stream_is_exact_for_the_pid():
+    w = Workload("getppid", N)
+    recs = traced(w, "-p", str(w.pid))
+    calls = [r for r in by_type(recs, "syscall") if r["syscall"] == "getppid"]
+    assert len(calls) == N
+    assert lost_record(recs)["lost"] == 0
+    r = calls[0]
+    assert r["pid"] == w.pid and r["tid"] == w.pid and r["comm"] == "sc_loop"
+    assert r["nr"] == 110 and r["ret"] > 0 and "errno" not in r
+    assert r["latency_ns"] > 0
+
+
+def test_stream_failed_calls_decode_path_and_errno():
+    w = Workload("enoent", 3)
+    recs = traced(w, "-p", str(w.pid), "--failed")
+    calls = by_type(recs, "syscall")
+    assert len(calls) == 3
+    for r in calls:
+        assert r["syscall"] == "openat"
+        assert r["ret"] == -2 and r["errno"] == "ENOENT"
+        assert r["path"] == "/nonexistent/vigil-test"
+        assert r["args"][0] == hex(0xffffff9c)
+
+
+def test_stream_errno_filter():
+    w = Workload("enoent", 3)
+    recs = traced(w, "-p", str(w.pid), "--errno", "EACCES")
+    assert by_type(recs, "syscall") == []
+    w = Workload("enoent", 3)
+    recs = traced(w, "-p", str(w.pid), "--errno", "ENOENT")
+    assert len(by_type(recs, "syscall")) == 3
+
+
+def test_stream_min_latency_filter():
+    w = Workload("getppid", 1000)
+    # no getppid takes a minute
+    recs = traced(w, "-p", str(w.pid), "-s", "getppid", "--min-latency", "60s")
+    assert by_type(recs, "syscall") == []
+
+
+def test_stream_loss_is_exact_under_overload():
+    """A one-page ring buffer cannot keep up: received + lost = generated."""
+    n = 200000
+    w = Workload("getppid", n)
+    recs = traced(w, "-p", str(w.pid), "-s", "getppid", "--ringbuf-size", "4096")
+    received = len(by_type(recs, "syscall"))
+    lost = lost_record(recs)
+    assert lost["received"] == received
+    assert lost["lost"] > 0
+    assert received + lost["lost"] == n
+
+
+# ---- histogram ----------------------------------------------------------------
+
+def test_hist_buckets_add_up():
+    w = Workload("getppid", N)
+    recs = traced(w, "--hist", "-p", str(w.pid), "-s", "getppid")
+    h = by_type(recs, "syscall_hist")
+    assert len(h) == 1 and h[0]["syscall"] == "getppid" and h[0]["unit"] == "ns"
+    assert h[0]["count"] == N
+    assert sum(b["count"] for b in h[0]["buckets"]) == N
+    for b in h[0]["buckets"]:
+        assert b["high"] == 2 * max(b["low"], 1) - 1 or b["low"] == 0
+
+
+def test_hist_table_rendering():
+    w = Workload("getppid", 1000)
+    with Tracer("syscall", "--hist", "-p", str(w.pid), "-s", "getppid", json_out=False) as t:
+        w.go()
+        assert t.stop() == 0
+        text = t.output()
+    assert "syscall = getppid" in text and "(1000 calls)" in text
+    assert "nsecs" in text and "|" in text and "*" in text
+
+
+# ---- bounded state ------------------------------------------------------------
+
+def inflight_tids():
+    out = subprocess.run(["bpftool", "-j", "map", "dump", "name", "sc_inflight"],
+                         capture_output=True, text=True, check=True).stdout
+    return {int.from_bytes(bytes(int(b, 16) for b in e["key"]), "little")
+            for e in json.loads(out)}
+
+
+def test_no_stale_pairing_state():
+    """Threads that exit and processes killed inside a syscall give their slots back."""
+    with Tracer("syscall", "--count") as t:
+        sleepers = [subprocess.Popen(["sleep", "60"]) for _ in range(20)]
+        time.sleep(0.5)  # they are inside nanosleep now: slots with a call in progress
+        pids = {p.pid for p in sleepers}
+        assert pids <= inflight_tids()
+        for p in sleepers:
+            p.kill()
+            p.wait()
+        w = subprocess.run([SC_LOOP, "threads", "50", "100"], capture_output=True, text=True,
+                           check=True)
+        tids = {int(line.split()[1]) for line in w.stdout.splitlines()}
+        assert len(tids) == 51
+        for _ in range(300):
+            subprocess.run(["true"], check=True)
+        left = inflight_tids()
+        assert t.stop() == 0
+    assert not (pids & left), "killed processes left slots"
+    assert not (tids & left), "exited threads left slots"
+    # what is left is live threads only: far fewer than the 370 tasks we ran
+    assert len(left) < 300

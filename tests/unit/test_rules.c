@@ -1,0 +1,321 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/* Firewall rules: parser errors, precedence, and compiled tables vs. the reference. */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include "check.h"
+#include "core/rules.h"
+
+static int parse(struct vigil_rules *rs, const char *text)
+{
+	return vigil_rules_parse(rs, "r.rules", text, strlen(text));
+}
+
+/* the first diagnostic, as "line:col: msg" */
+static const char *first_diag(const struct vigil_rules *rs)
+{
+	static char buf[300];
+
+	if (!rs->ndiags)
+		return "";
+	snprintf(buf, sizeof(buf), "%u:%u: %s", rs->diags[0].line, rs->diags[0].col, rs->diags[0].msg);
+	return buf;
+}
+
+static struct vigil_fw_pkt pkt(const char *src, const char *dst, int proto, int port)
+{
+	struct vigil_fw_pkt p = { .proto = (uint8_t)proto, .dport = (uint16_t)port };
+
+	p.family = (uint8_t)vigil_fw_addr_parse(src, p.src);
+	vigil_fw_addr_parse(dst, p.dst);
+	return p;
+}
+
+static void test_valid(void)
+{
+	struct vigil_rules rs;
+	const char *text =
+		"# comment\n"
+		"\n"
+		"default drop\n"
+		"pass tcp from 10.0.0.0/8 to 192.168.1.1 port 22   # ssh\n"
+		"drop udp to 2001:db8::/32 port 1000-2000\n"
+		"ratelimit 100/s icmp from 10.1.0.0/16\r\n"
+		"pass icmpv6\n"
+		"drop any from ::1\n"
+		"pass";
+	char buf[200];
+
+	CHECK(parse(&rs, text) == 0);
+	CHECK(rs.n == 7);
+	CHECK(rs.rules[0].action == VIGIL_FW_DROP && rs.rules[0].line == 3);
+	CHECK(rs.rules[1].action == VIGIL_FW_PASS && rs.rules[1].proto == 6);
+	CHECK(rs.rules[1].family == 4 && rs.rules[1].src_len == 8 && rs.rules[1].dst_len == 32);
+	CHECK(rs.rules[1].port_lo == 22 && rs.rules[1].port_hi == 22);
+	CHECK(rs.rules[2].family == 6 && rs.rules[2].port_lo == 1000 && rs.rules[2].port_hi == 2000);
+	CHECK(rs.rules[3].action == VIGIL_FW_RATELIMIT && rs.rules[3].rate == 100);
+	CHECK(rs.rules[4].family == 6 && rs.rules[4].proto == 58);
+	CHECK(rs.rules[5].family == 6 && rs.rules[5].src_len == 128);
+	CHECK(rs.rules[6].family == 0 && rs.rules[6].flags == 0);
+	vigil_fw_rule_format(&rs.rules[1], buf, sizeof(buf));
+	CHECK_STR(buf, "pass tcp from 10.0.0.0/8 to 192.168.1.1/32 port 22");
+	vigil_fw_rule_format(&rs.rules[2], buf, sizeof(buf));
+	CHECK_STR(buf, "drop udp to 2001:db8::/32 port 1000-2000");
+	vigil_fw_rule_format(&rs.rules[3], buf, sizeof(buf));
+	CHECK_STR(buf, "ratelimit 100/s icmp from 10.1.0.0/16");
+	vigil_fw_rule_format(&rs.rules[0], buf, sizeof(buf));
+	CHECK_STR(buf, "default drop");
+	CHECK(rs.nwarnings == 0);
+	vigil_rules_free(&rs);
+
+	/* empty file: default pass, no rules */
+	CHECK(parse(&rs, "") == 0 && rs.n == 1 && rs.rules[0].action == VIGIL_FW_PASS);
+	vigil_rules_free(&rs);
+}
+
+static void expect_error(const char *text, const char *want)
+{
+	struct vigil_rules rs;
+
+	CHECK(parse(&rs, text) > 0);
+	CHECK_STR(first_diag(&rs), want);
+	vigil_rules_free(&rs);
+}
+
+static void test_errors(void)
+{
+	expect_error("dorp tcp\n", "1:1: expected 'drop', 'pass', 'ratelimit' or 'default', got 'dorp'");
+	expect_error("\n  drop tcp form 1.2.3.4\n",
+		     "2:12: expected 'from', 'to', 'port' or the end of the line, got 'form'");
+	expect_error("drop tpc\n",
+		     "1:6: expected a protocol (tcp, udp, icmp, icmpv6, any), 'from', 'to', 'port' or the end of the line, got 'tpc'");
+	expect_error("drop from 10.0.0.1/8\n", "1:11: '10.0.0.1/8' has host bits set; the network is '10.0.0.0/8'");
+	expect_error("drop from 10.0.0.0/33\n", "1:20: expected a prefix length from 0 to 32 after '/', got '33'");
+	expect_error("drop from 10.0.0\n",
+		     "1:11: expected an IPv4 or IPv6 address or prefix after 'from', got '10.0.0'");
+	expect_error("drop from\n", "1:10: expected an address or prefix after 'from'");
+	expect_error("drop port 22\n", "1:6: 'port' needs protocol 'tcp' or 'udp' after the action");
+	expect_error("drop tcp port 70000\n", "1:15: expected a port from 0 to 65535 or a range, got '70000'");
+	expect_error("drop tcp port 20-10\n", "1:15: empty port range '20-10': 20 is above 10");
+	expect_error("drop tcp port 10-\n",
+		     "1:15: expected a port range such as '1000-2000' (ports 0 to 65535), got '10-'");
+	expect_error("drop from 10.0.0.0/8 to ::1\n", "1:22: 'to' address is IPv6 but the 'from' address is IPv4");
+	expect_error("drop icmp from ::1\n", "1:6: protocol 'icmp' is for IPv4 but the rule's address is IPv6");
+	expect_error("ratelimit 0/s\n", "1:11: expected a rate from 1/s to 10000000/s after 'ratelimit', got '0/s'");
+	expect_error("ratelimit 10\n", "1:11: expected a rate from 1/s to 10000000/s after 'ratelimit', got '10'");
+	expect_error("ratelimit\n", "1:10: expected a rate such as '100/s' after 'ratelimit'");
+	expect_error("default maybe\n", "1:9: expected 'pass' or 'drop' after 'default', got 'maybe'");
+	expect_error("default drop\ndefault pass\n", "2:1: second 'default' policy; the first is on line 1");
+	expect_error("drop from 1.2.3.4 from 1.2.3.5\n", "1:19: second 'from' in one rule; the first is at column 6");
+	expect_error("drop from ::ffff:1.2.3.4\n", "1:11: IPv4-mapped address '::ffff:1.2.3.4': write the IPv4 form instead");
+	expect_error("drop \x01\n", "1:6: unexpected control character 0x01");
+	expect_error("drop tcp port +22\n", "1:15: expected a port from 0 to 65535 or a range, got '+22'");
+
+	/* every bad line is reported, and any error means no rules */
+	struct vigil_rules rs;
+
+	CHECK(parse(&rs, "drop tcp\nbad1\npass\nbad2 x\n") == 2);
+	CHECK(rs.ndiags == 2 && rs.diags[0].line == 2 && rs.diags[1].line == 4);
+	vigil_rules_free(&rs);
+}
+
+static void test_warnings(void)
+{
+	struct vigil_rules rs;
+	struct vigil_fw_table t;
+	char err[200];
+
+	CHECK(parse(&rs, "drop tcp from 10.0.0.0/8 port 22\npass tcp from 10.0.0.0/8 port 22\n") == 0);
+	CHECK(rs.nwarnings == 1);
+	CHECK_STR(first_diag(&rs), "2:1: duplicate of the rule on line 1, which takes precedence; this rule never matches");
+	vigil_rules_free(&rs);
+
+	/* shadowed by the union of two more specific rules */
+	CHECK(parse(&rs, "pass tcp from 10.0.0.0/8 port 1-10\npass tcp from 10.0.0.0/8 port 11-20\n"
+			 "drop tcp from 10.0.0.0/8 port 1-20\n") == 0);
+	CHECK(rs.nwarnings == 0);
+	CHECK(vigil_fw_compile(&rs, &t, err, sizeof(err)) == 0);
+	CHECK(rs.nwarnings == 1);
+	CHECK(rs.ndiags == 1 && rs.diags[0].line == 3);
+	vigil_fw_table_free(&t);
+	vigil_rules_free(&rs);
+}
+
+/* each case: packet -> expected winning line (0: default) */
+static void test_precedence(void)
+{
+	struct vigil_rules rs;
+	struct vigil_fw_table t;
+	char err[200];
+	const char *text =
+		"drop from 10.0.0.0/8\n"			/* 1 */
+		"pass from 10.1.0.0/16\n"			/* 2: longer source wins */
+		"drop tcp from 10.1.0.0/16 to 192.168.0.0/16\n"	/* 3: same source, longer dest wins */
+		"pass from 10.1.0.0/16 to 192.168.0.0/16\n"	/* 4: same prefixes, protocol beats any */
+		"drop udp from 10.1.0.0/16 to 192.168.0.0/16 port 50-60\n"  /* 5 */
+		"pass udp from 10.1.0.0/16 to 192.168.0.0/16 port 53\n"     /* 6: narrower range wins */
+		"drop udp from 10.1.0.0/16 to 192.168.0.0/16 port 55-57\n"  /* 7 */
+		"pass udp from 10.1.0.0/16 to 192.168.0.0/16 port 57-59\n"  /* 8: same width: earlier (7) wins */
+		"drop tcp port 22\n"				/* 9 */
+		"pass tcp to 172.16.0.1 port 22\n"		/* 10: a destination beats none */
+		"drop from 2001:db8::/32\n"			/* 11 */
+		"pass icmpv6 from 2001:db8::/32\n"		/* 12 */
+		"drop icmp\n"					/* 13: IPv4 only */
+		"drop tcp from 10.2.0.0/16 to 10.3.0.0/16 port 80\n"	/* 14 */
+		"default pass\n";
+	static const struct { const char *s, *d; int proto, port, line; } cases[] = {
+		{ "10.9.9.9", "1.1.1.1", 6, 80, 1 },
+		{ "10.1.2.3", "1.1.1.1", 6, 80, 2 },
+		{ "10.1.2.3", "192.168.5.5", 6, 80, 3 },
+		{ "10.1.2.3", "192.168.5.5", 17, 80, 4 },
+		{ "10.1.2.3", "192.168.5.5", 1, 0, 4 },
+		{ "10.1.2.3", "192.168.5.5", 17, 50, 5 },
+		{ "10.1.2.3", "192.168.5.5", 17, 53, 6 },
+		{ "10.1.2.3", "192.168.5.5", 17, 57, 7 },
+		{ "10.1.2.3", "192.168.5.5", 17, 58, 8 },
+		{ "10.1.2.3", "192.168.5.5", 17, 61, 4 },
+		{ "11.0.0.1", "172.16.0.1", 6, 22, 10 },
+		{ "11.0.0.1", "172.16.0.2", 6, 22, 9 },
+		{ "11.0.0.1", "172.16.0.2", 6, 23, 0 },
+		{ "11.0.0.1", "172.16.0.2", 1, 0, 13 },
+		{ "2001:db8::1", "2001:db9::1", 6, 22, 11 },
+		{ "2001:db8::1", "2001:db9::1", 58, 0, 12 },
+		{ "2001:db9::1", "2001:db9::1", 58, 0, 0 },
+		{ "2001:db9::1", "2001:db9::1", 1, 0, 0 },	/* icmp rule is IPv4 only */
+		{ "2001:db9::1", "2001:db9::1", 6, 22, 9 },	/* no address: both families */
+		{ "10.2.0.1", "10.3.0.1", 6, 80, 14 },
+		{ "10.2.0.1", "10.3.0.1", 6, 81, 1 },	/* falls back to the /8 source rule */
+		{ "10.2.0.1", "10.3.0.1", 47, 0, 1 },	/* an unnamed protocol */
+	};
+
+	CHECK(parse(&rs, text) == 0);
+	CHECK(vigil_fw_compile(&rs, &t, err, sizeof(err)) == 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct vigil_fw_pkt p = pkt(cases[i].s, cases[i].d, cases[i].proto, cases[i].port);
+		uint32_t e = vigil_fw_eval(&rs, &p), s = vigil_fw_simulate(&t, &p);
+
+		uint32_t got = e ? rs.rules[e].line : 0;
+
+		if (got != (uint32_t)cases[i].line || s != e)
+			fprintf(stderr, "case %zu: %s -> %s proto %d port %d: eval line %u, sim line %u, want %d\n",
+				i, cases[i].s, cases[i].d, cases[i].proto, cases[i].port,
+				got, s < rs.n ? rs.rules[s].line : 9999, cases[i].line);
+		CHECK(got == (uint32_t)cases[i].line);
+		CHECK(s == e);
+	}
+	vigil_fw_table_free(&t);
+	vigil_rules_free(&rs);
+}
+
+/* random rule sets over a small address pool: the tables must agree with the reference */
+static void test_differential(void)
+{
+	static const char *pfx4[] = { "10.0.0.0/8", "10.1.0.0/16", "10.1.2.0/24", "10.1.2.3", "10.1.2.4/31",
+				      "192.168.0.0/16", "192.168.1.0/24", "0.0.0.0/0", "10.128.0.0/9" };
+	static const char *pfx6[] = { "2001:db8::/32", "2001:db8:1::/48", "2001:db8:1::1", "::/0", "fe80::/10" };
+	static const char *addr4[] = { "10.1.2.3", "10.1.2.4", "10.1.2.5", "10.2.0.1", "192.168.1.1",
+				       "192.168.2.1", "8.8.8.8", "10.200.0.1" };
+	static const char *addr6[] = { "2001:db8::5", "2001:db8:1::1", "2001:db8:1::2", "fe80::1", "2002::1" };
+	static const char *protos[] = { "", "tcp ", "udp ", "icmp ", "icmpv6 ", "any " };
+	static const int pkt_protos[] = { 6, 17, 1, 58, 47 };
+	unsigned seed = 12345;
+	int mismatches = 0, total = 0;
+
+	for (int iter = 0; iter < 300; iter++) {
+		char text[8192];
+		size_t o = 0;
+		int nrules = 1 + rand_r(&seed) % 25;
+		struct vigil_rules rs;
+		struct vigil_fw_table t;
+		char err[200];
+
+		for (int i = 0; i < nrules; i++) {
+			int v6 = rand_r(&seed) % 3 == 0;
+			int pr = rand_r(&seed) % 6;
+			const char *act = rand_r(&seed) % 2 ? "drop" : "pass";
+
+			if ((pr == 3 && v6) || (pr == 4 && !v6))
+				pr = 0;
+			o += snprintf(text + o, sizeof(text) - o, "%s %s", act, protos[pr]);
+			if (rand_r(&seed) % 2)
+				o += snprintf(text + o, sizeof(text) - o, "from %s ",
+					      v6 ? pfx6[rand_r(&seed) % 5] : pfx4[rand_r(&seed) % 9]);
+			if (rand_r(&seed) % 2)
+				o += snprintf(text + o, sizeof(text) - o, "to %s ",
+					      v6 ? pfx6[rand_r(&seed) % 5] : pfx4[rand_r(&seed) % 9]);
+			if ((pr == 1 || pr == 2) && rand_r(&seed) % 2) {
+				int lo = rand_r(&seed) % 40, hi = lo + rand_r(&seed) % 20;
+
+				o += snprintf(text + o, sizeof(text) - o, "port %d-%d", lo, hi);
+			}
+			o += snprintf(text + o, sizeof(text) - o, "\n");
+		}
+		if (parse(&rs, text)) {
+			fprintf(stderr, "generated rules did not parse:\n%s", text);
+			vigil_rules_print_diags(&rs, stderr);
+			CHECK(0);
+			vigil_rules_free(&rs);
+			continue;
+		}
+		CHECK(vigil_fw_compile(&rs, &t, err, sizeof(err)) == 0);
+		for (int k = 0; k < 200; k++) {
+			int v6 = rand_r(&seed) % 2;
+			struct vigil_fw_pkt p = pkt(v6 ? addr6[rand_r(&seed) % 5] : addr4[rand_r(&seed) % 8],
+						    v6 ? addr6[rand_r(&seed) % 5] : addr4[rand_r(&seed) % 8],
+						    pkt_protos[rand_r(&seed) % 5], 0);
+
+			if (p.proto == 6 || p.proto == 17)
+				p.dport = (uint16_t)(rand_r(&seed) % 70);
+			total++;
+			if (vigil_fw_eval(&rs, &p) != vigil_fw_simulate(&t, &p)) {
+				if (!mismatches++)
+					fprintf(stderr, "mismatch (eval %u sim %u) on rules:\n%s",
+						vigil_fw_eval(&rs, &p), vigil_fw_simulate(&t, &p), text);
+			}
+		}
+		vigil_fw_table_free(&t);
+		vigil_rules_free(&rs);
+	}
+	CHECK(mismatches == 0);
+	CHECK(total == 300 * 200);
+}
+
+/* many rules: compiles, lookups stay three tries, entry count linear */
+static void test_scale(void)
+{
+	size_t cap = 100000 * 40, o = 0;
+	char *text = malloc(cap);
+	struct vigil_rules rs;
+	struct vigil_fw_table t;
+	char err[200];
+
+	for (int i = 0; i < 100000; i++)
+		o += snprintf(text + o, cap - o, "drop from 10.%d.%d.%d\n", i >> 16, (i >> 8) & 255, i & 255);
+	CHECK(vigil_rules_parse(&rs, "big", text, o) == 0);
+	CHECK(rs.n == 100001);
+	CHECK(vigil_fw_compile(&rs, &t, err, sizeof(err)) == 0);
+	CHECK(t.nsrc == 100002);
+	CHECK(t.nmatch == 100001);
+	struct vigil_fw_pkt p = pkt("10.1.2.3", "1.1.1.1", 6, 80);
+	CHECK(vigil_fw_eval(&rs, &p) == 66051 + 1);
+	vigil_fw_table_free(&t);
+	vigil_rules_free(&rs);
+
+	/* the combination limit is an error, not a crash */
+	CHECK(parse(&rs, "drop from 10.0.0.0/8\ndrop from 11.0.0.0/8\ndrop to 12.0.0.0/8\ndrop to 13.0.0.0/8\n") == 0);
+	t.max_match = 3;
+	CHECK(vigil_fw_compile(&rs, &t, err, sizeof(err)) < 0);
+	CHECK(strstr(err, "combination entries") != NULL);
+	vigil_rules_free(&rs);
+	free(text);
+}
+
+int main(void)
+{
+	test_valid();
+	test_errors();
+	test_warnings();
+	test_precedence();
+	test_differential();
+	test_scale();
+	return check_done("test_rules");
+}
