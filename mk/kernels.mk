@@ -1,11 +1,14 @@
 # The kernel matrix (tests/kernels/, docs/testing.md): `make test-kernels` runs the e2e suite on
 # the host and in QEMU guests booting Debian's 6.1 and 6.12 kernels, and writes
-# build/kernel-matrix.txt. Included by the main Makefile; also usable alone:
-#   make -f mk/kernels.mk test-kernels [KERNELS="6.1"]
-# KERNELS: names from tests/kernels/kernels.conf plus "host" (default: all of them).
+# build/kernel-matrix.txt. Included at the end of the main Makefile, so $(BUILD) and
+# $(WORKLOADS) are known here and what test-e2e needs is built first.
+#   make test-kernels                      host + every kernel in tests/kernels/kernels.conf
+#   make test-kernels KERNELS="6.1"        one kernel (names from kernels.conf, and "host")
+#   make test-kernels KERNELS="-j 2"       any tests/kernels/run.sh arguments
+# Alone (make -f mk/kernels.mk ...) it builds only the stand-in and runs with what is built.
 
 KERNELS ?=
-KERNELS_VIGIL_TARGET ?= build/vigil
+KERNELS_E2E_DEPS ?= $(if $(BUILD),$(BUILD)/vigil $(WORKLOADS))
 KERNELS_STANDIN := build/kernels/selftest/standin
 KERNELS_CLANG ?= clang
 KERNELS_BPFTOOL ?= bpftool
@@ -28,10 +31,7 @@ kernels-standin: $(KERNELS_STANDIN)
 kernels-fetch:
 	tests/kernels/run.sh --fetch-only $(KERNELS)
 
-# builds build/vigil first when a main Makefile knows how
-test-kernels: $(KERNELS_STANDIN)
-	@if [ -f Makefile ] && $(MAKE) -n -f Makefile $(KERNELS_VIGIL_TARGET) >/dev/null 2>&1; then \
-		$(MAKE) --no-print-directory -f Makefile $(KERNELS_VIGIL_TARGET); fi
+test-kernels: $(KERNELS_STANDIN) $(KERNELS_E2E_DEPS)
 	tests/kernels/run.sh $(KERNELS)
 
 kernels-clean:

@@ -74,6 +74,8 @@ base() {
 		/usr/bin/mount /usr/bin/umount "$py" /usr/bin/dash /usr/bin/bash; do
 		add_elf "$f"
 	done
+	# iputils ping when the host has it (busybox's lacks some options)
+	if [ -x /usr/bin/ping ]; then add_elf /usr/bin/ping; fi
 	# /bin/sh is dash as on the host: busybox-static's ash runs its own applets before $PATH
 	# (busybox ip/tc under `sh -c`), which is not what the tests mean
 	ln -s dash "$stage/usr/bin/sh"
@@ -128,6 +130,10 @@ payload() {
 	if [ -x "$root/build/kernels/selftest/standin" ]; then
 		add_elf "$root/build/kernels/selftest/standin" /vigil/build/kernels/selftest/standin
 	fi
+	# programs the e2e tests drive (Makefile: $(WORKLOADS)), with their libraries
+	for f in "$root"/build/tests/workloads/*; do
+		[ -f "$f" ] && [ -x "$f" ] && add_elf "$f" "/vigil/build/tests/workloads/${f##*/}"
+	done
 	tar -C "$root" -cf - --exclude=tests/kernels/cache --exclude=__pycache__ --exclude=.pytest_cache \
 		tests $(cd "$root" && ls -d docs pytest.ini pyproject.toml setup.cfg tox.ini conftest.py 2>/dev/null) |
 		tar -C "$stage/vigil" -xf -

@@ -3,12 +3,17 @@
     START<TAB>nodeid                          before a test's setup
     RESULT<TAB>nodeid<TAB>pass|fail|skip<TAB>reason   after its teardown
 
+With $VIGIL_GUEST_SKIPS naming tests/kernels/guest-skips.txt (the guests set it), the tests
+listed there are skipped with the listed reason.
+
 The port is the file named by $VIGIL_RESULTS (/dev/ttyS1 in a guest, a file on the host), opened
 in append mode and flushed per line, so a guest that panics halfway still reports every test that
 finished and names the one that was running. Loaded with `-p resultport` (tests/kernels on
 PYTHONPATH). Standard library only: it runs inside the initramfs.
 """
 import os
+
+import pytest
 
 _port = None
 _state = {}  # nodeid -> (outcome, reason)
@@ -44,6 +49,29 @@ def _skip_reason(report):
     lr = report.longrepr
     msg = lr[2] if isinstance(lr, tuple) and len(lr) == 3 else str(lr or "")
     return msg[len("Skipped: "):] if msg.startswith("Skipped: ") else msg
+
+
+def _skip_list(path):
+    entries = []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line and not line.startswith("#"):
+                prefix, _, reason = line.partition(" ")
+                entries.append((prefix, " ".join(reason.split()) or "listed in guest-skips.txt"))
+    return entries
+
+
+def pytest_collection_modifyitems(config, items):
+    path = os.environ.get("VIGIL_GUEST_SKIPS")
+    if not path:
+        return
+    entries = _skip_list(path)
+    for item in items:
+        for prefix, reason in entries:
+            if item.nodeid == prefix or item.nodeid.startswith(prefix + "::") or item.nodeid.startswith(prefix + "["):
+                item.add_marker(pytest.mark.skip(reason=f"guest skip-list: {reason}"))
+                break
 
 
 def pytest_runtest_logstart(nodeid, location):
