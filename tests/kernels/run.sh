@@ -7,7 +7,7 @@
 #   tests/kernels/run.sh --shell 6.12    boot a guest with a shell on this terminal
 #   tests/kernels/run.sh --fetch-only    download and extract the kernels, nothing else
 #   tests/kernels/run.sh --selftest      only the harness self-test (no vigil, no e2e suite)
-#   tests/kernels/run.sh -j 2            boot up to two guests at a time (default 1)
+#   tests/kernels/run.sh -j 1            one guest at a time (default: two when there are 2+ CPUs)
 #
 # Exit status: 0 every test passed or skipped everywhere, 1 a test failed, a guest did not
 # boot, panicked, timed out or printed no result markers, 2 usage error.
@@ -22,7 +22,7 @@ out="${VIGIL_KERNELS_OUT:-$root/build/kernels}"
 matrix="${VIGIL_KERNELS_MATRIX:-$root/build/kernel-matrix.txt}"
 timeout_s="${VIGIL_KERNELS_TIMEOUT:-900}"
 mem="${VIGIL_KERNELS_MEM:-1024}"
-jobs="${VIGIL_KERNELS_JOBS:-1}"
+jobs="${VIGIL_KERNELS_JOBS:-$(($(nproc) >= 2 ? 2 : 1))}"
 read -r -a qemu_extra <<<"${VIGIL_KERNELS_QEMU_ARGS:-}"
 py=/usr/bin/python3
 lsm="lockdown,capability,landlock,yama,apparmor,bpf"
