@@ -134,9 +134,12 @@ payload() {
 	for f in "$root"/build/tests/workloads/*; do
 		[ -f "$f" ] && [ -x "$f" ] && add_elf "$f" "/vigil/build/tests/workloads/${f##*/}"
 	done
+	local extra=() x
+	for x in docs pytest.ini pyproject.toml setup.cfg tox.ini conftest.py; do
+		if [ -e "$root/$x" ]; then extra+=("$x"); fi
+	done
 	tar -C "$root" -cf - --exclude=tests/kernels/cache --exclude=__pycache__ --exclude=.pytest_cache \
-		tests $(cd "$root" && ls -d docs pytest.ini pyproject.toml setup.cfg tox.ini conftest.py 2>/dev/null) |
-		tar -C "$stage/vigil" -xf -
+		tests "${extra[@]}" | tar -C "$stage/vigil" -xf -
 	for s in "${suites[@]}"; do
 		[ -e "$root/$s" ] || die "suite '$s' does not exist"
 	done
@@ -156,7 +159,7 @@ modules() {
 	cp "$tree/boot/config-$ver" "$stage/boot/config-$ver"
 	# the package ships no modules.dep (its postinst runs depmod): index the .ko files by name
 	# and follow each module's own depends= (from .modinfo) to close the set
-	local -A path=() done=()
+	local -A path=() seen=()
 	while read -r f; do
 		m=${f##*/}; m=${m%%.ko*}; path[${m//-/_}]=$f
 	done < <(cd "$moddir" && find kernel -name '*.ko*')
@@ -167,8 +170,8 @@ modules() {
 	done <"$here/modules.txt"
 	while [ ${#queue[@]} -gt 0 ]; do
 		m=${queue[0]}; queue=("${queue[@]:1}")
-		[ -n "${done[$m]:-}" ] && continue
-		done[$m]=1
+		[ -n "${seen[$m]:-}" ] && continue
+		seen[$m]=1
 		f=${path[$m]:-}
 		[ -n "$f" ] || die "module '$m' is not in kernel '$ver' (built in? then drop it from modules.txt)"
 		mkdir -p "$stage/lib/modules/$ver/$(dirname "$f")"
