@@ -26,6 +26,7 @@
 #include "core/env.h"
 #include "core/out.h"
 #include "core/probe.h"
+#include "core/session.h"
 #include "probe.skel.h"
 
 struct probe_ctx {
@@ -542,6 +543,8 @@ bool vigil_mech_works(enum vigil_mech m, struct vigil_probe *why)
 		return false;
 	if (!cache[m].probed) {
 		vigil_probe_mech(m, &cache[m], NULL);
+		/* a failed probe is an answer, not an error to report later */
+		vigil_libbpf_log_clear();
 		vigil_debug("probe '%s': %s%s%s", vigil_mech_name(m), cache[m].ok ? "works" : "unavailable",
 			    cache[m].ok ? "" : ": ", cache[m].ok ? "" : cache[m].reason);
 	}

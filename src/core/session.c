@@ -62,6 +62,12 @@ void vigil_libbpf_setup(void)
 	libbpf_set_print(libbpf_print);
 }
 
+void vigil_libbpf_log_clear(void)
+{
+	loglen = 0;
+	logbuf[0] = 0;
+}
+
 void vigil_libbpf_dump_tail(int lines)
 {
 	size_t i = loglen;
