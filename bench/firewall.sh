@@ -144,13 +144,15 @@ measure() {
     a=$(prog_stats "$id"); flood "$src" "$SECS" >/dev/null; b=$(prog_stats "$id")
     sysctl -q kernel.bpf_stats_enabled=0
     run=$(echo "$a $b" | awk '{printf "%.1f", ($4 > $2) ? ($3 - $1) / ($4 - $2) : 0}')
-    test=$(for i in 1 2 3; do $HELPER cost "$id" "$src" 10.250.0.2 1000000; done | awk '{print $2}' | sort -n | head -1)
+    test=$(for i in 1 2 3; do $HELPER cost "$id" "$src" 10.250.0.2 1000000; done |
+      awk '$4 != 1 {print "warning: test run verdict " $4 ", not XDP_DROP" > "/dev/stderr"} {print $2}' | sort -n | head -1)
   fi
   echo "$tool $n $best $run $test" >> "$TMP/results"
   echo "$tool $n $best $run $test" | awk -v s="$SECS" -v hz="$(getconf CLK_TCK)" '{
     m = ($3 > 0) ? $3 / 1e6 : 1
-    printf "%-12s %7d rules %11.0f drops/s (sent %11.0f/s) %6.3f softirq-s %6.3f cpu-s per M drops  run %5s ns  test %4s ns\n",
-      $1, $2, $3 / s, $6 / s, $4 / hz / m, $5 / hz / m, $7, $8 }'
+    sent = ($6 > 0) ? sprintf("%11.0f", $6 / s) : "          -"
+    printf "%-12s %7d rules %11.0f drops/s (sent %s/s) %6.3f softirq-s %6.3f cpu-s per M drops  run %5s ns  test %4s ns\n",
+      $1, $2, $3 / s, sent, $4 / hz / m, $5 / hz / m, $7, $8 }'
 }
 
 # xdp-filter serialises on /run/xdp-filter.lck and fails at once when it is taken;
