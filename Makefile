@@ -1,6 +1,7 @@
 # vigil: one `make` builds BPF objects -> skeletons -> one static binary.
 CLANG ?= clang
 BPFTOOL ?= bpftool
+LLVM_STRIP ?= llvm-strip
 CC ?= gcc
 BUILD ?= build
 
@@ -30,8 +31,10 @@ PYTEST ?= /usr/bin/python3 -m pytest
 
 all: $(BUILD)/vigil
 
+# DWARF is dropped from the embedded objects; BTF and CO-RE records stay
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/*.h include/vigil/events.h | $(BUILD)/bpf
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(LLVM_STRIP) -g $@
 
 $(BUILD)/skel/%.skel.h: $(BUILD)/bpf/%.bpf.o | $(BUILD)/skel
 	$(BPFTOOL) gen skeleton $< name $*_bpf > $@
@@ -53,7 +56,9 @@ $(BUILD)/libvigil.a: $(CORE_OBJS)
 	$(AR) rcs $@ $^
 
 $(BUILD)/vigil: $(CMD_OBJS) $(BUILD)/libvigil.a
-	$(CC) $(CFLAGS) -static $^ $(LDLIBS) -o $@
+	$(CC) $(CFLAGS) -static $^ $(LDLIBS) -o $@.debug
+	@# ship without DWARF (kept in $@.debug); the symbol table stays for doctor's uprobe probe
+	objcopy --strip-debug $@.debug $@
 
 # The workloads the end-to-end tests and benchmarks drive.
 WORKLOADS := $(patsubst tests/workloads/%.c,$(BUILD)/tests/workloads/%,$(wildcard tests/workloads/*.c))

@@ -123,20 +123,14 @@ int BPF_PROG(proc_exit, struct task_struct *p)
 
 /* ---- failed execs (--failed) ---------------------------------------------- */
 
-static __always_inline int stash_exec(const char *filename, const char *const *argv)
+/* filename and argv from the caller's memory, which a failed exec leaves intact */
+static __always_inline void read_exec_args(struct exec_scratch *s, const char *filename,
+					   const char *const *argv)
 {
-	__u32 zero = 0, tid = (__u32)bpf_get_current_pid_tgid();
-	struct exec_scratch *s;
-	char *buf;
+	char *buf = s->ev.args;
 	__u32 off = 0;
 	long n;
 
-	if (!vigil_filter_pass())
-		return 0;
-	s = bpf_map_lookup_elem(&exec_scratch, &zero);
-	if (!s)
-		return 0;
-	buf = s->ev.args;
 	s->ev.flags = VIGIL_EXEC_FAILED;
 	s->ev.argc = 0;
 	n = bpf_probe_read_user_str(s->ev.filename, sizeof(s->ev.filename), filename);
@@ -154,6 +148,7 @@ static __always_inline int stash_exec(const char *filename, const char *const *a
 			s->ev.flags |= VIGIL_EXEC_ARGS_TRUNC;
 			goto done;
 		}
+		/* the spill area after args keeps this in bounds */
 		n = bpf_probe_read_user_str(&buf[off], VIGIL_ARG_MAX, arg);
 		if (n <= 0)
 			goto done;
@@ -170,6 +165,20 @@ done:
 		s->ev.flags |= VIGIL_EXEC_ARGS_TRUNC;
 	}
 	s->ev.args_len = off;
+}
+
+/* tracepoint path: stash at entry, ship at exit if the call failed */
+static __always_inline int stash_exec(const char *filename, const char *const *argv)
+{
+	__u32 zero = 0, tid = (__u32)bpf_get_current_pid_tgid();
+	struct exec_scratch *s;
+
+	if (!vigil_filter_pass())
+		return 0;
+	s = bpf_map_lookup_elem(&exec_scratch, &zero);
+	if (!s)
+		return 0;
+	read_exec_args(s, filename, argv);
 	bpf_map_update_elem(&exec_stash, &tid, &s->ev, BPF_ANY);
 	return 0;
 }
@@ -227,4 +236,41 @@ int BPF_PROG(proc_free, struct task_struct *p)
 
 	bpf_map_delete_elem(&exec_stash, &tid);
 	return 0;
+}
+
+/*
+ * fexit path, preferred where BPF trampolines work: one program per call
+ * type and no per-thread state, and unlike the syscall tracepoints it does
+ * not send every syscall on the host through the slow path. The record is
+ * reserved with the spill area (exec_scratch) so argv reads stay in bounds.
+ */
+static __always_inline int ship_failed_fexit(const char *filename, const char *const *argv,
+					     long ret)
+{
+	struct exec_scratch *s;
+
+	if (ret >= 0 || !vigil_filter_pass())
+		return 0;
+	s = vigil_reserve(sizeof(*s));
+	if (!s)
+		return 0;
+	vigil_fill_hdr(&s->ev.hdr, VIGIL_EV_EXEC, bpf_get_current_task_btf());
+	read_exec_args(s, filename, argv);
+	s->ev.retval = ret;
+	bpf_ringbuf_submit(s, 0);
+	return 0;
+}
+
+SEC("fexit/" VIGIL_SYSCALL_PREFIX "sys_execve")
+int BPF_PROG(proc_execve_fexit, struct pt_regs *regs, long ret)
+{
+	return ship_failed_fexit((const char *)PT_REGS_PARM1_CORE(regs),
+				 (const char *const *)PT_REGS_PARM2_CORE(regs), ret);
+}
+
+SEC("fexit/" VIGIL_SYSCALL_PREFIX "sys_execveat")
+int BPF_PROG(proc_execveat_fexit, struct pt_regs *regs, long ret)
+{
+	return ship_failed_fexit((const char *)PT_REGS_PARM2_CORE(regs),
+				 (const char *const *)PT_REGS_PARM3_CORE(regs), ret);
 }

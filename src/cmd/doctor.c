@@ -29,36 +29,8 @@
 #include "core/names.h"
 #include "core/out.h"
 #include "core/session.h"
-#include "doctor.skel.h"
+#include "core/probe.h"
 
-#define PING_COUNT 20
-
-struct result {
-	bool probed;
-	bool ok;
-	const char *stage;	/* where it failed: open, load, attach, run */
-	int err;		/* positive errno */
-	uint64_t hits;
-	char reason[256];
-};
-
-struct probe_ctx {
-	struct doctor_bpf *skel;
-	struct bpf_program *prog;
-	struct bpf_link *link;
-	int fd;
-	bool tc_created;
-	struct bpf_tc_hook tc_hook;
-	char cgdir[PATH_MAX];
-};
-
-struct probe {
-	enum vigil_mech mech;
-	const char *prog;
-	int (*attach)(struct probe_ctx *c);	/* NULL: bpf_program__attach() */
-	void (*detach)(struct probe_ctx *c);
-	int (*trigger)(struct probe_ctx *c);	/* returns 0, or -errno when it could not */
-};
 
 static struct {
 	struct utsname uts;
@@ -67,464 +39,9 @@ static struct {
 	const char *tracefs, *cgroup2;
 	bool bpffs, securityfs;
 	char lsm[256];
-	struct result res[VIGIL_M__COUNT];
-	struct {
-		bool ok;
-		int received;
-		double median_us, max_us;
-		char reason[256];
-	} ping;
+	struct vigil_probe res[VIGIL_M__COUNT];
+	struct vigil_ping_stats ping;
 } d;
-
-/* ---- triggers ---- */
-
-static int trig_getppid(struct probe_ctx *c)
-{
-	for (int i = 0; i < 3; i++)
-		syscall(SYS_getppid);
-	return 0;
-}
-
-static int trig_udp_lo(struct probe_ctx *c)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(9),
-				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return -errno;
-	for (int i = 0; i < 3; i++)
-		sendto(fd, "vigil", 5, 0, (struct sockaddr *)&sa, sizeof(sa));
-	close(fd);
-	/* generic XDP and TC ingress on lo run in softirq: let it happen */
-	usleep(20000);
-	return 0;
-}
-
-static int trig_read(struct probe_ctx *c)
-{
-	char buf[256];
-	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	for (int i = 0; i < 3; i++)
-		pread(fd, buf, sizeof(buf), 0);
-	close(fd);
-	return 0;
-}
-
-static int trig_spin(struct probe_ctx *c)
-{
-	uint64_t end = vigil_mono_ns() + 50000000ull;
-	volatile uint64_t x = 0;
-
-	while (vigil_mono_ns() < end)
-		x++;
-	return 0;
-}
-
-__attribute__((noinline)) int vigil_doctor_uprobe_target(int x)
-{
-	/* keep the call and the function: the uprobe needs both */
-	__asm__ volatile("" : "+r"(x));
-	return x + 1;
-}
-
-static int trig_uprobe(struct probe_ctx *c)
-{
-	for (int i = 0; i < 3; i++)
-		vigil_doctor_uprobe_target(i);
-	return 0;
-}
-
-/* a child joins the scratch cgroup and opens a socket there */
-static int trig_cgroup(struct probe_ctx *c)
-{
-	char procs[PATH_MAX + 16];
-	int status;
-	pid_t pid;
-
-	snprintf(procs, sizeof(procs), "%s/cgroup.procs", c->cgdir);
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		int fd = open(procs, O_WRONLY | O_CLOEXEC);
-
-		if (fd < 0 || write(fd, "0", 1) != 1)
-			_exit(1);
-		fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-		_exit(fd < 0 ? 2 : 0);
-	}
-	if (waitpid(pid, &status, 0) < 0)
-		return -errno;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
-}
-
-/* a child execs; the program must kill it with SIGKILL at exec */
-static int trig_send_signal(struct probe_ctx *c)
-{
-	int pfd[2], status;
-	pid_t pid;
-	char go;
-
-	if (pipe2(pfd, O_CLOEXEC))
-		return -errno;
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
-
-		close(pfd[1]);
-		if (read(pfd[0], &go, 1) != 1)
-			_exit(1);
-		if (null >= 0)
-			dup2(null, 1);
-		execl("/proc/self/exe", "vigil", "--version", (char *)NULL);
-		_exit(127);
-	}
-	close(pfd[0]);
-	c->skel->bss->victim_tgid = pid;
-	if (write(pfd[1], "g", 1) != 1) {
-		close(pfd[1]);
-		kill(pid, SIGKILL);
-	}
-	close(pfd[1]);
-	if (waitpid(pid, &status, 0) < 0)
-		return -errno;
-	c->skel->bss->victim_tgid = 0;
-	/* hits are counted by the program; the kill itself is what we check */
-	if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL))
-		c->skel->bss->hits[VIGIL_M_SEND_SIGNAL] = 0;
-	return 0;
-}
-
-/* ---- attachments that need more than bpf_program__attach() ---- */
-
-static int attach_xdp(struct probe_ctx *c)
-{
-	c->link = bpf_program__attach_xdp(c->prog, if_nametoindex("lo"));
-	return c->link ? 0 : -errno;
-}
-
-static int attach_tc(struct probe_ctx *c)
-{
-	LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = bpf_program__fd(c->prog),
-		    .handle = 0x76696, .priority = 1);
-	int err;
-
-	memset(&c->tc_hook, 0, sizeof(c->tc_hook));
-	c->tc_hook.sz = sizeof(c->tc_hook);
-	c->tc_hook.ifindex = if_nametoindex("lo");
-	c->tc_hook.attach_point = BPF_TC_INGRESS;
-	err = bpf_tc_hook_create(&c->tc_hook);
-	if (err && err != -EEXIST)
-		return err;
-	/* only remove the clsact qdisc if we made it */
-	c->tc_created = !err;
-	err = bpf_tc_attach(&c->tc_hook, &opts);
-	c->fd = err ? -1 : 1;
-	return err;
-}
-
-static void detach_tc(struct probe_ctx *c)
-{
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 0x76696, .priority = 1);
-
-	if (c->fd > 0)
-		bpf_tc_detach(&c->tc_hook, &opts);
-	if (c->tc_created) {
-		c->tc_hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
-		bpf_tc_hook_destroy(&c->tc_hook);
-	}
-	c->fd = -1;
-}
-
-static int attach_cgroup(struct probe_ctx *c)
-{
-	if (!d.cgroup2)
-		return -ENOENT;
-	snprintf(c->cgdir, sizeof(c->cgdir), "%s/vigil-doctor-%d", d.cgroup2, getpid());
-	if (mkdir(c->cgdir, 0700) && errno != EEXIST) {
-		c->cgdir[0] = 0;
-		return -errno;
-	}
-	c->fd = open(c->cgdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (c->fd < 0)
-		return -errno;
-	c->link = bpf_program__attach_cgroup(c->prog, c->fd);
-	return c->link ? 0 : -errno;
-}
-
-static void detach_cgroup(struct probe_ctx *c)
-{
-	bpf_link__destroy(c->link);
-	c->link = NULL;
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
-	if (c->cgdir[0])
-		rmdir(c->cgdir);
-}
-
-static int attach_perf(struct probe_ctx *c)
-{
-	struct perf_event_attr attr = {
-		.type = PERF_TYPE_SOFTWARE,
-		.size = sizeof(attr),
-		.config = PERF_COUNT_SW_CPU_CLOCK,
-		.sample_freq = 1000,
-		.freq = 1,
-	};
-
-	c->fd = syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
-	if (c->fd < 0)
-		return -errno;
-	c->link = bpf_program__attach_perf_event(c->prog, c->fd);
-	return c->link ? 0 : -errno;
-}
-
-static void detach_fd_link(struct probe_ctx *c)
-{
-	bpf_link__destroy(c->link);
-	c->link = NULL;
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
-}
-
-static int attach_uprobe(struct probe_ctx *c)
-{
-	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = "vigil_doctor_uprobe_target");
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-
-	if (n < 0)
-		return -errno;
-	exe[n] = 0;
-	c->link = bpf_program__attach_uprobe_opts(c->prog, getpid(), exe, 0, &opts);
-	return c->link ? 0 : -errno;
-}
-
-static const struct probe probes[] = {
-	{ VIGIL_M_TRACEPOINT, "probe_tracepoint", NULL, NULL, trig_getppid },
-	{ VIGIL_M_RAW_TP, "probe_raw_tp", NULL, NULL, trig_getppid },
-	{ VIGIL_M_TP_BTF, "probe_tp_btf", NULL, NULL, trig_getppid },
-	{ VIGIL_M_RINGBUF, "probe_ringbuf", NULL, NULL, NULL },	/* see round_trip() */
-	{ VIGIL_M_XDP, "probe_xdp", attach_xdp, NULL, trig_udp_lo },
-	{ VIGIL_M_TC, "probe_tc", attach_tc, detach_tc, trig_udp_lo },
-	{ VIGIL_M_CGROUP, "probe_cgroup", attach_cgroup, detach_cgroup, trig_cgroup },
-	{ VIGIL_M_PERF_EVENT, "probe_perf_event", attach_perf, detach_fd_link, trig_spin },
-	{ VIGIL_M_UPROBE, "probe_uprobe", attach_uprobe, NULL, trig_uprobe },
-	{ VIGIL_M_KPROBE, "probe_kprobe", NULL, NULL, trig_read },
-	{ VIGIL_M_FENTRY, "probe_fentry", NULL, NULL, trig_read },
-	{ VIGIL_M_LSM, "probe_lsm", NULL, NULL, trig_read },
-	{ VIGIL_M_SEND_SIGNAL, "probe_send_signal", NULL, NULL, trig_send_signal },
-};
-
-/* ---- why a mechanism failed, in one line ---- */
-
-static bool lsm_active(const char *name)
-{
-	char list[sizeof(d.lsm) + 2], want[64];
-
-	snprintf(list, sizeof(list), ",%s,", d.lsm);
-	snprintf(want, sizeof(want), ",%s,", name);
-	return strstr(list, want) != NULL;
-}
-
-static void explain(enum vigil_mech m, struct result *r)
-{
-	const char *why = NULL;
-
-	if (r->ok)
-		return;
-	switch (m) {
-	case VIGIL_M_KPROBE:
-		if (access("/sys/bus/event_source/devices/kprobe", F_OK))
-			why = "the kernel has no kprobe PMU: built without CONFIG_KPROBES";
-		break;
-	case VIGIL_M_FENTRY:
-		if (r->err == EPERM || r->err == 524 /* ENOTSUPP */ || r->err == EOPNOTSUPP)
-			why = "the kernel refuses BPF trampoline programs (fentry/fexit) here; "
-			      "vigil uses tracepoints instead";
-		break;
-	case VIGIL_M_LSM:
-		if (!lsm_active("bpf"))
-			why = "the bpf LSM is not active: boot with lsm=...,bpf";
-		else if (r->err == EPERM)
-			why = "the kernel refuses BPF LSM programs here (no BPF trampoline support)";
-		break;
-	case VIGIL_M_TRACEPOINT:
-		if (!d.tracefs)
-			why = "tracefs is not mounted: mount -t tracefs tracefs /sys/kernel/tracing";
-		break;
-	case VIGIL_M_XDP:
-	case VIGIL_M_TC:
-		if (r->err == EBUSY || r->err == EEXIST)
-			why = "another program already holds this hook on 'lo'";
-		break;
-	case VIGIL_M_CGROUP:
-		if (!d.cgroup2)
-			why = "no cgroup v2 hierarchy is mounted";
-		break;
-	default:
-		break;
-	}
-	if (!why && !strcmp(r->stage, "run"))
-		why = "attached, but the program never ran when triggered";
-	if (why)
-		snprintf(r->reason, sizeof(r->reason), "%s", why);
-	else
-		snprintf(r->reason, sizeof(r->reason), "%s failed: %s", r->stage, strerror(r->err));
-}
-
-/* ---- probing ---- */
-
-static struct doctor_bpf *open_only(const char *prog_name, struct bpf_program **prog)
-{
-	struct doctor_bpf *skel = doctor_bpf__open();
-	struct bpf_program *p;
-
-	if (!skel)
-		return NULL;
-	skel->rodata->target_tgid = getpid();
-	bpf_object__for_each_program(p, skel->obj) {
-		bool me = !strcmp(bpf_program__name(p), prog_name);
-
-		bpf_program__set_autoload(p, me);
-		if (me)
-			*prog = p;
-	}
-	/* doctor does not need a megabyte of ring buffer */
-	bpf_map__set_max_entries(skel->maps.vigil_events, 64 * 1024);
-	return skel;
-}
-
-static void probe_one(const struct probe *p)
-{
-	struct result *r = &d.res[p->mech];
-	struct probe_ctx c = { .fd = -1 };
-	int err;
-
-	r->probed = true;
-	c.skel = open_only(p->prog, &c.prog);
-	if (!c.skel) {
-		r->stage = "open";
-		r->err = errno;
-		goto out;
-	}
-	err = doctor_bpf__load(c.skel);
-	if (err) {
-		r->stage = "load";
-		r->err = -err;
-		goto out;
-	}
-	if (p->attach) {
-		err = p->attach(&c);
-	} else {
-		c.link = bpf_program__attach(c.prog);
-		err = c.link ? 0 : -errno;
-	}
-	if (err) {
-		r->stage = "attach";
-		r->err = -err;
-		goto out;
-	}
-	if (p->trigger && (err = p->trigger(&c))) {
-		r->stage = "trigger";
-		r->err = -err;
-		goto out;
-	}
-	r->hits = c.skel->bss->hits[p->mech];
-	r->ok = r->hits > 0;
-	r->stage = "run";
-out:
-	if (p->detach)
-		p->detach(&c);
-	else
-		bpf_link__destroy(c.link);
-	doctor_bpf__destroy(c.skel);
-	explain(p->mech, r);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double lat_us[PING_COUNT];
-
-static int on_ping(void *ctx, void *data, size_t size)
-{
-	const struct vigil_ping *p = data;
-	uint64_t now = vigil_boot_ns();
-
-	if (size >= sizeof(*p) && d.ping.received < PING_COUNT)
-		lat_us[d.ping.received++] = (now - p->hdr.ts) / 1e3;
-	return 0;
-}
-
-/* An event made by doctor travels kernel -> ring buffer -> user space. */
-static void round_trip(void)
-{
-	struct result *r = &d.res[VIGIL_M_RINGBUF];
-	struct bpf_program *prog = NULL;
-	struct doctor_bpf *skel;
-	struct ring_buffer *rb = NULL;
-	struct bpf_link *link = NULL;
-	int err = 0;
-
-	r->probed = true;
-	r->stage = "open";
-	skel = open_only("probe_ringbuf", &prog);
-	if (!skel) {
-		err = errno;
-		goto out;
-	}
-	r->stage = "load";
-	if ((err = -doctor_bpf__load(skel)))
-		goto out;
-	r->stage = "attach";
-	link = bpf_program__attach(prog);
-	if (!link) {
-		err = errno;
-		goto out;
-	}
-	rb = ring_buffer__new(bpf_map__fd(skel->maps.vigil_events), on_ping, NULL, NULL);
-	if (!rb) {
-		err = errno;
-		goto out;
-	}
-	r->stage = "run";
-	for (int i = 0; i < PING_COUNT; i++) {
-		int before = d.ping.received;
-
-		syscall(SYS_getppid);
-		/* wait for this one event, through epoll like every command */
-		for (int t = 0; t < 10 && d.ping.received == before; t++)
-			ring_buffer__poll(rb, 100);
-	}
-	r->hits = skel->bss->hits[VIGIL_M_RINGBUF];
-	r->ok = d.ping.received > 0;
-out:
-	r->err = err;
-	d.ping.ok = r->ok;
-	if (d.ping.received) {
-		qsort(lat_us, d.ping.received, sizeof(double), cmp_double);
-		d.ping.median_us = lat_us[d.ping.received / 2];
-		d.ping.max_us = lat_us[d.ping.received - 1];
-	}
-	ring_buffer__free(rb);
-	bpf_link__destroy(link);
-	doctor_bpf__destroy(skel);
-	explain(VIGIL_M_RINGBUF, r);
-	snprintf(d.ping.reason, sizeof(d.ping.reason), "%s", r->reason);
-}
 
 /* ---- environment ---- */
 
@@ -537,8 +54,6 @@ static bool is_mounted_fs(const char *type)
 
 static void read_env(void)
 {
-	FILE *f;
-
 	uname(&d.uts);
 	d.btf = access(VIGIL_BTF_PATH, R_OK) == 0;
 	d.privileged = vigil_has_cap(21 /* CAP_SYS_ADMIN */) ||
@@ -556,13 +71,7 @@ static void read_env(void)
 	d.cgroup2 = vigil_cgroup2_path();
 	d.bpffs = is_mounted_fs("bpf");
 	d.securityfs = is_mounted_fs("securityfs");
-	f = fopen("/sys/kernel/security/lsm", "re");
-	if (f) {
-		if (!fgets(d.lsm, sizeof(d.lsm), f))
-			d.lsm[0] = 0;
-		d.lsm[strcspn(d.lsm, "\n")] = 0;
-		fclose(f);
-	}
+	snprintf(d.lsm, sizeof(d.lsm), "%s", vigil_lsm_list());
 }
 
 static unsigned int available_mask(void)
@@ -580,6 +89,15 @@ static unsigned int available_mask(void)
 static const struct { int cap; const char *name; } caps[] = {
 	{ 21, "CAP_SYS_ADMIN" }, { 39, "CAP_BPF" }, { 38, "CAP_PERFMON" }, { 12, "CAP_NET_ADMIN" },
 };
+
+static void mech_list(struct jw *w, const char *key, unsigned int mask)
+{
+	jw_arr(w, key);
+	for (int m = 0; m < VIGIL_M__COUNT; m++)
+		if (mask & VIGIL_MECH(m))
+			jw_str(w, NULL, vigil_mech_name(m));
+	jw_end_arr(w);
+}
 
 static void render_json(void)
 {
@@ -618,7 +136,7 @@ static void render_json(void)
 	jw_end_arr(&w);
 	jw_obj(&w, "mechanisms");
 	for (int i = 0; i < VIGIL_M__COUNT; i++) {
-		const struct result *r = &d.res[i];
+		const struct vigil_probe *r = &d.res[i];
 
 		jw_obj(&w, vigil_mech_name(i));
 		jw_bool(&w, "available", r->ok);
@@ -637,14 +155,14 @@ static void render_json(void)
 	}
 	jw_end_obj(&w);
 	jw_obj(&w, "roundtrip");
-	jw_bool(&w, "ok", d.ping.ok);
-	jw_u64(&w, "sent", PING_COUNT);
+	jw_bool(&w, "ok", d.res[VIGIL_M_RINGBUF].ok);
+	jw_u64(&w, "sent", VIGIL_PING_COUNT);
 	jw_u64(&w, "received", d.ping.received);
 	if (d.ping.received) {
 		jw_double(&w, "median_us", d.ping.median_us);
 		jw_double(&w, "max_us", d.ping.max_us);
 	} else {
-		jw_str(&w, "reason", d.ping.reason);
+		jw_str(&w, "reason", d.res[VIGIL_M_RINGBUF].reason);
 	}
 	jw_end_obj(&w);
 	jw_obj(&w, "commands");
@@ -663,6 +181,15 @@ static void render_json(void)
 			if (missing & VIGIL_MECH(m))
 				jw_str(&w, NULL, vigil_mech_name(m));
 		jw_end_arr(&w);
+		if (vigil_cmds[i]->prefers) {
+			unsigned int use = vigil_cmds[i]->prefers & avail ? vigil_cmds[i]->prefers :
+									   vigil_cmds[i]->fallback;
+
+			jw_str(&w, "prefers_for", vigil_cmds[i]->prefers_for);
+			mech_list(&w, "prefers", vigil_cmds[i]->prefers);
+			mech_list(&w, "fallback", vigil_cmds[i]->fallback);
+			mech_list(&w, "will_use", use);
+		}
 		jw_end_obj(&w);
 	}
 	jw_end_obj(&w);
@@ -687,7 +214,7 @@ static void render_table(void)
 
 	fprintf(f, "\n%-12s %-6s %s\n", "MECHANISM", "STATUS", "DETAIL");
 	for (int i = 0; i < VIGIL_M__COUNT; i++) {
-		const struct result *r = &d.res[i];
+		const struct vigil_probe *r = &d.res[i];
 
 		if (r->ok)
 			fprintf(f, "%-12s %-6s ran %llu times\n", vigil_mech_name(i), "ok",
@@ -700,10 +227,10 @@ static void render_table(void)
 	}
 	if (d.ping.received)
 		fprintf(f, "\nround trip   kernel -> ring buffer -> user space: %d/%d events, "
-			   "median %.1fus, max %.1fus\n", d.ping.received, PING_COUNT,
+			   "median %.1fus, max %.1fus\n", d.ping.received, VIGIL_PING_COUNT,
 			d.ping.median_us, d.ping.max_us);
 	else
-		fprintf(f, "\nround trip   failed: %s\n", d.ping.reason);
+		fprintf(f, "\nround trip   failed: %s\n", d.res[VIGIL_M_RINGBUF].reason);
 
 	fprintf(f, "\n%-12s %-6s %s\n", "COMMAND", "STATUS", "DETAIL");
 	for (int i = 0; vigil_cmds[i]; i++) {
@@ -720,6 +247,15 @@ static void render_table(void)
 		}
 		if (!vigil_cmds[i]->needs)
 			fprintf(f, "nothing from the kernel");
+		if (vigil_cmds[i]->prefers) {
+			bool better = vigil_cmds[i]->prefers & avail;
+
+			fprintf(f, "; %s: %s", vigil_cmds[i]->prefers_for,
+				vigil_mech_name(__builtin_ctz(better ? vigil_cmds[i]->prefers :
+							     vigil_cmds[i]->fallback)));
+			if (!better)
+				fprintf(f, " (%s unavailable)", vigil_mech_name(__builtin_ctz(vigil_cmds[i]->prefers)));
+		}
 		fputc('\n', f);
 	}
 }
@@ -731,8 +267,8 @@ static int doctor_run(int argc, char **argv)
 		return VIGIL_EXIT_USAGE;
 	}
 	read_env();
-	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
-		struct result *r = &d.res[probes[i].mech];
+	for (int m = 0; m < VIGIL_M__COUNT; m++) {
+		struct vigil_probe *r = &d.res[m];
 
 		if (!d.privileged || !d.btf) {
 			snprintf(r->reason, sizeof(r->reason), "%s",
@@ -740,10 +276,7 @@ static int doctor_run(int argc, char **argv)
 						 "needs kernel BTF");
 			continue;
 		}
-		if (probes[i].mech == VIGIL_M_RINGBUF)
-			round_trip();
-		else
-			probe_one(&probes[i]);
+		vigil_probe_mech(m, r, m == VIGIL_M_RINGBUF ? &d.ping : NULL);
 	}
 	if (vigil.json)
 		render_json();
@@ -752,7 +285,7 @@ static int doctor_run(int argc, char **argv)
 	if (!d.privileged)
 		return VIGIL_EXIT_UNSUPPORTED;
 	/* the report is the result; a host that cannot trace at all is unsupported */
-	return d.ping.ok ? VIGIL_EXIT_OK : VIGIL_EXIT_UNSUPPORTED;
+	return d.res[VIGIL_M_RINGBUF].ok ? VIGIL_EXIT_OK : VIGIL_EXIT_UNSUPPORTED;
 }
 
 const struct vigil_cmd cmd_doctor = {

@@ -476,7 +476,6 @@ static int render_status(const char *iface, const struct fw_fds *f)
 		}
 		jw_end_arr(&w);
 		jw_end_obj(&w);
-		fputc('\n', vigil.out);
 	} else {
 		fprintf(vigil.out, "interface %s (ifindex %u): %s XDP, %s%s since %s, %u rules from '%s', "
 			"%llu reloads\n", iface, info.ifindex, mode_name(info.mode),
@@ -1016,7 +1015,6 @@ static int do_check(const char *rules_path)
 		jw_u64(&w, "destination_prefixes", t.ndst);
 		jw_u64(&w, "match_entries", t.nmatch);
 		jw_end_obj(&w);
-		fputc('\n', vigil.out);
 	} else {
 		fprintf(vigil.out, "%s: %u rules, %u warnings; %u source and %u destination prefixes, "
 			"%u match entries\n", rules_path, rs.n - 1, rs.nwarnings, t.nsrc, t.ndst, t.nmatch);

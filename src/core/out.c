@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 #include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "core/vigil.h"
@@ -8,42 +9,106 @@
 
 /* ---- JSON writer ---- */
 
+/*
+ * Records are built in one buffer and written with a single fwrite: a stdio
+ * call per token costs more than the rest of an event (each takes the FILE
+ * lock). Large documents are written out as they grow.
+ */
+static char *jbuf;
+static size_t jlen, jcap;
+static FILE *jfile;
+
+#define JB_SPILL (1u << 20)
+
+static void jb_flush(void)
+{
+	if (jlen && jfile)
+		fwrite(jbuf, 1, jlen, jfile);
+	jlen = 0;
+}
+
+static bool jb_room(size_t n)
+{
+	size_t cap;
+	char *p;
+
+	if (jlen + n <= jcap)
+		return true;
+	if (jlen > JB_SPILL)
+		jb_flush();
+	if (jlen + n <= jcap)
+		return true;
+	cap = jcap ? jcap : 4096;
+	while (cap < jlen + n)
+		cap *= 2;
+	p = realloc(jbuf, cap);
+	if (!p)
+		return false;
+	jbuf = p;
+	jcap = cap;
+	return true;
+}
+
+static void jb_put(const char *s, size_t n)
+{
+	if (!jb_room(n)) {
+		/* out of memory: keep the output right, if slower */
+		jb_flush();
+		if (jfile)
+			fwrite(s, 1, n, jfile);
+		return;
+	}
+	memcpy(jbuf + jlen, s, n);
+	jlen += n;
+}
+
+static void jb_putc(char c)
+{
+	jb_put(&c, 1);
+}
+
 void jw_init(struct jw *w, FILE *f)
 {
 	memset(w, 0, sizeof(*w));
 	w->f = f;
 	w->first[0] = true;
+	if (jfile != f)
+		jb_flush();
+	jfile = f;
 }
 
-void json_escape(FILE *f, const char *s, size_t n)
+static void json_escape(const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t run = 0, i;
 
 	for (i = 0; i < n && s[i]; i++) {
 		unsigned char c = s[i];
+		char u[6] = { '\\', 'u', '0', '0' };
 
 		/* plain bytes are copied in runs: this is the hot path of a stream */
 		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
 			continue;
-		fwrite(s + run, 1, i - run, f);
+		jb_put(s + run, i - run);
 		run = i + 1;
 		switch (c) {
-		case '"': fputs("\\\"", f); break;
-		case '\\': fputs("\\\\", f); break;
-		case '\n': fputs("\\n", f); break;
-		case '\r': fputs("\\r", f); break;
-		case '\t': fputs("\\t", f); break;
+		case '"': jb_put("\\\"", 2); break;
+		case '\\': jb_put("\\\\", 2); break;
+		case '\n': jb_put("\\n", 2); break;
+		case '\r': jb_put("\\r", 2); break;
+		case '\t': jb_put("\\t", 2); break;
 		default:
 			/* control bytes, and kernel strings are bytes, not UTF-8: keep JSON valid */
-			fprintf(f, "\\u00%c%c", hex[c >> 4], hex[c & 15]);
+			u[4] = hex[c >> 4];
+			u[5] = hex[c & 15];
+			jb_put(u, 6);
 		}
 	}
-	fwrite(s + run, 1, i - run, f);
+	jb_put(s + run, i - run);
 }
 
 /* decimal without printf: numbers are most of a stream's bytes */
-static void put_u64(FILE *f, uint64_t v)
+static void put_u64(uint64_t v)
 {
 	char buf[24], *p = buf + sizeof(buf);
 
@@ -51,27 +116,27 @@ static void put_u64(FILE *f, uint64_t v)
 		*--p = '0' + v % 10;
 		v /= 10;
 	} while (v);
-	fwrite(p, 1, buf + sizeof(buf) - p, f);
+	jb_put(p, buf + sizeof(buf) - p);
 }
 
 static void jw_key(struct jw *w, const char *key)
 {
 	if (w->depth > 0) {
 		if (!w->first[w->depth])
-			fputc(',', w->f);
+			jb_putc(',');
 		w->first[w->depth] = false;
 	}
 	if (key) {
-		fputc('"', w->f);
-		json_escape(w->f, key, strlen(key));
-		fputs("\":", w->f);
+		jb_putc('"');
+		json_escape(key, strlen(key));
+		jb_put("\":", 2);
 	}
 }
 
 static void jw_open(struct jw *w, const char *key, char c)
 {
 	jw_key(w, key);
-	fputc(c, w->f);
+	jb_putc(c);
 	if (w->depth < JW_MAX_DEPTH - 1)
 		w->depth++;
 	w->first[w->depth] = true;
@@ -82,11 +147,13 @@ void jw_arr(struct jw *w, const char *key) { jw_open(w, key, '['); }
 
 static void jw_close(struct jw *w, char c)
 {
-	fputc(c, w->f);
+	jb_putc(c);
 	if (w->depth > 0)
 		w->depth--;
-	if (w->depth == 0)
-		fputc('\n', w->f);
+	if (w->depth == 0) {
+		jb_putc('\n');
+		jb_flush();
+	}
 }
 
 void jw_end_obj(struct jw *w) { jw_close(w, '}'); }
@@ -95,9 +162,9 @@ void jw_end_arr(struct jw *w) { jw_close(w, ']'); }
 void jw_strn(struct jw *w, const char *key, const char *s, size_t n)
 {
 	jw_key(w, key);
-	fputc('"', w->f);
-	json_escape(w->f, s, n);
-	fputc('"', w->f);
+	jb_putc('"');
+	json_escape(s, n);
+	jb_putc('"');
 }
 
 void jw_str(struct jw *w, const char *key, const char *s)
@@ -112,33 +179,39 @@ void jw_str(struct jw *w, const char *key, const char *s)
 void jw_u64(struct jw *w, const char *key, uint64_t v)
 {
 	jw_key(w, key);
-	put_u64(w->f, v);
+	put_u64(v);
 }
 
 void jw_s64(struct jw *w, const char *key, int64_t v)
 {
 	jw_key(w, key);
 	if (v < 0)
-		fputc('-', w->f);
-	put_u64(w->f, v < 0 ? -(uint64_t)v : (uint64_t)v);
+		jb_putc('-');
+	put_u64(v < 0 ? -(uint64_t)v : (uint64_t)v);
 }
 
 void jw_double(struct jw *w, const char *key, double v)
 {
+	char buf[64];
+	int n = snprintf(buf, sizeof(buf), "%.3f", v);
+
 	jw_key(w, key);
-	fprintf(w->f, "%.3f", v);
+	jb_put(buf, n > 0 && n < (int)sizeof(buf) ? n : 0);
 }
 
 void jw_bool(struct jw *w, const char *key, bool v)
 {
 	jw_key(w, key);
-	fputs(v ? "true" : "false", w->f);
+	if (v)
+		jb_put("true", 4);
+	else
+		jb_put("false", 5);
 }
 
 void jw_null(struct jw *w, const char *key)
 {
 	jw_key(w, key);
-	fputs("null", w->f);
+	jb_put("null", 4);
 }
 
 /* ---- rows ---- */

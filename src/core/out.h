@@ -36,8 +36,6 @@ void jw_s64(struct jw *w, const char *key, int64_t v);
 void jw_double(struct jw *w, const char *key, double v);
 void jw_bool(struct jw *w, const char *key, bool v);
 void jw_null(struct jw *w, const char *key);
-/* escape s (n bytes) as a JSON string body into f */
-void json_escape(FILE *f, const char *s, size_t n);
 
 /* ---- rows ---- */
 

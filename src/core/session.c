@@ -62,6 +62,12 @@ void vigil_libbpf_setup(void)
 	libbpf_set_print(libbpf_print);
 }
 
+void vigil_libbpf_log_clear(void)
+{
+	loglen = 0;
+	logbuf[0] = 0;
+}
+
 void vigil_libbpf_dump_tail(int lines)
 {
 	size_t i = loglen;
@@ -440,7 +446,8 @@ int vigil_session_close(struct vigil_session *s, int err)
 		}
 		if (s->rb && !vigil.broken_pipe)
 			ring_buffer__consume(s->rb);
-		if (s->attached && !vigil.broken_pipe)
+		/* only a command that streams records has anything to lose */
+		if (s->rb && !vigil.broken_pipe)
 			report_lost(s, true);
 	}
 	ring_buffer__free(s->rb);

@@ -43,6 +43,8 @@ struct vigil_session {
 void vigil_libbpf_setup(void);
 /* print the captured tail of libbpf's log (verifier output) */
 void vigil_libbpf_dump_tail(int lines);
+/* forget captured messages (after an expected failure, such as a probe) */
+void vigil_libbpf_log_clear(void);
 
 int vigil_session_open(struct vigil_session *s, const char *name,
 		       struct bpf_object_skeleton *skel);
