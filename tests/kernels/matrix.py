@@ -195,7 +195,9 @@ def render(cols):
         for o, _ in c.rows.values():
             n[o] += 1
         total_fail += n["fail"]
-        out.append(f"{c.name}: {n['pass']} pass, {n['fail']} fail, {n['skip']} skip  ({c.path})")
+        rel = os.path.relpath(c.path)
+        out.append(f"{c.name}: {n['pass']} pass, {n['fail']} fail, {n['skip']} skip  "
+                   f"({c.path if rel.startswith('..') else rel})")
     out.append("result: " + ("FAIL" if total_fail else "PASS"))
     return "\n".join(out) + "\n", total_fail
 
