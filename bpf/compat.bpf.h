@@ -25,17 +25,4 @@ static __always_inline __u64 vigil_task_start_boottime(struct task_struct *t)
 	return BPF_CORE_READ((struct task_struct___pre55 *)t, real_start_time);
 }
 
-/*
- * Syscall entry points carry an arch prefix since 4.17 (commit d5a00528b58c
- * "syscalls/core, syscalls/x86: Rename struct pt_regs-based sys_*() to
- * __x64_sys_*()"); they take the user's pt_regs.
- */
-#if defined(__TARGET_ARCH_x86)
-#define VIGIL_SYSCALL_PREFIX "__x64_"
-#elif defined(__TARGET_ARCH_arm64)
-#define VIGIL_SYSCALL_PREFIX "__arm64_"
-#else
-#error "vigil: no syscall prefix for this architecture"
-#endif
-
 #endif /* VIGIL_COMPAT_BPF_H */

@@ -26,12 +26,20 @@ static __always_inline __u32 vigil_log2(__u64 v)
 	return r;
 }
 
-/* the slot for v, clamped so it can index a VIGIL_HIST_SLOTS array */
+_Static_assert((VIGIL_HIST_SLOTS & (VIGIL_HIST_SLOTS - 1)) == 0, "slots: a power of two");
+
+/* the slot for v, bounded so it can index a VIGIL_HIST_SLOTS array */
 static __always_inline __u32 vigil_hist_slot(__u64 v)
 {
 	__u32 s = vigil_log2(v);
 
-	return s < VIGIL_HIST_SLOTS ? s : VIGIL_HIST_SLOTS - 1;
+	/*
+	 * log2 of a u64 is below 64 already, so clang drops any clamp; older
+	 * verifiers (6.1) cannot follow the bit tricks. Hiding s from the
+	 * compiler keeps a mask the verifier can see.
+	 */
+	__asm__ volatile("" : "+r"(s));
+	return s & (VIGIL_HIST_SLOTS - 1);
 }
 
 #endif /* VIGIL_HIST_BPF_H */

@@ -123,7 +123,7 @@ int BPF_PROG(proc_exit, struct task_struct *p)
 
 /* ---- failed execs (--failed) ---------------------------------------------- */
 
-/* filename and argv from the caller's memory, which a failed exec leaves intact */
+/* filename and argv from the caller's memory, read at syscall entry */
 static __always_inline void read_exec_args(struct exec_scratch *s, const char *filename,
 					   const char *const *argv)
 {
@@ -148,8 +148,13 @@ static __always_inline void read_exec_args(struct exec_scratch *s, const char *f
 			s->ev.flags |= VIGIL_EXEC_ARGS_TRUNC;
 			goto done;
 		}
-		/* the spill area after args keeps this in bounds */
-		n = bpf_probe_read_user_str(&buf[off], VIGIL_ARG_MAX, arg);
+		/*
+		 * The spill area after args keeps this in bounds. The mask only
+		 * restates off < VIGIL_ARGS_LEN for verifiers (6.1) that lose it;
+		 * barrier_var stops clang from proving it redundant.
+		 */
+		barrier_var(off);
+		n = bpf_probe_read_user_str(&buf[off & (VIGIL_ARGS_LEN - 1)], VIGIL_ARG_MAX, arg);
 		if (n <= 0)
 			goto done;
 		if (n == VIGIL_ARG_MAX)
@@ -238,39 +243,3 @@ int BPF_PROG(proc_free, struct task_struct *p)
 	return 0;
 }
 
-/*
- * fexit path, preferred where BPF trampolines work: one program per call
- * type and no per-thread state, and unlike the syscall tracepoints it does
- * not send every syscall on the host through the slow path. The record is
- * reserved with the spill area (exec_scratch) so argv reads stay in bounds.
- */
-static __always_inline int ship_failed_fexit(const char *filename, const char *const *argv,
-					     long ret)
-{
-	struct exec_scratch *s;
-
-	if (ret >= 0 || !vigil_filter_pass())
-		return 0;
-	s = vigil_reserve(sizeof(*s));
-	if (!s)
-		return 0;
-	vigil_fill_hdr(&s->ev.hdr, VIGIL_EV_EXEC, bpf_get_current_task_btf());
-	read_exec_args(s, filename, argv);
-	s->ev.retval = ret;
-	bpf_ringbuf_submit(s, 0);
-	return 0;
-}
-
-SEC("fexit/" VIGIL_SYSCALL_PREFIX "sys_execve")
-int BPF_PROG(proc_execve_fexit, struct pt_regs *regs, long ret)
-{
-	return ship_failed_fexit((const char *)PT_REGS_PARM1_CORE(regs),
-				 (const char *const *)PT_REGS_PARM2_CORE(regs), ret);
-}
-
-SEC("fexit/" VIGIL_SYSCALL_PREFIX "sys_execveat")
-int BPF_PROG(proc_execveat_fexit, struct pt_regs *regs, long ret)
-{
-	return ship_failed_fexit((const char *)PT_REGS_PARM2_CORE(regs),
-				 (const char *const *)PT_REGS_PARM3_CORE(regs), ret);
-}

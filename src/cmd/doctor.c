@@ -90,15 +90,6 @@ static const struct { int cap; const char *name; } caps[] = {
 	{ 21, "CAP_SYS_ADMIN" }, { 39, "CAP_BPF" }, { 38, "CAP_PERFMON" }, { 12, "CAP_NET_ADMIN" },
 };
 
-static void mech_list(struct jw *w, const char *key, unsigned int mask)
-{
-	jw_arr(w, key);
-	for (int m = 0; m < VIGIL_M__COUNT; m++)
-		if (mask & VIGIL_MECH(m))
-			jw_str(w, NULL, vigil_mech_name(m));
-	jw_end_arr(w);
-}
-
 static void render_json(void)
 {
 	unsigned int avail = available_mask();
@@ -181,15 +172,6 @@ static void render_json(void)
 			if (missing & VIGIL_MECH(m))
 				jw_str(&w, NULL, vigil_mech_name(m));
 		jw_end_arr(&w);
-		if (vigil_cmds[i]->prefers) {
-			unsigned int use = vigil_cmds[i]->prefers & avail ? vigil_cmds[i]->prefers :
-									   vigil_cmds[i]->fallback;
-
-			jw_str(&w, "prefers_for", vigil_cmds[i]->prefers_for);
-			mech_list(&w, "prefers", vigil_cmds[i]->prefers);
-			mech_list(&w, "fallback", vigil_cmds[i]->fallback);
-			mech_list(&w, "will_use", use);
-		}
 		jw_end_obj(&w);
 	}
 	jw_end_obj(&w);
@@ -247,15 +229,6 @@ static void render_table(void)
 		}
 		if (!vigil_cmds[i]->needs)
 			fprintf(f, "nothing from the kernel");
-		if (vigil_cmds[i]->prefers) {
-			bool better = vigil_cmds[i]->prefers & avail;
-
-			fprintf(f, "; %s: %s", vigil_cmds[i]->prefers_for,
-				vigil_mech_name(__builtin_ctz(better ? vigil_cmds[i]->prefers :
-							     vigil_cmds[i]->fallback)));
-			if (!better)
-				fprintf(f, " (%s unavailable)", vigil_mech_name(__builtin_ctz(vigil_cmds[i]->prefers)));
-		}
 		fputc('\n', f);
 	}
 }

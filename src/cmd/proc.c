@@ -9,7 +9,6 @@
 #include "core/out.h"
 #include "core/session.h"
 #include "core/names.h"
-#include "core/probe.h"
 #include "proc.skel.h"
 
 static struct {
@@ -143,7 +142,6 @@ static int proc_run(int argc, char **argv)
 	bool want_exec = !only || o.exec_only;
 	bool want_fork = !only || o.fork_only;
 	bool want_exit = !only || o.exit_only;
-	bool use_fexit;
 	int err;
 
 	if (argc > 0) {
@@ -158,12 +156,8 @@ static int proc_run(int argc, char **argv)
 		fprintf(stderr, "vigil proc: --failed needs exec events\n");
 		return VIGIL_EXIT_USAGE;
 	}
-	/*
-	 * Failed execs: fexit on the syscall where trampolines work, else the
-	 * syscall tracepoints (which need tracefs).
-	 */
-	use_fexit = o.failed && vigil_mech_works(VIGIL_M_FENTRY, NULL);
-	if (o.failed && !use_fexit && (err = vigil_env_need_tracefs()))
+	/* failed execs come from the syscall tracepoints, which need tracefs */
+	if (o.failed && (err = vigil_env_need_tracefs()))
 		return err;
 
 	skel = proc_bpf__open();
@@ -176,14 +170,12 @@ static int proc_run(int argc, char **argv)
 	bpf_program__set_autoload(skel->progs.proc_exec, want_exec);
 	bpf_program__set_autoload(skel->progs.proc_fork, want_fork);
 	bpf_program__set_autoload(skel->progs.proc_exit, want_exit);
-	bpf_program__set_autoload(skel->progs.proc_execve_fexit, use_fexit);
-	bpf_program__set_autoload(skel->progs.proc_execveat_fexit, use_fexit);
-	bpf_program__set_autoload(skel->progs.proc_enter_execve, o.failed && !use_fexit);
-	bpf_program__set_autoload(skel->progs.proc_enter_execveat, o.failed && !use_fexit);
-	bpf_program__set_autoload(skel->progs.proc_exit_execve, o.failed && !use_fexit);
-	bpf_program__set_autoload(skel->progs.proc_exit_execveat, o.failed && !use_fexit);
-	bpf_program__set_autoload(skel->progs.proc_free, o.failed && !use_fexit);
-	if (!o.failed || use_fexit) {
+	bpf_program__set_autoload(skel->progs.proc_enter_execve, o.failed);
+	bpf_program__set_autoload(skel->progs.proc_enter_execveat, o.failed);
+	bpf_program__set_autoload(skel->progs.proc_exit_execve, o.failed);
+	bpf_program__set_autoload(skel->progs.proc_exit_execveat, o.failed);
+	bpf_program__set_autoload(skel->progs.proc_free, o.failed);
+	if (!o.failed) {
 		/* unused maps still cost memory: shrink them */
 		bpf_map__set_max_entries(skel->maps.exec_stash, 1);
 	}
@@ -207,7 +199,4 @@ const struct vigil_cmd cmd_proc = {
 	.opts = proc_opts,
 	.flags = VC_ROOT | VC_BTF | VC_TRACE,
 	.needs = VIGIL_MECH(VIGIL_M_TP_BTF) | VIGIL_MECH(VIGIL_M_RINGBUF),
-	.prefers = VIGIL_MECH(VIGIL_M_FENTRY),
-	.fallback = VIGIL_MECH(VIGIL_M_TRACEPOINT),
-	.prefers_for = "--failed",
 };

@@ -2,8 +2,7 @@
 /*
  * Feature probing: is a mechanism really usable here? Each probe loads,
  * attaches and triggers a tiny program, and "works" means the program ran.
- * doctor reports all of them; commands ask vigil_mech_works() to pick the
- * better of two paths (fentry over a tracepoint fallback, say).
+ * doctor reports all of them.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -26,7 +25,6 @@
 #include "core/env.h"
 #include "core/out.h"
 #include "core/probe.h"
-#include "core/session.h"
 #include "probe.skel.h"
 
 struct probe_ctx {
@@ -533,22 +531,4 @@ void vigil_probe_mech(enum vigil_mech m, struct vigil_probe *r, struct vigil_pin
 	r->stage = "open";
 	r->err = ENOENT;
 	snprintf(r->reason, sizeof(r->reason), "no probe for this mechanism");
-}
-
-bool vigil_mech_works(enum vigil_mech m, struct vigil_probe *why)
-{
-	static struct vigil_probe cache[VIGIL_M__COUNT];
-
-	if (m >= VIGIL_M__COUNT)
-		return false;
-	if (!cache[m].probed) {
-		vigil_probe_mech(m, &cache[m], NULL);
-		/* a failed probe is an answer, not an error to report later */
-		vigil_libbpf_log_clear();
-		vigil_debug("probe '%s': %s%s%s", vigil_mech_name(m), cache[m].ok ? "works" : "unavailable",
-			    cache[m].ok ? "" : ": ", cache[m].ok ? "" : cache[m].reason);
-	}
-	if (why)
-		*why = cache[m];
-	return cache[m].ok;
 }

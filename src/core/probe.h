@@ -26,8 +26,6 @@ struct vigil_ping_stats {
 
 /* Probe one mechanism now (needs privileges); ping may be NULL. */
 void vigil_probe_mech(enum vigil_mech m, struct vigil_probe *r, struct vigil_ping_stats *ping);
-/* Probe once per process and remember: for commands choosing between paths. */
-bool vigil_mech_works(enum vigil_mech m, struct vigil_probe *why);
 /* The active LSMs, from securityfs ("" when unknown). */
 const char *vigil_lsm_list(void);
 

@@ -39,9 +39,6 @@ struct vigil_cmd {
 	const struct vigil_opt *opts;	/* the command's own options */
 	unsigned int flags;		/* enum vigil_cmd_flags */
 	unsigned int needs;		/* VIGIL_MECH() bits, for doctor */
-	/* a better mechanism used when it works, else the fallback (doctor, -v) */
-	unsigned int prefers, fallback;
-	const char *prefers_for;	/* which part of the command, e.g. "--failed" */
 };
 
 extern const struct vigil_cmd *const vigil_cmds[];	/* NULL-terminated */

@@ -255,29 +255,3 @@ def test_every_emitted_key_is_documented():
     assert {"exec", "fork", "exit", "lost"} <= {t for t, _ in seen}
     missing = sorted({f"{t}.{key}" for t, key in seen if f"`{key}`" not in doc})
     assert not missing, f"undocumented keys: {missing}"
-
-
-def test_failed_execs_use_fexit_where_trampolines_work():
-    """--failed prefers fexit; without BPF trampolines it falls back to tracepoints.
-
-    doctor's own probe decides what to expect, and both paths must report the
-    same failed exec (this runs on the host and in the kernel-matrix guests).
-    """
-    doc = json.loads(run("doctor", "--json", timeout=120).stdout)
-    fentry = doc["mechanisms"]["fentry"]["available"]
-    assert doc["commands"]["proc"]["will_use"] == (["fentry"] if fentry else ["tracepoint"])
-    missing = f"/nonexistent/{token()}"
-    with Tracer("proc", "--failed", "--exec-only", "-v") as t:
-        with pytest.raises(FileNotFoundError):
-            subprocess.run([missing, "a b"])
-        settle()
-        t.stop()
-        recs = [r for r in t.records() if r["type"] == "exec" and r["filename"] == missing]
-        err = t.stderr()
-    assert len(recs) == 1 and recs[0]["errno"] == "ENOENT" and recs[0]["argv"] == [missing, "a b"]
-    if fentry:
-        assert "attached 'proc_execve_fexit'" in err
-        assert "attached 'proc_enter_execve'" not in err
-    else:
-        assert "attached 'proc_enter_execve' to 'tracepoint/syscalls/sys_enter_execve'" in err
-        assert "attached 'proc_execve_fexit'" not in err
