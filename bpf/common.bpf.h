@@ -119,4 +119,20 @@ static __always_inline void vigil_fill_hdr(struct vigil_hdr *h, __u32 type,
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
 }
 
+/*
+ * Start a record: common filters, reserve (loss counted), header. NULL means
+ * "nothing to do": filtered out or lost. The caller fills the rest and submits.
+ */
+static __always_inline void *vigil_begin(__u64 size, __u32 type, struct task_struct *task)
+{
+	struct vigil_hdr *h;
+
+	if (!vigil_filter_pass())
+		return NULL;
+	h = vigil_reserve(size);
+	if (h)
+		vigil_fill_hdr(h, type, task);
+	return h;
+}
+
 #endif /* VIGIL_COMMON_BPF_H */

@@ -43,12 +43,9 @@ int BPF_PROG(proc_exec, struct task_struct *p, pid_t old_pid, struct linux_binpr
 	unsigned long start, end, len;
 	long n;
 
-	if (!vigil_filter_pass())
-		return 0;
-	e = vigil_reserve(sizeof(*e));
+	e = vigil_begin(sizeof(*e), VIGIL_EV_EXEC, p);
 	if (!e)
 		return 0;
-	vigil_fill_hdr(&e->hdr, VIGIL_EV_EXEC, p);
 	e->retval = 0;
 	e->flags = 0;
 	n = bpf_probe_read_kernel_str(e->filename, sizeof(e->filename),
@@ -83,12 +80,9 @@ int BPF_PROG(proc_fork, struct task_struct *parent, struct task_struct *child)
 	child_tid = BPF_CORE_READ(child, pid);
 	if (!want_threads && child_pid != child_tid)
 		return 0;
-	if (!vigil_filter_pass())
-		return 0;
-	e = vigil_reserve(sizeof(*e));
+	e = vigil_begin(sizeof(*e), VIGIL_EV_FORK, parent);
 	if (!e)
 		return 0;
-	vigil_fill_hdr(&e->hdr, VIGIL_EV_FORK, parent);
 	e->child_pid = child_pid;
 	e->child_tid = child_tid;
 	e->clone_thread = child_pid != child_tid;
@@ -108,12 +102,9 @@ int BPF_PROG(proc_exit, struct task_struct *p)
 	/* one exit per process, from its last thread standing: the leader */
 	if (!want_threads && (__u32)(id >> 32) != (__u32)id)
 		return 0;
-	if (!vigil_filter_pass())
-		return 0;
-	e = vigil_reserve(sizeof(*e));
+	e = vigil_begin(sizeof(*e), VIGIL_EV_EXIT, p);
 	if (!e)
 		return 0;
-	vigil_fill_hdr(&e->hdr, VIGIL_EV_EXIT, p);
 	e->lifetime_ns = e->hdr.ts - vigil_task_start_boottime(p);
 	e->exit_code = BPF_CORE_READ(p, exit_code);
 	e->_pad = 0;

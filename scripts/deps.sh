@@ -12,7 +12,8 @@ case "${1:-all}" in
   build) ;;
   test) want+=("${test_pkgs[@]}") ;;
   all) want+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
-  *) echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
+  kernels) want=("${kernels_pkgs[@]}") ;;
+  *) echo "usage: $0 [build|test|all|kernels]" >&2; exit 2 ;;
 esac
 
 missing=()
