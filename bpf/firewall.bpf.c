@@ -3,10 +3,14 @@
  * vigil firewall: XDP datapath.
  *
  * Per packet: parse to the L4 header, read the active generation once, then
- * three LPM lookups in that generation's maps (source class, destination
- * class, (classes, protocol, port) -> verdict), whatever the number of rules.
- * User space (src/core/rules.c) precomputes which rule wins for every
- * combination; see docs/firewall.md.
+ * in that generation's maps: source class, destination class, then
+ * (classes, protocol) -> verdict, whatever the number of rules. Exact keys
+ * are hash lookups: the kernel's LPM trie walk gets slower as the trie
+ * grows, a hash lookup does not. A class is a host-hash hit, else (only when
+ * the generation has shorter prefixes) an LPM trie lookup, else the family
+ * root; the port trie is consulted only for combinations whose verdict
+ * depends on the port. User space (src/core/rules.c) precomputes which rule
+ * wins for every combination; see docs/firewall.md.
  */
 #include "common.bpf.h"
 #include <bpf/bpf_endian.h>
@@ -50,6 +54,29 @@ struct fw_match_trie {
 	__uint(value_size, sizeof(struct vigil_fw_verdict));
 };
 
+struct fw_host_hash {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VIGIL_FW_MAX_HOSTS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct vigil_fw_host_key));
+	__uint(value_size, sizeof(__u32));
+};
+
+struct fw_combo_hash {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VIGIL_FW_MAX_COMBOS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct vigil_fw_combo_key));
+	__uint(value_size, sizeof(struct vigil_fw_verdict));
+};
+
+struct fw_gen_array {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct vigil_fw_gen));
+};
+
 struct fw_counter_array {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, VIGIL_FW_MAX_RULES + 1);
@@ -86,6 +113,34 @@ struct {
 	__type(key, __u32);
 	__array(values, struct fw_match_trie);
 } fw_match SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__array(values, struct fw_host_hash);
+} fw_src_host SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__array(values, struct fw_host_hash);
+} fw_dst_host SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__array(values, struct fw_combo_hash);
+} fw_combo SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__array(values, struct fw_gen_array);
+} fw_gen SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
@@ -157,7 +212,15 @@ struct pkt {
 	__u16 sport;
 	__u16 dport;
 	__u8 nonfirst_frag;
+	__u8 src_mapped6;	/* an IPv6 packet with an address in ::ffff:0:0/96 */
+	__u8 dst_mapped6;
 };
+
+static __always_inline bool is_mapped6(const struct in6_addr *a)
+{
+	return a->in6_u.u6_addr32[0] == 0 && a->in6_u.u6_addr32[1] == 0 &&
+	       a->in6_u.u6_addr32[2] == bpf_htonl(0xffff);
+}
 
 static __always_inline void map_v4(__u8 *out, __be32 a)
 {
@@ -217,6 +280,8 @@ static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
 		p->family = 6;
 		__builtin_memcpy(p->src, &ip6->saddr, 16);
 		__builtin_memcpy(p->dst, &ip6->daddr, 16);
+		p->src_mapped6 = is_mapped6(&ip6->saddr);
+		p->dst_mapped6 = is_mapped6(&ip6->daddr);
 		nh = ip6->nexthdr;
 		l4off = off + sizeof(*ip6);
 		/* extension headers, a bounded number of them */
@@ -325,16 +390,83 @@ static __always_inline bool bucket_allows(const struct pkt *p, const struct vigi
 	return false;
 }
 
+/*
+ * An address's class: its host entry (always its longest matching prefix),
+ * else the trie's longest match, else its family root when the trie holds
+ * nothing else. -1: the maps of this generation are missing (only before the
+ * first load completes).
+ */
+static __always_inline int addr_class(void *host_outer, void *trie_outer, __u32 gen,
+				      const __u8 *addr, __u8 family, bool mapped6, __u32 flags,
+				      __u32 hosts_flag, __u32 trie_flag, __u32 root4, __u32 root6,
+				      __u32 mapped6_class, __u32 *out)
+{
+	struct vigil_fw_addr_key ak = { .prefixlen = 128 };
+	void *m;
+	__u32 *id;
+
+	/* IPv4 rules never apply to IPv6 packets, whatever their address */
+	if (mapped6) {
+		*out = mapped6_class;
+		return 0;
+	}
+	if (flags & hosts_flag) {
+		m = bpf_map_lookup_elem(host_outer, &gen);
+		if (!m)
+			return -1;
+		id = bpf_map_lookup_elem(m, addr);
+		if (id) {
+			*out = *id;
+			return 0;
+		}
+	}
+	if (!(flags & trie_flag)) {
+		*out = family == 4 ? root4 : root6;
+		return 0;
+	}
+	m = bpf_map_lookup_elem(trie_outer, &gen);
+	if (!m)
+		return -1;
+	__builtin_memcpy(ak.addr, addr, 16);
+	id = bpf_map_lookup_elem(m, &ak);
+	if (!id)
+		return -1;	/* cannot happen: both family roots are always present */
+	*out = *id;
+	return 0;
+}
+
+/* the combination's verdict, through the port trie if it depends on the port; NULL: no rule */
+static __always_inline struct vigil_fw_verdict *match(void *combo_t, __u32 gen, __u32 sid,
+						      __u32 did, __u8 proto, __u16 dport)
+{
+	struct vigil_fw_combo_key ck = { .src_id = sid, .dst_id = did, .proto = proto };
+	struct vigil_fw_match_key mk = {};
+	struct vigil_fw_verdict *v;
+	void *match_t;
+
+	v = bpf_map_lookup_elem(combo_t, &ck);
+	if (!v || !(v->flags & VIGIL_FW_V_PORTS))
+		return v;
+	match_t = bpf_map_lookup_elem(&fw_match, &gen);
+	if (!match_t)
+		return NULL;
+	mk.prefixlen = VIGIL_FW_MATCH_FIXED_BITS + 16;
+	mk.src_id = sid;
+	mk.dst_id = did;
+	mk.proto = proto;
+	mk.port = bpf_htons(dport);
+	return bpf_map_lookup_elem(match_t, &mk);
+}
+
 SEC("xdp")
 int vigil_firewall(struct xdp_md *ctx)
 {
-	struct vigil_fw_addr_key ak = { .prefixlen = 128 };
-	struct vigil_fw_match_key mk = {};
-	struct vigil_fw_verdict *v;
+	struct vigil_fw_verdict *v = NULL;
 	struct vigil_fw_counter *c;
+	struct vigil_fw_gen *g;
 	struct pkt p = {};
-	void *src_t, *dst_t, *match_t, *ctr_t;
-	__u32 zero = 0, gen, rule_id, action, len, *active, *sid, *did;
+	void *gen_t, *combo_t, *ctr_t;
+	__u32 zero = 0, gen, rule_id, action, len, *active, sid, did;
 	__u8 cls = 0;
 
 	if (parse(ctx, &p))
@@ -346,36 +478,34 @@ int vigil_firewall(struct xdp_md *ctx)
 	if (!active)
 		return XDP_PASS;
 	gen = *(volatile __u32 *)active & 1;
-	src_t = bpf_map_lookup_elem(&fw_src, &gen);
-	dst_t = bpf_map_lookup_elem(&fw_dst, &gen);
-	match_t = bpf_map_lookup_elem(&fw_match, &gen);
+	gen_t = bpf_map_lookup_elem(&fw_gen, &gen);
+	combo_t = bpf_map_lookup_elem(&fw_combo, &gen);
 	ctr_t = bpf_map_lookup_elem(&fw_counters, &gen);
-	if (!src_t || !dst_t || !match_t || !ctr_t)
+	if (!gen_t || !combo_t || !ctr_t)
 		return XDP_PASS;	/* not filled yet: only before the first load completes */
+	g = bpf_map_lookup_elem(gen_t, &zero);
+	if (!g)
+		return XDP_PASS;
 
-	__builtin_memcpy(ak.addr, p.src, 16);
-	sid = bpf_map_lookup_elem(src_t, &ak);
-	__builtin_memcpy(ak.addr, p.dst, 16);
-	did = bpf_map_lookup_elem(dst_t, &ak);
-	if (!sid || !did)
-		return XDP_PASS;	/* cannot happen: both family roots are always present */
+	if (addr_class(&fw_src_host, &fw_src, gen, p.src, p.family, p.src_mapped6, g->flags,
+		       VIGIL_FW_G_SRC_HOSTS, VIGIL_FW_G_SRC_TRIE, g->src_root4, g->src_root6,
+		       g->src_mapped6, &sid) ||
+	    addr_class(&fw_dst_host, &fw_dst, gen, p.dst, p.family, p.dst_mapped6, g->flags,
+		       VIGIL_FW_G_DST_HOSTS, VIGIL_FW_G_DST_TRIE, g->dst_root4, g->dst_root6,
+		       g->dst_mapped6, &did))
+		return XDP_PASS;
 
 	if (p.proto == PROTO_TCP || p.proto == PROTO_UDP || p.proto == PROTO_ICMP ||
 	    p.proto == PROTO_ICMPV6)
 		cls = p.proto;
-	mk.prefixlen = VIGIL_FW_MATCH_FIXED_BITS + 16;
-	mk.src_id = *sid;
-	mk.dst_id = *did;
-	mk.proto = cls;
-	mk.port = bpf_htons(p.dport);
-	v = bpf_map_lookup_elem(match_t, &mk);
-	if (cls && (!v || v->rule_id == 0)) {
-		/* nothing specific to this protocol: the protocol-less rules decide */
-		mk.proto = VIGIL_FW_PROTO_ANY;
-		v = bpf_map_lookup_elem(match_t, &mk);
-	}
+	if (cls)
+		v = match(combo_t, gen, sid, did, cls, p.dport);
+	/* nothing specific to this protocol: the protocol-less rules decide */
 	if (!v)
-		return XDP_PASS;
+		v = match(combo_t, gen, sid, did, VIGIL_FW_PROTO_ANY, p.dport);
+	/* no rule: the default policy */
+	if (!v)
+		v = &g->dflt;
 	rule_id = v->rule_id;
 	action = v->action;
 
