@@ -59,7 +59,7 @@ struct fw_host_hash {
 	__uint(max_entries, VIGIL_FW_MAX_HOSTS);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(key_size, sizeof(struct vigil_fw_host_key));
-	__uint(value_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct vigil_fw_class));
 };
 
 struct fw_combo_hash {
@@ -393,15 +393,18 @@ static __always_inline bool bucket_allows(const struct pkt *p, const struct vigi
 /*
  * An address's class: its host entry (always its longest matching prefix),
  * else the trie's longest match, else its family root when the trie holds
- * nothing else. -1: the maps of this generation are missing (only before the
- * first load completes).
+ * nothing else. A source host entry may carry the verdict itself (*decided).
+ * -1: the maps of this generation are missing (only before the first load
+ * completes).
  */
 static __always_inline int addr_class(void *host_outer, void *trie_outer, __u32 gen,
 				      const __u8 *addr, __u8 family, bool mapped6, __u32 flags,
 				      __u32 hosts_flag, __u32 trie_flag, __u32 root4, __u32 root6,
-				      __u32 mapped6_class, __u32 *out)
+				      __u32 mapped6_class, __u32 *out,
+				      struct vigil_fw_verdict **decided)
 {
 	struct vigil_fw_addr_key ak = { .prefixlen = 128 };
+	struct vigil_fw_class *hc;
 	void *m;
 	__u32 *id;
 
@@ -414,9 +417,11 @@ static __always_inline int addr_class(void *host_outer, void *trie_outer, __u32 
 		m = bpf_map_lookup_elem(host_outer, &gen);
 		if (!m)
 			return -1;
-		id = bpf_map_lookup_elem(m, addr);
-		if (id) {
-			*out = *id;
+		hc = bpf_map_lookup_elem(m, addr);
+		if (hc) {
+			*out = hc->id;
+			if (hc->flags & VIGIL_FW_C_DECIDED)
+				*decided = &hc->v;
 			return 0;
 		}
 	}
@@ -489,15 +494,26 @@ int vigil_firewall(struct xdp_md *ctx)
 
 	if (addr_class(&fw_src_host, &fw_src, gen, p.src, p.family, p.src_mapped6, g->flags,
 		       VIGIL_FW_G_SRC_HOSTS, VIGIL_FW_G_SRC_TRIE, g->src_root4, g->src_root6,
-		       g->src_mapped6, &sid) ||
-	    addr_class(&fw_dst_host, &fw_dst, gen, p.dst, p.family, p.dst_mapped6, g->flags,
-		       VIGIL_FW_G_DST_HOSTS, VIGIL_FW_G_DST_TRIE, g->dst_root4, g->dst_root6,
-		       g->dst_mapped6, &did))
+		       g->src_mapped6, &sid, &v))
 		return XDP_PASS;
+	/* the source host's best rule matches everything from it: done */
+	if (v)
+		goto verdict;
+	if (addr_class(&fw_dst_host, &fw_dst, gen, p.dst, p.family, p.dst_mapped6, g->flags,
+		       VIGIL_FW_G_DST_HOSTS, VIGIL_FW_G_DST_TRIE, g->dst_root4, g->dst_root6,
+		       g->dst_mapped6, &did, &v))
+		return XDP_PASS;
+	v = NULL;	/* never set for destinations; keeps the verifier's view simple */
 
-	if (p.proto == PROTO_TCP || p.proto == PROTO_UDP || p.proto == PROTO_ICMP ||
-	    p.proto == PROTO_ICMPV6)
-		cls = p.proto;
+	/* a protocol no combination names needs no lookup of its own */
+	if (p.proto == PROTO_TCP)
+		cls = g->flags & VIGIL_FW_G_TCP ? PROTO_TCP : 0;
+	else if (p.proto == PROTO_UDP)
+		cls = g->flags & VIGIL_FW_G_UDP ? PROTO_UDP : 0;
+	else if (p.proto == PROTO_ICMP)
+		cls = g->flags & VIGIL_FW_G_ICMP ? PROTO_ICMP : 0;
+	else if (p.proto == PROTO_ICMPV6)
+		cls = g->flags & VIGIL_FW_G_ICMPV6 ? PROTO_ICMPV6 : 0;
 	if (cls)
 		v = match(combo_t, gen, sid, did, cls, p.dport);
 	/* nothing specific to this protocol: the protocol-less rules decide */
@@ -506,6 +522,7 @@ int vigil_firewall(struct xdp_md *ctx)
 	/* no rule: the default policy */
 	if (!v)
 		v = &g->dflt;
+verdict:
 	rule_id = v->rule_id;
 	action = v->action;
 

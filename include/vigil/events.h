@@ -328,11 +328,32 @@ VIGIL_CHECK_OFF(struct vigil_fw_verdict, action, 4);
 VIGIL_CHECK_OFF(struct vigil_fw_verdict, bucket, 16);
 VIGIL_CHECK_OFF(struct vigil_fw_verdict, flags, 20);
 
+enum vigil_fw_class_flags {
+	/* source only: the class's best rule has no destination, protocol or
+	 * port, so it wins every packet from the class; v is its verdict */
+	VIGIL_FW_C_DECIDED = 1 << 0,
+};
+
+/* value of the host maps */
+struct vigil_fw_class {
+	__u32 id;		/* the address's class */
+	__u32 flags;		/* enum vigil_fw_class_flags */
+	struct vigil_fw_verdict v;	/* with VIGIL_FW_C_DECIDED: no more lookups */
+};
+VIGIL_CHECK_SIZE(struct vigil_fw_class, 32);
+VIGIL_CHECK_OFF(struct vigil_fw_class, v, 8);
+
 enum vigil_fw_gen_flags {
 	VIGIL_FW_G_SRC_HOSTS = 1 << 0,	/* the source host map has entries */
 	VIGIL_FW_G_SRC_TRIE = 1 << 1,	/* the source trie has prefixes besides the roots */
 	VIGIL_FW_G_DST_HOSTS = 1 << 2,
 	VIGIL_FW_G_DST_TRIE = 1 << 3,
+	/* some combination names this protocol: without one, a packet of the
+	 * protocol goes straight to the protocol-less entries */
+	VIGIL_FW_G_TCP = 1 << 4,
+	VIGIL_FW_G_UDP = 1 << 5,
+	VIGIL_FW_G_ICMP = 1 << 6,
+	VIGIL_FW_G_ICMPV6 = 1 << 7,
 };
 
 /*

@@ -171,9 +171,9 @@ static int install(const struct fw_fds *f, const struct vigil_rules *rs,
 	fds[CTR] = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "fw_ctr_gen", sizeof(__u32),
 				  sizeof(struct vigil_fw_counter), VIGIL_FW_MAX_RULES + 1, NULL);
 	fds[SRC_HOST] = bpf_map_create(BPF_MAP_TYPE_HASH, "fw_shost_gen", sizeof(struct vigil_fw_host_key),
-				       sizeof(__u32), VIGIL_FW_MAX_HOSTS, &noprealloc);
+				       sizeof(struct vigil_fw_class), VIGIL_FW_MAX_HOSTS, &noprealloc);
 	fds[DST_HOST] = bpf_map_create(BPF_MAP_TYPE_HASH, "fw_dhost_gen", sizeof(struct vigil_fw_host_key),
-				       sizeof(__u32), VIGIL_FW_MAX_HOSTS, &noprealloc);
+				       sizeof(struct vigil_fw_class), VIGIL_FW_MAX_HOSTS, &noprealloc);
 	fds[COMBO] = bpf_map_create(BPF_MAP_TYPE_HASH, "fw_combo_gen", sizeof(struct vigil_fw_combo_key),
 				    sizeof(struct vigil_fw_verdict), VIGIL_FW_MAX_COMBOS, &noprealloc);
 	fds[GEN] = bpf_map_create(BPF_MAP_TYPE_ARRAY, "fw_gen_gen", sizeof(__u32),
@@ -192,11 +192,11 @@ static int install(const struct fw_fds *f, const struct vigil_rules *rs,
 		err = map_fill(fds[DST], t->dst.keys, sizeof(*t->dst.keys), t->dst.ids,
 			       sizeof(*t->dst.ids), t->dst.n);
 	if (!err)
-		err = map_fill(fds[SRC_HOST], t->src.hosts, sizeof(*t->src.hosts), t->src.host_ids,
-			       sizeof(*t->src.host_ids), t->src.nhosts);
+		err = map_fill(fds[SRC_HOST], t->src.hosts, sizeof(*t->src.hosts), t->src.host_vals,
+			       sizeof(*t->src.host_vals), t->src.nhosts);
 	if (!err)
-		err = map_fill(fds[DST_HOST], t->dst.hosts, sizeof(*t->dst.hosts), t->dst.host_ids,
-			       sizeof(*t->dst.host_ids), t->dst.nhosts);
+		err = map_fill(fds[DST_HOST], t->dst.hosts, sizeof(*t->dst.hosts), t->dst.host_vals,
+			       sizeof(*t->dst.host_vals), t->dst.nhosts);
 	if (!err)
 		err = map_fill(fds[COMBO], t->ckeys, sizeof(*t->ckeys), t->cvals, sizeof(*t->cvals),
 			       t->ncombo);

@@ -1044,6 +1044,18 @@ static void verdict_fill(const struct compiler *c, uint32_t rule, struct vigil_f
 	}
 }
 
+/* the generation flag saying some combination names proto; 0 for the others */
+static uint32_t proto_flag(uint8_t proto)
+{
+	switch (proto) {
+	case PROTO_TCP: return VIGIL_FW_G_TCP;
+	case PROTO_UDP: return VIGIL_FW_G_UDP;
+	case PROTO_ICMP: return VIGIL_FW_G_ICMP;
+	case PROTO_ICMPV6: return VIGIL_FW_G_ICMPV6;
+	}
+	return 0;
+}
+
 /* a combination hash entry: rule's verdict, or with VIGIL_FW_V_PORTS "see the port trie" */
 static int emit_combo(struct compiler *c, uint32_t sid, uint32_t did, uint8_t proto,
 		      uint32_t rule, uint32_t flags)
@@ -1078,6 +1090,7 @@ static int emit_combo(struct compiler *c, uint32_t sid, uint32_t did, uint8_t pr
 	k->src_id = sid;
 	k->dst_id = did;
 	k->proto = proto;
+	t->gen.flags |= proto_flag(proto);
 	if (flags & VIGIL_FW_V_PORTS) {
 		memset(v, 0, sizeof(*v));
 	} else {
@@ -1269,7 +1282,8 @@ static uint32_t rule_dst_node(const struct compiler *c, uint32_t rule, uint8_t f
 	return family == 4 ? c->dst.rule_node4[rule] : c->dst.rule_node6[rule];
 }
 
-static int compile_src_class(struct compiler *c, uint32_t s)
+/* hv: the host map value of s when s is a host address, else NULL */
+static int compile_src_class(struct compiler *c, uint32_t s, struct vigil_fw_class *hv)
 {
 	const struct node *sn = &c->src.nodes[s];
 	uint8_t fam = sn->family;
@@ -1282,10 +1296,27 @@ static int compile_src_class(struct compiler *c, uint32_t s)
 		for (uint32_t k = 0; k < an->nrules; k++)
 			c->cand_s[ncs++] = c->src.rule_list[an->first_rule + k];
 	}
-	if (!ncs)
+	if (!ncs) {
+		if (hv) {
+			hv->flags = VIGIL_FW_C_DECIDED;
+			verdict_fill(c, 0, &hv->v);
+		}
 		return 0;
+	}
 	sort_rank = c->rank;
 	qsort(c->cand_s, ncs, sizeof(uint32_t), by_rank);
+	if (hv) {
+		const struct vigil_fw_rule *best = &c->rs->rules[c->cand_s[0]];
+
+		/* the best candidate matches every packet of the class: it is the
+		 * verdict, and the program needs no further lookup (nor entries) */
+		if (!(best->flags & (VIGIL_FW_R_DST | VIGIL_FW_R_PORT)) && !best->proto) {
+			hv->flags = VIGIL_FW_C_DECIDED;
+			verdict_fill(c, c->cand_s[0], &hv->v);
+			c->won[c->cand_s[0]] = 1;
+			return 0;
+		}
+	}
 
 	/* the destination classes these rules can meet: their subtrees */
 	stamp = ++c->stamp;
@@ -1362,15 +1393,15 @@ static int fill_side(const struct side *s, struct vigil_fw_side_table *st)
 	st->keys = calloc(nt ? nt : 1, sizeof(*st->keys));
 	st->ids = calloc(nt ? nt : 1, sizeof(*st->ids));
 	st->hosts = calloc(nh ? nh : 1, sizeof(*st->hosts));
-	st->host_ids = calloc(nh ? nh : 1, sizeof(*st->host_ids));
-	if (!st->keys || !st->ids || !st->hosts || !st->host_ids)
+	st->host_vals = calloc(nh ? nh : 1, sizeof(*st->host_vals));
+	if (!st->keys || !st->ids || !st->hosts || !st->host_vals)
 		return -1;
 	for (uint32_t i = 0; i < s->n; i++) {
 		const struct node *nd = &s->nodes[i];
 
 		if (nd->len == 128) {
 			memcpy(st->hosts[st->nhosts].addr, nd->addr, 16);
-			st->host_ids[st->nhosts++] = i;
+			st->host_vals[st->nhosts++].id = i;
 		} else {
 			st->keys[st->n].prefixlen = nd->len;
 			memcpy(st->keys[st->n].addr, nd->addr, 16);
@@ -1443,7 +1474,7 @@ int vigil_fw_compile(struct vigil_rules *rs, struct vigil_fw_table *t, char *err
 	if (fill_side(&c.src, &t->src) || fill_side(&c.dst, &t->dst))
 		goto out;
 	/* the trie is worth a lookup only with prefixes besides the two roots */
-	t->gen.flags = (t->src.nhosts ? VIGIL_FW_G_SRC_HOSTS : 0) |
+	t->gen.flags |= (t->src.nhosts ? VIGIL_FW_G_SRC_HOSTS : 0) |
 		       (t->src.n > 2 ? VIGIL_FW_G_SRC_TRIE : 0) |
 		       (t->dst.nhosts ? VIGIL_FW_G_DST_HOSTS : 0) |
 		       (t->dst.n > 2 ? VIGIL_FW_G_DST_TRIE : 0);
@@ -1456,9 +1487,13 @@ int vigil_fw_compile(struct vigil_rules *rs, struct vigil_fw_table *t, char *err
 	/* no rule matched: the default policy decides */
 	verdict_fill(&c, 0, &t->gen.dflt);
 	c.won[0] = 1;
-	for (uint32_t s = 0; s < c.src.n; s++)
-		if (compile_src_class(&c, s))
+	for (uint32_t s = 0, h = 0; s < c.src.n; s++) {
+		/* host nodes are in node order in the host table (fill_side) */
+		struct vigil_fw_class *hv = c.src.nodes[s].len == 128 ? &t->src.host_vals[h++] : NULL;
+
+		if (compile_src_class(&c, s, hv))
 			goto out;
+	}
 	for (uint32_t i = 1; i < nr; i++) {
 		char text[200];
 
@@ -1504,11 +1539,11 @@ void vigil_fw_table_free(struct vigil_fw_table *t)
 	free(t->src.keys);
 	free(t->src.ids);
 	free(t->src.hosts);
-	free(t->src.host_ids);
+	free(t->src.host_vals);
 	free(t->dst.keys);
 	free(t->dst.ids);
 	free(t->dst.hosts);
-	free(t->dst.host_ids);
+	free(t->dst.host_vals);
 	free(t->ckeys);
 	free(t->cvals);
 	free(t->mkeys);
@@ -1559,19 +1594,27 @@ static const struct vigil_fw_verdict *lpm_match_key(const struct vigil_fw_table 
 	return best;
 }
 
-/* a class the way the program finds it: mapped IPv6, host hash, trie or family root */
+/* a class the way the program finds it: mapped IPv6, host hash, trie or family root;
+ * *decided: the host entry's verdict when it has one */
 static uint32_t sim_class(const struct vigil_fw_side_table *st, const struct vigil_fw_pkt *p,
 			  const uint8_t addr[16], uint32_t flags, uint32_t hosts_flag,
-			  uint32_t trie_flag, uint32_t root4, uint32_t root6, uint32_t mapped6)
+			  uint32_t trie_flag, uint32_t root4, uint32_t root6, uint32_t mapped6,
+			  const struct vigil_fw_verdict **decided)
 {
 	int64_t id;
 
+	*decided = NULL;
 	if (p->family == 6 && !memcmp(addr, v4_mapped_prefix, 12))
 		return mapped6;
-	if (flags & hosts_flag)
-		for (uint32_t i = 0; i < st->nhosts; i++)
-			if (!memcmp(st->hosts[i].addr, addr, 16))
-				return st->host_ids[i];
+	if (flags & hosts_flag) {
+		for (uint32_t i = 0; i < st->nhosts; i++) {
+			if (memcmp(st->hosts[i].addr, addr, 16))
+				continue;
+			if (st->host_vals[i].flags & VIGIL_FW_C_DECIDED)
+				*decided = &st->host_vals[i].v;
+			return st->host_vals[i].id;
+		}
+	}
 	if (!(flags & trie_flag))
 		return p->family == 4 ? root4 : root6;
 	id = lpm_addr(st->keys, st->ids, st->n, addr);
@@ -1619,15 +1662,18 @@ uint32_t vigil_fw_simulate(const struct vigil_fw_table *t, const struct vigil_fw
 	uint8_t cls = 0;
 
 	sid = sim_class(&t->src, p, p->src, g->flags, VIGIL_FW_G_SRC_HOSTS, VIGIL_FW_G_SRC_TRIE,
-			g->src_root4, g->src_root6, g->src_mapped6);
+			g->src_root4, g->src_root6, g->src_mapped6, &v);
+	if (v)
+		return v->rule_id;	/* the source host decides alone */
 	did = sim_class(&t->dst, p, p->dst, g->flags, VIGIL_FW_G_DST_HOSTS, VIGIL_FW_G_DST_TRIE,
-			g->dst_root4, g->dst_root6, g->dst_mapped6);
+			g->dst_root4, g->dst_root6, g->dst_mapped6, &v);
+	v = NULL;	/* destinations are never decided */
 	if (sid == UINT32_MAX || did == UINT32_MAX)
 		return UINT32_MAX;	/* cannot happen: the roots are always there */
 	for (size_t i = 0; i < sizeof(group_protos); i++)
 		if (p->proto == group_protos[i])
 			cls = p->proto;
-	if (cls)
+	if (cls && (g->flags & proto_flag(cls)))
 		v = sim_match(t, sid, did, cls, p->dport);
 	/* nothing specific to this protocol: the protocol-less rules decide */
 	if (!v)

@@ -67,7 +67,7 @@ struct vigil_fw_side_table {
 	uint32_t *ids;
 	uint32_t n;
 	struct vigil_fw_host_key *hosts;	/* hash */
-	uint32_t *host_ids;
+	struct vigil_fw_class *host_vals;	/* class, and for sources maybe the verdict */
 	uint32_t nhosts;
 };
 

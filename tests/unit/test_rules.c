@@ -387,11 +387,15 @@ static void test_scale(void)
 	CHECK(rs.n == 100001);
 	CHECK(vigil_fw_compile(&rs, &t, err, sizeof(err)) == 0);
 	/* host rules: all in the source hash, the trie keeps only the two roots and
-	 * is not consulted; one combination hash entry per host, no port trie */
+	 * is not consulted; every host decides its packets alone, so no
+	 * combination entries at all */
 	CHECK(t.src.nhosts == 100000 && t.src.n == 2);
 	CHECK(!(t.gen.flags & (VIGIL_FW_G_SRC_TRIE | VIGIL_FW_G_DST_TRIE | VIGIL_FW_G_DST_HOSTS)));
 	CHECK(t.gen.flags & VIGIL_FW_G_SRC_HOSTS);
-	CHECK(t.ncombo == 100000);
+	CHECK(t.src.host_vals[66051].flags == VIGIL_FW_C_DECIDED);
+	CHECK(t.src.host_vals[66051].v.rule_id == 66051 + 1);
+	CHECK(t.src.host_vals[66051].v.action == VIGIL_FW_DROP);
+	CHECK(t.ncombo == 0);
 	CHECK(t.nmatch == 0);
 	struct vigil_fw_pkt p = pkt("10.1.2.3", "1.1.1.1", 6, 80);
 	CHECK(vigil_fw_eval(&rs, &p) == 66051 + 1);
