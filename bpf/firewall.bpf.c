@@ -327,11 +327,15 @@ static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
 static __always_inline void emit_drop(struct xdp_md *ctx, const struct pkt *p, __u32 rule_id,
 				      __u32 len, __u32 flags)
 {
-	__u32 zero = 0;
-	__u64 *n = bpf_map_lookup_elem(&fw_sample_ctr, &zero);
 	struct vigil_fw_drop *e;
+	__u32 zero = 0;
+	__u64 *n;
 
-	if (!fw_sample || !n)
+	/* fixed at load: with sampling off the verifier drops the rest */
+	if (!fw_sample)
+		return;
+	n = bpf_map_lookup_elem(&fw_sample_ctr, &zero);
+	if (!n)
 		return;
 	if (++*n < fw_sample)
 		return;
@@ -393,43 +397,51 @@ static __always_inline bool bucket_allows(const struct pkt *p, const struct vigi
 /*
  * An address's class: its host entry (always its longest matching prefix),
  * else the trie's longest match, else its family root when the trie holds
- * nothing else. A source host entry may carry the verdict itself (*decided).
- * -1: the maps of this generation are missing (only before the first load
- * completes).
+ * nothing else. For sources, *decided is set when no further lookup can
+ * change the verdict: a host entry carrying its rule's verdict, or a class
+ * no rule applies to (the default policy). -1: the maps of this generation
+ * are missing (only before the first load completes).
  */
-static __always_inline int addr_class(void *host_outer, void *trie_outer, __u32 gen,
-				      const __u8 *addr, __u8 family, bool mapped6, __u32 flags,
-				      __u32 hosts_flag, __u32 trie_flag, __u32 root4, __u32 root6,
-				      __u32 mapped6_class, __u32 *out,
+static __always_inline int addr_class(bool src, __u32 gen, struct vigil_fw_gen *g,
+				      const struct pkt *p, __u32 *out,
 				      struct vigil_fw_verdict **decided)
 {
 	struct vigil_fw_addr_key ak = { .prefixlen = 128 };
+	const __u8 *addr = src ? p->src : p->dst;
 	struct vigil_fw_class *hc;
+	__u32 flags = g->flags, none;
 	void *m;
 	__u32 *id;
 
 	/* IPv4 rules never apply to IPv6 packets, whatever their address */
-	if (mapped6) {
-		*out = mapped6_class;
-		return 0;
+	if (src ? p->src_mapped6 : p->dst_mapped6) {
+		*out = src ? g->src_mapped6 : g->dst_mapped6;
+		none = VIGIL_FW_G_SRC_MAPPED6_NONE;
+		goto root;
 	}
-	if (flags & hosts_flag) {
-		m = bpf_map_lookup_elem(host_outer, &gen);
+	if (flags & (src ? VIGIL_FW_G_SRC_HOSTS : VIGIL_FW_G_DST_HOSTS)) {
+		m = bpf_map_lookup_elem(src ? (void *)&fw_src_host : (void *)&fw_dst_host, &gen);
 		if (!m)
 			return -1;
 		hc = bpf_map_lookup_elem(m, addr);
 		if (hc) {
 			*out = hc->id;
-			if (hc->flags & VIGIL_FW_C_DECIDED)
+			if (src && (hc->flags & VIGIL_FW_C_DECIDED))
 				*decided = &hc->v;
 			return 0;
 		}
 	}
-	if (!(flags & trie_flag)) {
-		*out = family == 4 ? root4 : root6;
-		return 0;
+	if (!(flags & (src ? VIGIL_FW_G_SRC_TRIE : VIGIL_FW_G_DST_TRIE))) {
+		if (p->family == 4) {
+			*out = src ? g->src_root4 : g->dst_root4;
+			none = VIGIL_FW_G_SRC_ROOT4_NONE;
+		} else {
+			*out = src ? g->src_root6 : g->dst_root6;
+			none = VIGIL_FW_G_SRC_ROOT6_NONE;
+		}
+		goto root;
 	}
-	m = bpf_map_lookup_elem(trie_outer, &gen);
+	m = bpf_map_lookup_elem(src ? (void *)&fw_src : (void *)&fw_dst, &gen);
 	if (!m)
 		return -1;
 	__builtin_memcpy(ak.addr, addr, 16);
@@ -437,6 +449,10 @@ static __always_inline int addr_class(void *host_outer, void *trie_outer, __u32 
 	if (!id)
 		return -1;	/* cannot happen: both family roots are always present */
 	*out = *id;
+	return 0;
+root:
+	if (src && (flags & none))
+		*decided = &g->dflt;
 	return 0;
 }
 
@@ -484,26 +500,21 @@ int vigil_firewall(struct xdp_md *ctx)
 		return XDP_PASS;
 	gen = *(volatile __u32 *)active & 1;
 	gen_t = bpf_map_lookup_elem(&fw_gen, &gen);
-	combo_t = bpf_map_lookup_elem(&fw_combo, &gen);
 	ctr_t = bpf_map_lookup_elem(&fw_counters, &gen);
-	if (!gen_t || !combo_t || !ctr_t)
+	if (!gen_t || !ctr_t)
 		return XDP_PASS;	/* not filled yet: only before the first load completes */
 	g = bpf_map_lookup_elem(gen_t, &zero);
 	if (!g)
 		return XDP_PASS;
 
-	if (addr_class(&fw_src_host, &fw_src, gen, p.src, p.family, p.src_mapped6, g->flags,
-		       VIGIL_FW_G_SRC_HOSTS, VIGIL_FW_G_SRC_TRIE, g->src_root4, g->src_root6,
-		       g->src_mapped6, &sid, &v))
+	if (addr_class(true, gen, g, &p, &sid, &v))
 		return XDP_PASS;
-	/* the source host's best rule matches everything from it: done */
+	/* the source alone decides (see addr_class): no more lookups */
 	if (v)
 		goto verdict;
-	if (addr_class(&fw_dst_host, &fw_dst, gen, p.dst, p.family, p.dst_mapped6, g->flags,
-		       VIGIL_FW_G_DST_HOSTS, VIGIL_FW_G_DST_TRIE, g->dst_root4, g->dst_root6,
-		       g->dst_mapped6, &did, &v))
+	combo_t = bpf_map_lookup_elem(&fw_combo, &gen);
+	if (!combo_t || addr_class(false, gen, g, &p, &did, &v))
 		return XDP_PASS;
-	v = NULL;	/* never set for destinations; keeps the verifier's view simple */
 
 	/* a protocol no combination names needs no lookup of its own */
 	if (p.proto == PROTO_TCP)

@@ -354,6 +354,11 @@ enum vigil_fw_gen_flags {
 	VIGIL_FW_G_UDP = 1 << 5,
 	VIGIL_FW_G_ICMP = 1 << 6,
 	VIGIL_FW_G_ICMPV6 = 1 << 7,
+	/* no rule applies to packets whose source class is this root (a host
+	 * and trie miss) or the IPv4-mapped IPv6 class: the default decides */
+	VIGIL_FW_G_SRC_ROOT4_NONE = 1 << 8,
+	VIGIL_FW_G_SRC_ROOT6_NONE = 1 << 9,
+	VIGIL_FW_G_SRC_MAPPED6_NONE = 1 << 10,
 };
 
 /*

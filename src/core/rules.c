@@ -1484,6 +1484,13 @@ int vigil_fw_compile(struct vigil_rules *rs, struct vigil_fw_table *t, char *err
 	t->gen.dst_root4 = c.dst.root4;
 	t->gen.dst_root6 = c.dst.root6;
 	t->gen.dst_mapped6 = mapped6_class(&c.dst);
+	/* source classes no rule applies to: a miss costs no more lookups */
+	if (!c.src.nodes[c.src.root4].chain_rules)
+		t->gen.flags |= VIGIL_FW_G_SRC_ROOT4_NONE;
+	if (!c.src.nodes[c.src.root6].chain_rules)
+		t->gen.flags |= VIGIL_FW_G_SRC_ROOT6_NONE;
+	if (!c.src.nodes[t->gen.src_mapped6].chain_rules)
+		t->gen.flags |= VIGIL_FW_G_SRC_MAPPED6_NONE;
 	/* no rule matched: the default policy decides */
 	verdict_fill(&c, 0, &t->gen.dflt);
 	c.won[0] = 1;
@@ -1596,27 +1603,41 @@ static const struct vigil_fw_verdict *lpm_match_key(const struct vigil_fw_table 
 
 /* a class the way the program finds it: mapped IPv6, host hash, trie or family root;
  * *decided: the host entry's verdict when it has one */
-static uint32_t sim_class(const struct vigil_fw_side_table *st, const struct vigil_fw_pkt *p,
-			  const uint8_t addr[16], uint32_t flags, uint32_t hosts_flag,
-			  uint32_t trie_flag, uint32_t root4, uint32_t root6, uint32_t mapped6,
+static uint32_t sim_class(const struct vigil_fw_table *t, bool src, const struct vigil_fw_pkt *p,
 			  const struct vigil_fw_verdict **decided)
 {
+	const struct vigil_fw_gen *g = &t->gen;
+	const struct vigil_fw_side_table *st = src ? &t->src : &t->dst;
+	const uint8_t *addr = src ? p->src : p->dst;
+	uint32_t flags = g->flags;
+	uint32_t hosts_flag = src ? VIGIL_FW_G_SRC_HOSTS : VIGIL_FW_G_DST_HOSTS;
+	uint32_t trie_flag = src ? VIGIL_FW_G_SRC_TRIE : VIGIL_FW_G_DST_TRIE;
 	int64_t id;
 
 	*decided = NULL;
-	if (p->family == 6 && !memcmp(addr, v4_mapped_prefix, 12))
-		return mapped6;
+	if (p->family == 6 && !memcmp(addr, v4_mapped_prefix, 12)) {
+		if (src && (flags & VIGIL_FW_G_SRC_MAPPED6_NONE))
+			*decided = &g->dflt;
+		return src ? g->src_mapped6 : g->dst_mapped6;
+	}
 	if (flags & hosts_flag) {
 		for (uint32_t i = 0; i < st->nhosts; i++) {
 			if (memcmp(st->hosts[i].addr, addr, 16))
 				continue;
-			if (st->host_vals[i].flags & VIGIL_FW_C_DECIDED)
+			if (src && (st->host_vals[i].flags & VIGIL_FW_C_DECIDED))
 				*decided = &st->host_vals[i].v;
 			return st->host_vals[i].id;
 		}
 	}
-	if (!(flags & trie_flag))
-		return p->family == 4 ? root4 : root6;
+	if (!(flags & trie_flag)) {
+		uint32_t none = p->family == 4 ? VIGIL_FW_G_SRC_ROOT4_NONE : VIGIL_FW_G_SRC_ROOT6_NONE;
+
+		if (src && (flags & none))
+			*decided = &g->dflt;
+		if (p->family == 4)
+			return src ? g->src_root4 : g->dst_root4;
+		return src ? g->src_root6 : g->dst_root6;
+	}
 	id = lpm_addr(st->keys, st->ids, st->n, addr);
 	return id < 0 ? UINT32_MAX : (uint32_t)id;
 }
@@ -1661,12 +1682,10 @@ uint32_t vigil_fw_simulate(const struct vigil_fw_table *t, const struct vigil_fw
 	uint32_t sid, did;
 	uint8_t cls = 0;
 
-	sid = sim_class(&t->src, p, p->src, g->flags, VIGIL_FW_G_SRC_HOSTS, VIGIL_FW_G_SRC_TRIE,
-			g->src_root4, g->src_root6, g->src_mapped6, &v);
+	sid = sim_class(t, true, p, &v);
 	if (v)
-		return v->rule_id;	/* the source host decides alone */
-	did = sim_class(&t->dst, p, p->dst, g->flags, VIGIL_FW_G_DST_HOSTS, VIGIL_FW_G_DST_TRIE,
-			g->dst_root4, g->dst_root6, g->dst_mapped6, &v);
+		return v->rule_id;	/* the source alone decides */
+	did = sim_class(t, false, p, &v);
 	v = NULL;	/* destinations are never decided */
 	if (sid == UINT32_MAX || did == UINT32_MAX)
 		return UINT32_MAX;	/* cannot happen: the roots are always there */
