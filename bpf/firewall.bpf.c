@@ -43,7 +43,7 @@ struct fw_addr_trie {
 	__uint(max_entries, VIGIL_FW_MAX_PREFIXES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(key_size, sizeof(struct vigil_fw_addr_key));
-	__uint(value_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct vigil_fw_class));
 };
 
 struct fw_match_trie {
@@ -398,8 +398,8 @@ static __always_inline bool bucket_allows(const struct pkt *p, const struct vigi
  * An address's class: its host entry (always its longest matching prefix),
  * else the trie's longest match, else its family root when the trie holds
  * nothing else. For sources, *decided is set when no further lookup can
- * change the verdict: a host entry carrying its rule's verdict, or a class
- * no rule applies to (the default policy). -1: the maps of this generation
+ * change the verdict: a host or trie entry carrying its rule's verdict, or
+ * a root class no rule applies to (the default policy). -1: the maps of this generation
  * are missing (only before the first load completes).
  */
 static __always_inline int addr_class(bool src, __u32 gen, struct vigil_fw_gen *g,
@@ -411,7 +411,6 @@ static __always_inline int addr_class(bool src, __u32 gen, struct vigil_fw_gen *
 	struct vigil_fw_class *hc;
 	__u32 flags = g->flags, none;
 	void *m;
-	__u32 *id;
 
 	/* IPv4 rules never apply to IPv6 packets, whatever their address */
 	if (src ? p->src_mapped6 : p->dst_mapped6) {
@@ -445,10 +444,12 @@ static __always_inline int addr_class(bool src, __u32 gen, struct vigil_fw_gen *
 	if (!m)
 		return -1;
 	__builtin_memcpy(ak.addr, addr, 16);
-	id = bpf_map_lookup_elem(m, &ak);
-	if (!id)
+	hc = bpf_map_lookup_elem(m, &ak);
+	if (!hc)
 		return -1;	/* cannot happen: both family roots are always present */
-	*out = *id;
+	*out = hc->id;
+	if (src && (hc->flags & VIGIL_FW_C_DECIDED))
+		*decided = &hc->v;
 	return 0;
 root:
 	if (src && (flags & none))

@@ -330,11 +330,13 @@ VIGIL_CHECK_OFF(struct vigil_fw_verdict, flags, 20);
 
 enum vigil_fw_class_flags {
 	/* source only: the class's best rule has no destination, protocol or
-	 * port, so it wins every packet from the class; v is its verdict */
+	 * port, so it wins every packet from the class; v is its verdict
+	 * (never on the roots and the IPv4-mapped IPv6 class: they are also
+	 * reached without a lookup, see vigil_fw_gen) */
 	VIGIL_FW_C_DECIDED = 1 << 0,
 };
 
-/* value of the host maps */
+/* value of the host maps and tries */
 struct vigil_fw_class {
 	__u32 id;		/* the address's class */
 	__u32 flags;		/* enum vigil_fw_class_flags */

@@ -163,9 +163,9 @@ static int install(const struct fw_fds *f, const struct vigil_rules *rs,
 	}
 	next = initial ? 0 : (cur ^ 1) & 1;
 	fds[SRC] = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "fw_src_gen", sizeof(struct vigil_fw_addr_key),
-				  sizeof(__u32), VIGIL_FW_MAX_PREFIXES, &noprealloc);
+				  sizeof(struct vigil_fw_class), VIGIL_FW_MAX_PREFIXES, &noprealloc);
 	fds[DST] = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "fw_dst_gen", sizeof(struct vigil_fw_addr_key),
-				  sizeof(__u32), VIGIL_FW_MAX_PREFIXES, &noprealloc);
+				  sizeof(struct vigil_fw_class), VIGIL_FW_MAX_PREFIXES, &noprealloc);
 	fds[MATCH] = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "fw_match_gen", sizeof(struct vigil_fw_match_key),
 				    sizeof(struct vigil_fw_verdict), VIGIL_FW_MAX_MATCH, &noprealloc);
 	fds[CTR] = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "fw_ctr_gen", sizeof(__u32),
@@ -186,11 +186,11 @@ static int install(const struct fw_fds *f, const struct vigil_rules *rs,
 			goto out;
 		}
 	}
-	err = map_fill(fds[SRC], t->src.keys, sizeof(*t->src.keys), t->src.ids, sizeof(*t->src.ids),
+	err = map_fill(fds[SRC], t->src.keys, sizeof(*t->src.keys), t->src.vals, sizeof(*t->src.vals),
 		       t->src.n);
 	if (!err)
-		err = map_fill(fds[DST], t->dst.keys, sizeof(*t->dst.keys), t->dst.ids,
-			       sizeof(*t->dst.ids), t->dst.n);
+		err = map_fill(fds[DST], t->dst.keys, sizeof(*t->dst.keys), t->dst.vals,
+			       sizeof(*t->dst.vals), t->dst.n);
 	if (!err)
 		err = map_fill(fds[SRC_HOST], t->src.hosts, sizeof(*t->src.hosts), t->src.host_vals,
 			       sizeof(*t->src.host_vals), t->src.nhosts);

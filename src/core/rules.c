@@ -1282,7 +1282,7 @@ static uint32_t rule_dst_node(const struct compiler *c, uint32_t rule, uint8_t f
 	return family == 4 ? c->dst.rule_node4[rule] : c->dst.rule_node6[rule];
 }
 
-/* hv: the host map value of s when s is a host address, else NULL */
+/* hv: the map value of s (host hash or trie) when it may carry the verdict, else NULL */
 static int compile_src_class(struct compiler *c, uint32_t s, struct vigil_fw_class *hv)
 {
 	const struct node *sn = &c->src.nodes[s];
@@ -1391,10 +1391,10 @@ static int fill_side(const struct side *s, struct vigil_fw_side_table *st)
 			nh++;
 	nt = s->n - nh;
 	st->keys = calloc(nt ? nt : 1, sizeof(*st->keys));
-	st->ids = calloc(nt ? nt : 1, sizeof(*st->ids));
+	st->vals = calloc(nt ? nt : 1, sizeof(*st->vals));
 	st->hosts = calloc(nh ? nh : 1, sizeof(*st->hosts));
 	st->host_vals = calloc(nh ? nh : 1, sizeof(*st->host_vals));
-	if (!st->keys || !st->ids || !st->hosts || !st->host_vals)
+	if (!st->keys || !st->vals || !st->hosts || !st->host_vals)
 		return -1;
 	for (uint32_t i = 0; i < s->n; i++) {
 		const struct node *nd = &s->nodes[i];
@@ -1405,7 +1405,7 @@ static int fill_side(const struct side *s, struct vigil_fw_side_table *st)
 		} else {
 			st->keys[st->n].prefixlen = nd->len;
 			memcpy(st->keys[st->n].addr, nd->addr, 16);
-			st->ids[st->n++] = i;
+			st->vals[st->n++].id = i;
 		}
 	}
 	return 0;
@@ -1494,11 +1494,16 @@ int vigil_fw_compile(struct vigil_rules *rs, struct vigil_fw_table *t, char *err
 	/* no rule matched: the default policy decides */
 	verdict_fill(&c, 0, &t->gen.dflt);
 	c.won[0] = 1;
-	for (uint32_t s = 0, h = 0; s < c.src.n; s++) {
-		/* host nodes are in node order in the host table (fill_side) */
-		struct vigil_fw_class *hv = c.src.nodes[s].len == 128 ? &t->src.host_vals[h++] : NULL;
+	for (uint32_t s = 0, h = 0, k = 0; s < c.src.n; s++) {
+		/* nodes are in node order in the host and trie tables (fill_side) */
+		struct vigil_fw_class *cv = c.src.nodes[s].len == 128 ? &t->src.host_vals[h++] :
+					    &t->src.vals[k++];
 
-		if (compile_src_class(&c, s, hv))
+		/* the roots and the mapped class are also reached without a lookup,
+		 * so they must keep their combination entries */
+		if (s == c.src.root4 || s == c.src.root6 || s == t->gen.src_mapped6)
+			cv = NULL;
+		if (compile_src_class(&c, s, cv))
 			goto out;
 	}
 	for (uint32_t i = 1; i < nr; i++) {
@@ -1544,11 +1549,11 @@ out:
 void vigil_fw_table_free(struct vigil_fw_table *t)
 {
 	free(t->src.keys);
-	free(t->src.ids);
+	free(t->src.vals);
 	free(t->src.hosts);
 	free(t->src.host_vals);
 	free(t->dst.keys);
-	free(t->dst.ids);
+	free(t->dst.vals);
 	free(t->dst.hosts);
 	free(t->dst.host_vals);
 	free(t->ckeys);
@@ -1565,8 +1570,8 @@ static bool lpm_match(const uint8_t *key, const uint8_t *data, uint32_t prefixle
 	return bits_equal(key, data, prefixlen);
 }
 
-static int64_t lpm_addr(const struct vigil_fw_addr_key *keys, const uint32_t *ids, uint32_t n,
-			const uint8_t addr[16])
+/* index of the longest matching entry, or -1 */
+static int64_t lpm_addr(const struct vigil_fw_addr_key *keys, uint32_t n, const uint8_t addr[16])
 {
 	int64_t best = -1;
 	uint32_t best_len = 0;
@@ -1575,7 +1580,7 @@ static int64_t lpm_addr(const struct vigil_fw_addr_key *keys, const uint32_t *id
 		if (!lpm_match(keys[i].addr, addr, keys[i].prefixlen))
 			continue;
 		if (best < 0 || keys[i].prefixlen > best_len) {
-			best = ids[i];
+			best = i;
 			best_len = keys[i].prefixlen;
 		}
 	}
@@ -1638,8 +1643,12 @@ static uint32_t sim_class(const struct vigil_fw_table *t, bool src, const struct
 			return src ? g->src_root4 : g->dst_root4;
 		return src ? g->src_root6 : g->dst_root6;
 	}
-	id = lpm_addr(st->keys, st->ids, st->n, addr);
-	return id < 0 ? UINT32_MAX : (uint32_t)id;
+	id = lpm_addr(st->keys, st->n, addr);
+	if (id < 0)
+		return UINT32_MAX;
+	if (src && (st->vals[id].flags & VIGIL_FW_C_DECIDED))
+		*decided = &st->vals[id].v;
+	return st->vals[id].id;
 }
 
 static const struct vigil_fw_verdict *combo_find(const struct vigil_fw_table *t,

@@ -64,7 +64,7 @@ int vigil_fw_precedence_cmp(const struct vigil_fw_rule *a, const struct vigil_fw
  */
 struct vigil_fw_side_table {
 	struct vigil_fw_addr_key *keys;		/* trie */
-	uint32_t *ids;
+	struct vigil_fw_class *vals;		/* class, and for sources maybe the verdict */
 	uint32_t n;
 	struct vigil_fw_host_key *hosts;	/* hash */
 	struct vigil_fw_class *host_vals;	/* class, and for sources maybe the verdict */

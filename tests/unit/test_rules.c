@@ -294,6 +294,31 @@ static void test_hosts(void)
 	}
 	vigil_fw_table_free(&t);
 	vigil_rules_free(&rs);
+
+	/* trie classes decide alone too, but never the roots (reached without a lookup) */
+	CHECK(parse(&rs, "drop from 10.0.0.0/8\npass tcp from 11.0.0.0/8\ndrop\n") == 0);
+	memset(&t, 0, sizeof(t));
+	CHECK(vigil_fw_compile(&rs, &t, err, sizeof(err)) == 0);
+	CHECK(t.src.n == 4);
+	for (uint32_t i = 0; i < t.src.n; i++) {
+		const struct vigil_fw_addr_key *k = &t.src.keys[i];
+		bool ten = k->prefixlen == 104 && k->addr[12] == 10;
+
+		CHECK(!!(t.src.vals[i].flags & VIGIL_FW_C_DECIDED) == ten);
+		if (ten)
+			CHECK(t.src.vals[i].v.rule_id == 1);
+	}
+	{
+		struct vigil_fw_pkt p1 = pkt("10.1.1.1", "1.1.1.1", 6, 80), p2 = pkt("11.1.1.1", "1.1.1.1", 6, 80);
+		struct vigil_fw_pkt p3 = pkt("11.1.1.1", "1.1.1.1", 17, 80), p4 = pkt("12.1.1.1", "1.1.1.1", 6, 80);
+
+		CHECK(vigil_fw_simulate(&t, &p1) == 1 && vigil_fw_eval(&rs, &p1) == 1);
+		CHECK(vigil_fw_simulate(&t, &p2) == 2 && vigil_fw_eval(&rs, &p2) == 2);
+		CHECK(vigil_fw_simulate(&t, &p3) == 3 && vigil_fw_eval(&rs, &p3) == 3);
+		CHECK(vigil_fw_simulate(&t, &p4) == 3 && vigil_fw_eval(&rs, &p4) == 3);
+	}
+	vigil_fw_table_free(&t);
+	vigil_rules_free(&rs);
 }
 
 /* random rule sets over a small address pool: the tables must agree with the reference */
@@ -403,8 +428,10 @@ static void test_scale(void)
 	vigil_fw_table_free(&t);
 	vigil_rules_free(&rs);
 
-	/* the combination limit is an error, not a crash */
-	CHECK(parse(&rs, "drop from 10.0.0.0/8\ndrop from 11.0.0.0/8\ndrop to 12.0.0.0/8\ndrop to 13.0.0.0/8\n") == 0);
+	/* the combination limit is an error, not a crash (tcp: sources that do
+	 * not decide alone, so every source x destination pair needs entries) */
+	CHECK(parse(&rs, "drop tcp from 10.0.0.0/8\ndrop tcp from 11.0.0.0/8\ndrop to 12.0.0.0/8\n"
+			 "drop to 13.0.0.0/8\n") == 0);
 	memset(&t, 0, sizeof(t));
 	t.max_combo = 3;
 	CHECK(vigil_fw_compile(&rs, &t, err, sizeof(err)) < 0);
