@@ -290,7 +290,12 @@ static int fds_from_pins(const char *iface, struct fw_fds *f)
 			int err = errno;
 
 			fds_close(f);
-			if (err == ENOENT)
+			if (err == ENOENT && i > 0)
+				/* fw_active is there: pinned by a vigil with other maps */
+				vigil_error("persistent firewall on '%s' was loaded by another vigil version "
+					    "('%s' is missing); run 'vigil firewall unload -i %s' and load it again",
+					    iface, path, iface);
+			else if (err == ENOENT)
 				vigil_error("no persistent firewall on '%s' (nothing pinned at '%s')", iface, path);
 			else
 				vigil_error("cannot open '%s': %s", path, strerror(err));
