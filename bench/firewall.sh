@@ -31,8 +31,14 @@
 # bpftool batch (the same key/value `xdp-filter ip ADDR -m src` writes: the
 # address, and flag 1 = src on every CPU) instead of one CLI call per address.
 #
+# SHAPE=prefix makes every rule a /24 source prefix instead of a host address
+# (vigil: `drop from A.B.C.0/24`; nftables: an interval set of the same prefixes;
+# xdp-filter has no prefix match and is skipped); the flood comes from .1 of the
+# last prefix. Host rules take vigil's hash path, prefixes its LPM trie path.
+#
 # Environment: GEN=live|trafgen, THREADS (generator threads = veth queues; default
-# the number of CPUs), REPS (drop-rate floods per case, best kept; default 3).
+# the number of CPUs), REPS (drop-rate floods per case, best kept; default 3),
+# SHAPE=host|prefix (default host).
 # Usage: bench/firewall.sh [SECONDS] [SIZES...]   (root; prints ratios, asserts nothing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +49,8 @@ GEN_MODE=${GEN:-live}
 NCPU=$(nproc)
 THREADS=${THREADS:-$NCPU}
 REPS=${REPS:-3}
+SHAPE=${SHAPE:-host}
+case $SHAPE in host|prefix) ;; *) echo "bench/firewall.sh: SHAPE must be host or prefix, got '$SHAPE'" >&2; exit 2;; esac
 HELPER=build/bench/firewall_gen
 GEN=vbgen DUT=vbdut
 TMP=$(mktemp -d)
@@ -87,19 +95,28 @@ ip netns exec $DUT ethtool -K vbd0 gro on
 MAC_DUT=$(ip -n $DUT -o link show vbd0 | sed 's/.*link\/ether \([^ ]*\).*/\1/')
 MAC_GEN=$(ip -n $GEN -o link show vbg0 | sed 's/.*link\/ether \([^ ]*\).*/\1/')
 
-# rule i drops source 10.(100 + i/65536).(i/256%256).(i%256); the flood uses the last one
-addr() { echo "10.$((100 + $1 / 65536)).$(($1 / 256 % 256)).$(($1 % 256))"; }
+# rule i drops source 10.(100 + i/65536).(i/256%256).(i%256) (SHAPE=prefix: the /24
+# (11 + i/65536).(i/256%256).(i%256).0/24); the flood uses the last one (.1 of it)
+addr() {
+  if [ "$SHAPE" = prefix ]; then echo "$((11 + $1 / 65536)).$(($1 / 256 % 256)).$(($1 % 256)).1"
+  else echo "10.$((100 + $1 / 65536)).$(($1 / 256 % 256)).$(($1 % 256))"; fi
+}
 
 gen_files() { # n: writes $TMP/rules (vigil), $TMP/nft, $TMP/xdpf (bpftool batch) in one go
-  python3 - "$1" "$TMP" <<'PY'
+  python3 - "$1" "$TMP" "$SHAPE" <<'PY'
 import sys
-n, d = int(sys.argv[1]), sys.argv[2]
-a = [(10, 100 + i // 65536, i // 256 % 256, i % 256) for i in range(n)]
+n, d, shape = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+if shape == "prefix":
+    a = [(11 + i // 65536, i // 256 % 256, i % 256, 0) for i in range(n)]
+    suffix, flags = "/24", "  flags interval\n"
+else:
+    a = [(10, 100 + i // 65536, i // 256 % 256, i % 256) for i in range(n)]
+    suffix, flags = "", ""
 with open(f"{d}/rules", "w") as f:
-    f.writelines("drop from %d.%d.%d.%d\n" % x for x in a)
+    f.writelines("drop from %d.%d.%d.%d" % x + suffix + "\n" for x in a)
 with open(f"{d}/nft", "w") as f:
-    f.write("table netdev vbench {\n set blk {\n  type ipv4_addr\n  elements = {\n")
-    f.writelines("   %d.%d.%d.%d,\n" % x for x in a)
+    f.write("table netdev vbench {\n set blk {\n  type ipv4_addr\n" + flags + "  elements = {\n")
+    f.writelines("   %d.%d.%d.%d" % x + suffix + ",\n" for x in a)
     f.write("  }\n }\n chain in {\n  type filter hook ingress device vbd0 priority 0;\n"
             "  ip saddr @blk counter drop\n }\n}\n")
 with open(f"{d}/xdpf", "w") as f:
@@ -160,7 +177,7 @@ measure() {
 xdpf() { local i; for ((i = 0; i < 50; i++)); do inn xdp-filter "$@" 2>/dev/null && return 0; sleep 0.2; done; inn xdp-filter "$@"; }
 
 floor=$($HELPER cost 0 10.100.0.1 10.250.0.2 1000000 | awk '{print $2}')
-echo "generator: $GEN_MODE, $THREADS thread(s), $Q veth queue(s); ${SECS}s floods; test-run floor (XDP_DROP only): $floor ns"
+echo "generator: $GEN_MODE, $THREADS thread(s), $Q veth queue(s); ${SECS}s floods; rules: $SHAPE; test-run floor (XDP_DROP only): $floor ns"
 
 for n in $SIZES; do
   last=$(addr $((n - 1)))
@@ -188,7 +205,9 @@ for o in json.load(sys.stdin)[\"nftables\"]:
   ip netns exec $DUT nft delete table netdev vbench
 
   # ---- xdp-filter (its map holds at most 10,000 addresses) ----
-  if [ "$n" -le 10000 ] && command -v xdp-filter >/dev/null; then
+  if [ "$SHAPE" = prefix ]; then
+    echo "# xdp-filter: skipped with SHAPE=prefix (it matches exact addresses only)"
+  elif [ "$n" -le 10000 ] && command -v xdp-filter >/dev/null; then
     t0=$(date +%s.%N)
     xdpf load vbd0 -m native -f ipv4 >/dev/null
     bpftool batch file "$TMP/xdpf" >/dev/null

@@ -3,10 +3,14 @@
  * vigil firewall: XDP datapath.
  *
  * Per packet: parse to the L4 header, read the active generation once, then
- * three LPM lookups in that generation's maps (source class, destination
- * class, (classes, protocol, port) -> verdict), whatever the number of rules.
- * User space (src/core/rules.c) precomputes which rule wins for every
- * combination; see docs/firewall.md.
+ * in that generation's maps: source class, destination class, then
+ * (classes, protocol) -> verdict, whatever the number of rules. Exact keys
+ * are hash lookups: the kernel's LPM trie walk gets slower as the trie
+ * grows, a hash lookup does not. A class is a host-hash hit, else (only when
+ * the generation has shorter prefixes) an LPM trie lookup, else the family
+ * root; the port trie is consulted only for combinations whose verdict
+ * depends on the port. User space (src/core/rules.c) precomputes which rule
+ * wins for every combination; see docs/firewall.md.
  */
 #include "common.bpf.h"
 #include <bpf/bpf_endian.h>
@@ -39,7 +43,7 @@ struct fw_addr_trie {
 	__uint(max_entries, VIGIL_FW_MAX_PREFIXES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(key_size, sizeof(struct vigil_fw_addr_key));
-	__uint(value_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct vigil_fw_class));
 };
 
 struct fw_match_trie {
@@ -48,6 +52,29 @@ struct fw_match_trie {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(key_size, sizeof(struct vigil_fw_match_key));
 	__uint(value_size, sizeof(struct vigil_fw_verdict));
+};
+
+struct fw_host_hash {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VIGIL_FW_MAX_HOSTS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct vigil_fw_host_key));
+	__uint(value_size, sizeof(struct vigil_fw_class));
+};
+
+struct fw_combo_hash {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VIGIL_FW_MAX_COMBOS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct vigil_fw_combo_key));
+	__uint(value_size, sizeof(struct vigil_fw_verdict));
+};
+
+struct fw_gen_array {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct vigil_fw_gen));
 };
 
 struct fw_counter_array {
@@ -86,6 +113,34 @@ struct {
 	__type(key, __u32);
 	__array(values, struct fw_match_trie);
 } fw_match SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__array(values, struct fw_host_hash);
+} fw_src_host SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__array(values, struct fw_host_hash);
+} fw_dst_host SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__array(values, struct fw_combo_hash);
+} fw_combo SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__array(values, struct fw_gen_array);
+} fw_gen SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
@@ -157,7 +212,15 @@ struct pkt {
 	__u16 sport;
 	__u16 dport;
 	__u8 nonfirst_frag;
+	__u8 src_mapped6;	/* an IPv6 packet with an address in ::ffff:0:0/96 */
+	__u8 dst_mapped6;
 };
+
+static __always_inline bool is_mapped6(const struct in6_addr *a)
+{
+	return a->in6_u.u6_addr32[0] == 0 && a->in6_u.u6_addr32[1] == 0 &&
+	       a->in6_u.u6_addr32[2] == bpf_htonl(0xffff);
+}
 
 static __always_inline void map_v4(__u8 *out, __be32 a)
 {
@@ -217,6 +280,8 @@ static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
 		p->family = 6;
 		__builtin_memcpy(p->src, &ip6->saddr, 16);
 		__builtin_memcpy(p->dst, &ip6->daddr, 16);
+		p->src_mapped6 = is_mapped6(&ip6->saddr);
+		p->dst_mapped6 = is_mapped6(&ip6->daddr);
 		nh = ip6->nexthdr;
 		l4off = off + sizeof(*ip6);
 		/* extension headers, a bounded number of them */
@@ -262,11 +327,15 @@ static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
 static __always_inline void emit_drop(struct xdp_md *ctx, const struct pkt *p, __u32 rule_id,
 				      __u32 len, __u32 flags)
 {
-	__u32 zero = 0;
-	__u64 *n = bpf_map_lookup_elem(&fw_sample_ctr, &zero);
 	struct vigil_fw_drop *e;
+	__u32 zero = 0;
+	__u64 *n;
 
-	if (!fw_sample || !n)
+	/* fixed at load: with sampling off the verifier drops the rest */
+	if (!fw_sample)
+		return;
+	n = bpf_map_lookup_elem(&fw_sample_ctr, &zero);
+	if (!n)
 		return;
 	if (++*n < fw_sample)
 		return;
@@ -325,16 +394,101 @@ static __always_inline bool bucket_allows(const struct pkt *p, const struct vigi
 	return false;
 }
 
+/*
+ * An address's class: its host entry (always its longest matching prefix),
+ * else the trie's longest match, else its family root when the trie holds
+ * nothing else. For sources, *decided is set when no further lookup can
+ * change the verdict: a host or trie entry carrying its rule's verdict, or
+ * a root class no rule applies to (the default policy). -1: the maps of this generation
+ * are missing (only before the first load completes).
+ */
+static __always_inline int addr_class(bool src, __u32 gen, struct vigil_fw_gen *g,
+				      const struct pkt *p, __u32 *out,
+				      struct vigil_fw_verdict **decided)
+{
+	struct vigil_fw_addr_key ak = { .prefixlen = 128 };
+	const __u8 *addr = src ? p->src : p->dst;
+	struct vigil_fw_class *hc;
+	__u32 flags = g->flags, none;
+	void *m;
+
+	/* IPv4 rules never apply to IPv6 packets, whatever their address */
+	if (src ? p->src_mapped6 : p->dst_mapped6) {
+		*out = src ? g->src_mapped6 : g->dst_mapped6;
+		none = VIGIL_FW_G_SRC_MAPPED6_NONE;
+		goto root;
+	}
+	if (flags & (src ? VIGIL_FW_G_SRC_HOSTS : VIGIL_FW_G_DST_HOSTS)) {
+		m = bpf_map_lookup_elem(src ? (void *)&fw_src_host : (void *)&fw_dst_host, &gen);
+		if (!m)
+			return -1;
+		hc = bpf_map_lookup_elem(m, addr);
+		if (hc) {
+			*out = hc->id;
+			if (src && (hc->flags & VIGIL_FW_C_DECIDED))
+				*decided = &hc->v;
+			return 0;
+		}
+	}
+	if (!(flags & (src ? VIGIL_FW_G_SRC_TRIE : VIGIL_FW_G_DST_TRIE))) {
+		if (p->family == 4) {
+			*out = src ? g->src_root4 : g->dst_root4;
+			none = VIGIL_FW_G_SRC_ROOT4_NONE;
+		} else {
+			*out = src ? g->src_root6 : g->dst_root6;
+			none = VIGIL_FW_G_SRC_ROOT6_NONE;
+		}
+		goto root;
+	}
+	m = bpf_map_lookup_elem(src ? (void *)&fw_src : (void *)&fw_dst, &gen);
+	if (!m)
+		return -1;
+	__builtin_memcpy(ak.addr, addr, 16);
+	hc = bpf_map_lookup_elem(m, &ak);
+	if (!hc)
+		return -1;	/* cannot happen: both family roots are always present */
+	*out = hc->id;
+	if (src && (hc->flags & VIGIL_FW_C_DECIDED))
+		*decided = &hc->v;
+	return 0;
+root:
+	if (src && (flags & none))
+		*decided = &g->dflt;
+	return 0;
+}
+
+/* the combination's verdict, through the port trie if it depends on the port; NULL: no rule */
+static __always_inline struct vigil_fw_verdict *match(void *combo_t, __u32 gen, __u32 sid,
+						      __u32 did, __u8 proto, __u16 dport)
+{
+	struct vigil_fw_combo_key ck = { .src_id = sid, .dst_id = did, .proto = proto };
+	struct vigil_fw_match_key mk = {};
+	struct vigil_fw_verdict *v;
+	void *match_t;
+
+	v = bpf_map_lookup_elem(combo_t, &ck);
+	if (!v || !(v->flags & VIGIL_FW_V_PORTS))
+		return v;
+	match_t = bpf_map_lookup_elem(&fw_match, &gen);
+	if (!match_t)
+		return NULL;
+	mk.prefixlen = VIGIL_FW_MATCH_FIXED_BITS + 16;
+	mk.src_id = sid;
+	mk.dst_id = did;
+	mk.proto = proto;
+	mk.port = bpf_htons(dport);
+	return bpf_map_lookup_elem(match_t, &mk);
+}
+
 SEC("xdp")
 int vigil_firewall(struct xdp_md *ctx)
 {
-	struct vigil_fw_addr_key ak = { .prefixlen = 128 };
-	struct vigil_fw_match_key mk = {};
-	struct vigil_fw_verdict *v;
+	struct vigil_fw_verdict *v = NULL;
 	struct vigil_fw_counter *c;
+	struct vigil_fw_gen *g;
 	struct pkt p = {};
-	void *src_t, *dst_t, *match_t, *ctr_t;
-	__u32 zero = 0, gen, rule_id, action, len, *active, *sid, *did;
+	void *gen_t, *combo_t, *ctr_t;
+	__u32 zero = 0, gen, rule_id, action, len, *active, sid, did;
 	__u8 cls = 0;
 
 	if (parse(ctx, &p))
@@ -346,36 +500,41 @@ int vigil_firewall(struct xdp_md *ctx)
 	if (!active)
 		return XDP_PASS;
 	gen = *(volatile __u32 *)active & 1;
-	src_t = bpf_map_lookup_elem(&fw_src, &gen);
-	dst_t = bpf_map_lookup_elem(&fw_dst, &gen);
-	match_t = bpf_map_lookup_elem(&fw_match, &gen);
+	gen_t = bpf_map_lookup_elem(&fw_gen, &gen);
 	ctr_t = bpf_map_lookup_elem(&fw_counters, &gen);
-	if (!src_t || !dst_t || !match_t || !ctr_t)
+	if (!gen_t || !ctr_t)
 		return XDP_PASS;	/* not filled yet: only before the first load completes */
-
-	__builtin_memcpy(ak.addr, p.src, 16);
-	sid = bpf_map_lookup_elem(src_t, &ak);
-	__builtin_memcpy(ak.addr, p.dst, 16);
-	did = bpf_map_lookup_elem(dst_t, &ak);
-	if (!sid || !did)
-		return XDP_PASS;	/* cannot happen: both family roots are always present */
-
-	if (p.proto == PROTO_TCP || p.proto == PROTO_UDP || p.proto == PROTO_ICMP ||
-	    p.proto == PROTO_ICMPV6)
-		cls = p.proto;
-	mk.prefixlen = VIGIL_FW_MATCH_FIXED_BITS + 16;
-	mk.src_id = *sid;
-	mk.dst_id = *did;
-	mk.proto = cls;
-	mk.port = bpf_htons(p.dport);
-	v = bpf_map_lookup_elem(match_t, &mk);
-	if (cls && (!v || v->rule_id == 0)) {
-		/* nothing specific to this protocol: the protocol-less rules decide */
-		mk.proto = VIGIL_FW_PROTO_ANY;
-		v = bpf_map_lookup_elem(match_t, &mk);
-	}
-	if (!v)
+	g = bpf_map_lookup_elem(gen_t, &zero);
+	if (!g)
 		return XDP_PASS;
+
+	if (addr_class(true, gen, g, &p, &sid, &v))
+		return XDP_PASS;
+	/* the source alone decides (see addr_class): no more lookups */
+	if (v)
+		goto verdict;
+	combo_t = bpf_map_lookup_elem(&fw_combo, &gen);
+	if (!combo_t || addr_class(false, gen, g, &p, &did, &v))
+		return XDP_PASS;
+
+	/* a protocol no combination names needs no lookup of its own */
+	if (p.proto == PROTO_TCP)
+		cls = g->flags & VIGIL_FW_G_TCP ? PROTO_TCP : 0;
+	else if (p.proto == PROTO_UDP)
+		cls = g->flags & VIGIL_FW_G_UDP ? PROTO_UDP : 0;
+	else if (p.proto == PROTO_ICMP)
+		cls = g->flags & VIGIL_FW_G_ICMP ? PROTO_ICMP : 0;
+	else if (p.proto == PROTO_ICMPV6)
+		cls = g->flags & VIGIL_FW_G_ICMPV6 ? PROTO_ICMPV6 : 0;
+	if (cls)
+		v = match(combo_t, gen, sid, did, cls, p.dport);
+	/* nothing specific to this protocol: the protocol-less rules decide */
+	if (!v)
+		v = match(combo_t, gen, sid, did, VIGIL_FW_PROTO_ANY, p.dport);
+	/* no rule: the default policy */
+	if (!v)
+		v = &g->dflt;
+verdict:
 	rule_id = v->rule_id;
 	action = v->action;
 

@@ -237,14 +237,22 @@ VIGIL_CHECK_OFF(struct vigil_sc_stat, max_ns, 24);
  * The firewall keeps two generations of its lookup maps (slots 0 and 1 of
  * ARRAY_OF_MAPS outer maps) and a one-word "active generation" the XDP
  * program reads once per packet; see docs/firewall.md. Addresses are
- * stored as IPv6, IPv4 as IPv4-mapped (::ffff:a.b.c.d), so one trie serves
+ * stored as IPv6, IPv4 as IPv4-mapped (::ffff:a.b.c.d), so one map serves
  * both families. Limits are fixed because inner maps must match the outer
  * map's template.
+ *
+ * Per packet the lookups are hash lookups wherever an exact key exists
+ * (kernel LPM tries get slower as they grow): host addresses (/32, /128)
+ * in a hash before the prefix trie, (source class, destination class,
+ * protocol) in a hash, and the port trie only for combinations whose rules
+ * name ports.
  */
 #define VIGIL_FW_MAX_RULES 131072	/* rule ids 1..MAX; id 0 is the default policy */
 #define VIGIL_FW_MAX_PREFIXES 262144	/* distinct prefixes per trie */
 #define VIGIL_FW_MAX_MATCH (1 << 21)	/* entries in the combination trie */
 #define VIGIL_FW_MAX_BUCKETS 65536	/* rate limit buckets (LRU) */
+#define VIGIL_FW_MAX_HOSTS VIGIL_FW_MAX_RULES	/* host addresses per side: one per rule at most */
+#define VIGIL_FW_MAX_COMBOS (1 << 20)	/* (source class, destination class, protocol) entries */
 #define VIGIL_FW_MATCH_FIXED_BITS 80	/* src_id, dst_id, proto, _pad */
 
 enum vigil_fw_action {
@@ -265,10 +273,27 @@ struct vigil_fw_addr_key {
 VIGIL_CHECK_SIZE(struct vigil_fw_addr_key, 20);
 VIGIL_CHECK_OFF(struct vigil_fw_addr_key, addr, 4);
 
+/* hash key of the host maps: one address, network order, IPv4 mapped */
+struct vigil_fw_host_key {
+	__u8 addr[16];
+};
+VIGIL_CHECK_SIZE(struct vigil_fw_host_key, 16);
+
+/* hash key of the combination map: what a verdict depends on besides the port */
+struct vigil_fw_combo_key {
+	__u32 src_id;		/* class from the source maps */
+	__u32 dst_id;		/* class from the destination maps */
+	__u8 proto;		/* IPPROTO_*, or VIGIL_FW_PROTO_ANY */
+	__u8 _pad[3];		/* zero: hashed with the key */
+};
+VIGIL_CHECK_SIZE(struct vigil_fw_combo_key, 12);
+VIGIL_CHECK_OFF(struct vigil_fw_combo_key, proto, 8);
+
 /*
- * LPM key of the combination trie: (source class, destination class,
- * protocol) are always matched in full (80 bits); the destination port is
- * matched by prefix, so a port range is a handful of entries.
+ * LPM key of the port trie, for combinations whose verdict depends on the
+ * port: (source class, destination class, protocol) are always matched in
+ * full (80 bits); the destination port is matched by prefix, so a port range
+ * is a handful of entries.
  */
 struct vigil_fw_match_key {
 	__u32 prefixlen;	/* 80 + port prefix bits, or 0 for the catch-all */
@@ -283,18 +308,82 @@ VIGIL_CHECK_OFF(struct vigil_fw_match_key, src_id, 4);
 VIGIL_CHECK_OFF(struct vigil_fw_match_key, proto, 12);
 VIGIL_CHECK_OFF(struct vigil_fw_match_key, port, 14);
 
-/* what the combination trie answers: the winning rule, precomputed */
+enum vigil_fw_verdict_flags {
+	/* in the combination map: the verdict depends on the port, look up the
+	 * port trie (the other fields are unused) */
+	VIGIL_FW_V_PORTS = 1 << 0,
+};
+
+/* what the combination map and port trie answer: the winning rule, precomputed */
 struct vigil_fw_verdict {
 	__u32 rule_id;		/* 0: the default policy */
 	__u32 action;		/* enum vigil_fw_action */
 	__u32 rate;		/* ratelimit: packets per second */
 	__u32 burst;		/* ratelimit: bucket depth in packets */
 	__u32 bucket;		/* ratelimit: stable id of the rule's buckets */
-	__u32 _pad;
+	__u32 flags;		/* enum vigil_fw_verdict_flags */
 };
 VIGIL_CHECK_SIZE(struct vigil_fw_verdict, 24);
 VIGIL_CHECK_OFF(struct vigil_fw_verdict, action, 4);
 VIGIL_CHECK_OFF(struct vigil_fw_verdict, bucket, 16);
+VIGIL_CHECK_OFF(struct vigil_fw_verdict, flags, 20);
+
+enum vigil_fw_class_flags {
+	/* source only: the class's best rule has no destination, protocol or
+	 * port, so it wins every packet from the class; v is its verdict
+	 * (never on the roots and the IPv4-mapped IPv6 class: they are also
+	 * reached without a lookup, see vigil_fw_gen) */
+	VIGIL_FW_C_DECIDED = 1 << 0,
+};
+
+/* value of the host maps and tries */
+struct vigil_fw_class {
+	__u32 id;		/* the address's class */
+	__u32 flags;		/* enum vigil_fw_class_flags */
+	struct vigil_fw_verdict v;	/* with VIGIL_FW_C_DECIDED: no more lookups */
+};
+VIGIL_CHECK_SIZE(struct vigil_fw_class, 32);
+VIGIL_CHECK_OFF(struct vigil_fw_class, v, 8);
+
+enum vigil_fw_gen_flags {
+	VIGIL_FW_G_SRC_HOSTS = 1 << 0,	/* the source host map has entries */
+	VIGIL_FW_G_SRC_TRIE = 1 << 1,	/* the source trie has prefixes besides the roots */
+	VIGIL_FW_G_DST_HOSTS = 1 << 2,
+	VIGIL_FW_G_DST_TRIE = 1 << 3,
+	/* some combination names this protocol: without one, a packet of the
+	 * protocol goes straight to the protocol-less entries */
+	VIGIL_FW_G_TCP = 1 << 4,
+	VIGIL_FW_G_UDP = 1 << 5,
+	VIGIL_FW_G_ICMP = 1 << 6,
+	VIGIL_FW_G_ICMPV6 = 1 << 7,
+	/* no rule applies to packets whose source class is this root (a host
+	 * and trie miss) or the IPv4-mapped IPv6 class: the default decides */
+	VIGIL_FW_G_SRC_ROOT4_NONE = 1 << 8,
+	VIGIL_FW_G_SRC_ROOT6_NONE = 1 << 9,
+	VIGIL_FW_G_SRC_MAPPED6_NONE = 1 << 10,
+};
+
+/*
+ * One per generation (a one-entry array): what lets the program skip
+ * lookups that cannot change the answer. Without a trie prefix besides the
+ * family roots, a host-map miss is the family root's class; an IPv6 packet
+ * with an IPv4-mapped address takes the class of the longest IPv6 prefix
+ * containing ::ffff:0:0/96 (IPv4 rules never apply to IPv6 packets).
+ */
+struct vigil_fw_gen {
+	__u32 flags;		/* enum vigil_fw_gen_flags */
+	__u32 src_root4;	/* class of ::ffff:0:0/96 */
+	__u32 src_root6;	/* class of ::/0 */
+	__u32 src_mapped6;	/* class of IPv6 packets from ::ffff:0:0/96 */
+	__u32 dst_root4;
+	__u32 dst_root6;
+	__u32 dst_mapped6;
+	__u32 _pad;
+	struct vigil_fw_verdict dflt;	/* no rule matches: rule 0 */
+};
+VIGIL_CHECK_SIZE(struct vigil_fw_gen, 32 + 24);
+VIGIL_CHECK_OFF(struct vigil_fw_gen, dst_root4, 16);
+VIGIL_CHECK_OFF(struct vigil_fw_gen, dflt, 32);
 
 /* per-CPU, per-rule: packets and bytes matched; drops include dry-run
  * "would drop" and rate limit excess */

@@ -71,15 +71,20 @@ static const struct vigil_opt fw_opts[] = {
 	VOPT_END,
 };
 
-/* the maps that make up the firewall's state, by fd */
+/* the maps that make up the firewall's state, by fd; in the order of fw_map_names */
 struct fw_fds {
-	int active, src, dst, match, counters, rules, info;
+	int active, src, dst, match, counters, rules, src_host, dst_host, combo, gen, info;
+};
+
+static const char *const fw_map_names[] = {
+	"fw_active", "fw_src", "fw_dst", "fw_match", "fw_counters", "fw_rules",
+	"fw_src_host", "fw_dst_host", "fw_combo", "fw_gen", "fw_info",
 };
 
 /* every map the object has, pinned under the same names */
 static const char *const pin_maps[] = {
-	"fw_active", "fw_src", "fw_dst", "fw_match", "fw_counters", "fw_rules", "fw_info",
-	"fw_buckets", "fw_sample_ctr", "vigil_events", "vigil_lost",
+	"fw_active", "fw_src", "fw_dst", "fw_match", "fw_counters", "fw_rules",
+	"fw_src_host", "fw_dst_host", "fw_combo", "fw_gen", "fw_info", "fw_buckets", "fw_sample_ctr", "vigil_events", "vigil_lost",
 };
 
 static uint64_t realtime_ns(void)
@@ -108,6 +113,7 @@ static int read_rules(const char *path, struct vigil_rules *rs, struct vigil_fw_
 		vigil_rules_free(rs);
 		return VIGIL_EXIT_FAIL;
 	}
+	memset(t, 0, sizeof(*t));	/* zero limits: the defaults */
 	if (vigil_fw_compile(rs, t, err, sizeof(err))) {
 		vigil_rules_print_diags(rs, stderr);
 		vigil_error("cannot compile rules file '%s': %s; nothing was changed", path, err);
@@ -141,43 +147,70 @@ static int install(const struct fw_fds *f, const struct vigil_rules *rs,
 		   const struct vigil_fw_table *t, bool initial)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, noprealloc, .map_flags = BPF_F_NO_PREALLOC);
-	int fds[5] = { -1, -1, -1, -1, -1 };
-	const int outer[5] = { f->src, f->dst, f->match, f->counters, f->rules };
+	enum { SRC, DST, MATCH, CTR, SRC_HOST, DST_HOST, COMBO, GEN, RULES, NMAPS };
+	int fds[NMAPS];
+	/* fw_rules last: re-installing its slot is the RCU wait (see above) */
+	const int outer[NMAPS] = { f->src, f->dst, f->match, f->counters, f->src_host,
+				   f->dst_host, f->combo, f->gen, f->rules };
 	__u32 zero = 0, cur = 0, next;
 	int err = 0;
 
+	for (int i = 0; i < NMAPS; i++)
+		fds[i] = -1;
 	if (!initial && bpf_map_lookup_elem(f->active, &zero, &cur)) {
 		err = -errno;
 		goto out;
 	}
 	next = initial ? 0 : (cur ^ 1) & 1;
-	fds[0] = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "fw_src_gen", sizeof(struct vigil_fw_addr_key),
-				sizeof(__u32), VIGIL_FW_MAX_PREFIXES, &noprealloc);
-	fds[1] = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "fw_dst_gen", sizeof(struct vigil_fw_addr_key),
-				sizeof(__u32), VIGIL_FW_MAX_PREFIXES, &noprealloc);
-	fds[2] = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "fw_match_gen", sizeof(struct vigil_fw_match_key),
-				sizeof(struct vigil_fw_verdict), VIGIL_FW_MAX_MATCH, &noprealloc);
-	fds[3] = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "fw_ctr_gen", sizeof(__u32),
-				sizeof(struct vigil_fw_counter), VIGIL_FW_MAX_RULES + 1, NULL);
-	fds[4] = bpf_map_create(BPF_MAP_TYPE_HASH, "fw_rules_gen", sizeof(__u32),
-				sizeof(struct vigil_fw_rule), VIGIL_FW_MAX_RULES + 1, &noprealloc);
-	for (int i = 0; i < 5; i++) {
+	fds[SRC] = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "fw_src_gen", sizeof(struct vigil_fw_addr_key),
+				  sizeof(struct vigil_fw_class), VIGIL_FW_MAX_PREFIXES, &noprealloc);
+	fds[DST] = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "fw_dst_gen", sizeof(struct vigil_fw_addr_key),
+				  sizeof(struct vigil_fw_class), VIGIL_FW_MAX_PREFIXES, &noprealloc);
+	fds[MATCH] = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "fw_match_gen", sizeof(struct vigil_fw_match_key),
+				    sizeof(struct vigil_fw_verdict), VIGIL_FW_MAX_MATCH, &noprealloc);
+	fds[CTR] = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "fw_ctr_gen", sizeof(__u32),
+				  sizeof(struct vigil_fw_counter), VIGIL_FW_MAX_RULES + 1, NULL);
+	fds[SRC_HOST] = bpf_map_create(BPF_MAP_TYPE_HASH, "fw_shost_gen", sizeof(struct vigil_fw_host_key),
+				       sizeof(struct vigil_fw_class), VIGIL_FW_MAX_HOSTS, &noprealloc);
+	fds[DST_HOST] = bpf_map_create(BPF_MAP_TYPE_HASH, "fw_dhost_gen", sizeof(struct vigil_fw_host_key),
+				       sizeof(struct vigil_fw_class), VIGIL_FW_MAX_HOSTS, &noprealloc);
+	fds[COMBO] = bpf_map_create(BPF_MAP_TYPE_HASH, "fw_combo_gen", sizeof(struct vigil_fw_combo_key),
+				    sizeof(struct vigil_fw_verdict), VIGIL_FW_MAX_COMBOS, &noprealloc);
+	fds[GEN] = bpf_map_create(BPF_MAP_TYPE_ARRAY, "fw_gen_gen", sizeof(__u32),
+				  sizeof(struct vigil_fw_gen), 1, NULL);
+	fds[RULES] = bpf_map_create(BPF_MAP_TYPE_HASH, "fw_rules_gen", sizeof(__u32),
+				    sizeof(struct vigil_fw_rule), VIGIL_FW_MAX_RULES + 1, &noprealloc);
+	for (int i = 0; i < NMAPS; i++) {
 		if (fds[i] < 0) {
 			err = -errno;
 			goto out;
 		}
 	}
-	err = map_fill(fds[0], t->src_keys, sizeof(*t->src_keys), t->src_ids, sizeof(*t->src_ids), t->nsrc);
+	err = map_fill(fds[SRC], t->src.keys, sizeof(*t->src.keys), t->src.vals, sizeof(*t->src.vals),
+		       t->src.n);
 	if (!err)
-		err = map_fill(fds[1], t->dst_keys, sizeof(*t->dst_keys), t->dst_ids, sizeof(*t->dst_ids), t->ndst);
+		err = map_fill(fds[DST], t->dst.keys, sizeof(*t->dst.keys), t->dst.vals,
+			       sizeof(*t->dst.vals), t->dst.n);
 	if (!err)
-		err = map_fill(fds[2], t->mkeys, sizeof(*t->mkeys), t->mvals, sizeof(*t->mvals), t->nmatch);
+		err = map_fill(fds[SRC_HOST], t->src.hosts, sizeof(*t->src.hosts), t->src.host_vals,
+			       sizeof(*t->src.host_vals), t->src.nhosts);
+	if (!err)
+		err = map_fill(fds[DST_HOST], t->dst.hosts, sizeof(*t->dst.hosts), t->dst.host_vals,
+			       sizeof(*t->dst.host_vals), t->dst.nhosts);
+	if (!err)
+		err = map_fill(fds[COMBO], t->ckeys, sizeof(*t->ckeys), t->cvals, sizeof(*t->cvals),
+			       t->ncombo);
+	if (!err)
+		err = map_fill(fds[MATCH], t->mkeys, sizeof(*t->mkeys), t->mvals, sizeof(*t->mvals),
+			       t->nmatch);
+	if (!err && bpf_map_update_elem(fds[GEN], &zero, &t->gen, BPF_ANY))
+		err = -errno;
 	for (uint32_t i = 0; !err && i < rs->n; i++)
-		if (bpf_map_update_elem(fds[4], &i, &rs->rules[i], BPF_NOEXIST))
+		if (bpf_map_update_elem(fds[RULES], &i, &rs->rules[i], BPF_NOEXIST))
 			err = -errno;
 	if (err)
 		goto out;
-	for (int i = 0; i < 5; i++) {
+	for (int i = 0; i < NMAPS; i++) {
 		if (bpf_map_update_elem(outer[i], &next, &fds[i], BPF_ANY)) {
 			err = -errno;
 			goto out;
@@ -185,10 +218,10 @@ static int install(const struct fw_fds *f, const struct vigil_rules *rs,
 	}
 	/* the switch: one word */
 	if (bpf_map_update_elem(f->active, &zero, &next, BPF_ANY) ||
-	    bpf_map_update_elem(f->rules, &next, &fds[4], BPF_ANY))
+	    bpf_map_update_elem(f->rules, &next, &fds[RULES], BPF_ANY))
 		err = -errno;
 out:
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < NMAPS; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	return err;
@@ -216,6 +249,10 @@ static void fds_from_skel(struct firewall_bpf *skel, struct fw_fds *f)
 	f->match = bpf_map__fd(skel->maps.fw_match);
 	f->counters = bpf_map__fd(skel->maps.fw_counters);
 	f->rules = bpf_map__fd(skel->maps.fw_rules);
+	f->src_host = bpf_map__fd(skel->maps.fw_src_host);
+	f->dst_host = bpf_map__fd(skel->maps.fw_dst_host);
+	f->combo = bpf_map__fd(skel->maps.fw_combo);
+	f->gen = bpf_map__fd(skel->maps.fw_gen);
 	f->info = bpf_map__fd(skel->maps.fw_info);
 }
 
@@ -239,13 +276,12 @@ static int pin_path(char *buf, size_t n, const char *iface, const char *name)
 /* open the pinned state of iface; returns 0, or an exit code after an error */
 static int fds_from_pins(const char *iface, struct fw_fds *f)
 {
-	static const char *const names[] = { "fw_active", "fw_src", "fw_dst", "fw_match",
-					     "fw_counters", "fw_rules", "fw_info" };
+	const char *const *names = fw_map_names;
 	char path[PATH_MAX];
 
 	for (int *fd = &f->active; fd <= &f->info; fd++)
 		*fd = -1;
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+	for (size_t i = 0; i < sizeof(fw_map_names) / sizeof(fw_map_names[0]); i++) {
 		int *fd = &f->active + i;
 
 		pin_path(path, sizeof(path), iface, names[i]);
@@ -254,7 +290,12 @@ static int fds_from_pins(const char *iface, struct fw_fds *f)
 			int err = errno;
 
 			fds_close(f);
-			if (err == ENOENT)
+			if (err == ENOENT && i > 0)
+				/* fw_active is there: pinned by a vigil with other maps */
+				vigil_error("persistent firewall on '%s' was loaded by another vigil version "
+					    "('%s' is missing); run 'vigil firewall unload -i %s' and load it again",
+					    iface, path, iface);
+			else if (err == ENOENT)
 				vigil_error("no persistent firewall on '%s' (nothing pinned at '%s')", iface, path);
 			else
 				vigil_error("cannot open '%s': %s", path, strerror(err));
@@ -651,7 +692,7 @@ static int fg_prepare(struct vigil_session *s, void *ctx)
 static int reload_from_file(const char *path, const struct fw_fds *f, bool quiet_ok)
 {
 	struct vigil_rules rs;
-	struct vigil_fw_table t;
+	struct vigil_fw_table t = { 0 };	/* zero limits: the defaults */
 	struct vigil_fw_info info;
 	int err;
 
@@ -895,7 +936,7 @@ static int do_reload(const char *rules_path)
 
 	/* parse before taking the lock: a bad file changes nothing */
 	struct vigil_rules rs;
-	struct vigil_fw_table t;
+	struct vigil_fw_table t = { 0 };	/* zero limits: the defaults */
 
 	err = read_rules(rules_path, &rs, &t);
 	if (err)
@@ -997,7 +1038,7 @@ out:
 static int do_check(const char *rules_path)
 {
 	struct vigil_rules rs;
-	struct vigil_fw_table t;
+	struct vigil_fw_table t = { 0 };	/* zero limits: the defaults */
 	int err = read_rules(rules_path, &rs, &t);
 
 	if (err)
@@ -1011,13 +1052,20 @@ static int do_check(const char *rules_path)
 		jw_str(&w, "rules_file", rules_path);
 		jw_u64(&w, "rules", rs.n - 1);
 		jw_u64(&w, "warnings", rs.nwarnings);
-		jw_u64(&w, "source_prefixes", t.nsrc);
-		jw_u64(&w, "destination_prefixes", t.ndst);
-		jw_u64(&w, "match_entries", t.nmatch);
+		/* prefixes include the host addresses, as before the host maps existed */
+		jw_u64(&w, "source_prefixes", t.src.n + t.src.nhosts);
+		jw_u64(&w, "source_hosts", t.src.nhosts);
+		jw_u64(&w, "destination_prefixes", t.dst.n + t.dst.nhosts);
+		jw_u64(&w, "destination_hosts", t.dst.nhosts);
+		jw_u64(&w, "match_entries", t.ncombo + t.nmatch);
+		jw_u64(&w, "combinations", t.ncombo);
+		jw_u64(&w, "port_entries", t.nmatch);
 		jw_end_obj(&w);
 	} else {
-		fprintf(vigil.out, "%s: %u rules, %u warnings; %u source and %u destination prefixes, "
-			"%u match entries\n", rules_path, rs.n - 1, rs.nwarnings, t.nsrc, t.ndst, t.nmatch);
+		fprintf(vigil.out, "%s: %u rules, %u warnings; %u source prefixes (%u hosts), "
+			"%u destination prefixes (%u hosts), %u combinations, %u port entries\n",
+			rules_path, rs.n - 1, rs.nwarnings, t.src.n + t.src.nhosts, t.src.nhosts,
+			t.dst.n + t.dst.nhosts, t.dst.nhosts, t.ncombo, t.nmatch);
 	}
 	vigil_fw_table_free(&t);
 	vigil_rules_free(&rs);

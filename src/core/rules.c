@@ -3,18 +3,25 @@
  * Firewall rules: parser and compiler.
  *
  * The compiler is where "cost flat in the number of rules" comes from. The
- * XDP program does three LPM lookups (source class, destination class, then
- * (classes, protocol, port)) whatever the rule count; all the work of
- * deciding which rule wins is done here, once per load:
+ * XDP program does a fixed number of lookups (source class, destination
+ * class, then (classes, protocol[, port])) whatever the rule count, and
+ * hash lookups wherever the key is exact, because the kernel's LPM trie
+ * walk gets slower as the trie grows. All the work of deciding which rule
+ * wins is done here, once per load:
  *
- *   - every distinct source prefix becomes a class; the source trie maps an
- *     address to its longest matching prefix. The rules whose source
- *     contains the address are exactly those attached to that prefix and its
- *     ancestors, so a class stands for a fixed candidate set. Same for
- *     destinations.
+ *   - every distinct source prefix becomes a class; an address's class is
+ *     its longest matching prefix. The rules whose source contains the
+ *     address are exactly those attached to that prefix and its ancestors,
+ *     so a class stands for a fixed candidate set. Host prefixes (/32,
+ *     /128) go to a hash looked up first: a host entry is always the
+ *     longest match for its address. The rest go to an LPM trie, consulted
+ *     only on a hash miss and only when it holds more than the family
+ *     roots. Same for destinations.
  *   - for every (source class, destination class) pair with candidates, and
  *     for every protocol some candidate names, the port space is painted in
- *     precedence order and the result is written as port prefixes.
+ *     precedence order. A combination with one winner for every port is one
+ *     hash entry; otherwise its hash entry says "see ports" and the result
+ *     is written to the port trie as port prefixes.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -1016,18 +1023,99 @@ static int u32_cmp(const void *pa, const void *pb)
 	return a < b ? -1 : a > b;
 }
 
+static void verdict_fill(const struct compiler *c, uint32_t rule, struct vigil_fw_verdict *v)
+{
+	const struct vigil_fw_rule *r = &c->rs->rules[rule];
+
+	memset(v, 0, sizeof(*v));
+	v->rule_id = rule;
+	v->action = r->action;
+	if (r->action == VIGIL_FW_RATELIMIT) {
+		/* the bucket id is a hash of the rule, so a reload keeps the buckets of
+		 * unchanged rules */
+		uint32_t h = 2166136261u;
+		const uint8_t *p = (const uint8_t *)r;
+
+		for (size_t i = 0; i < offsetof(struct vigil_fw_rule, line); i++)
+			h = (h ^ p[i]) * 16777619u;
+		v->rate = r->rate;
+		v->burst = vigil_fw_burst(r->rate);
+		v->bucket = h;
+	}
+}
+
+/* the generation flag saying some combination names proto; 0 for the others */
+static uint32_t proto_flag(uint8_t proto)
+{
+	switch (proto) {
+	case PROTO_TCP: return VIGIL_FW_G_TCP;
+	case PROTO_UDP: return VIGIL_FW_G_UDP;
+	case PROTO_ICMP: return VIGIL_FW_G_ICMP;
+	case PROTO_ICMPV6: return VIGIL_FW_G_ICMPV6;
+	}
+	return 0;
+}
+
+/* a combination hash entry: rule's verdict, or with VIGIL_FW_V_PORTS "see the port trie" */
+static int emit_combo(struct compiler *c, uint32_t sid, uint32_t did, uint8_t proto,
+		      uint32_t rule, uint32_t flags)
+{
+	struct vigil_fw_table *t = c->t;
+	struct vigil_fw_combo_key *k;
+	struct vigil_fw_verdict *v;
+
+	if (t->ncombo >= t->max_combo) {
+		snprintf(c->err, c->errlen,
+			 "the rule set needs more than %u (source, destination, protocol) combinations: "
+			 "too many distinct source x destination prefix pairs", t->max_combo);
+		return -1;
+	}
+	if (t->ncombo == t->cap_combo) {
+		uint32_t cap = t->cap_combo ? t->cap_combo * 2 : 1024;
+		void *a = realloc(t->ckeys, (size_t)cap * sizeof(*t->ckeys));
+		void *b;
+
+		if (!a)
+			goto oom;
+		t->ckeys = a;
+		b = realloc(t->cvals, (size_t)cap * sizeof(*t->cvals));
+		if (!b)
+			goto oom;
+		t->cvals = b;
+		t->cap_combo = cap;
+	}
+	k = &t->ckeys[t->ncombo];
+	v = &t->cvals[t->ncombo];
+	memset(k, 0, sizeof(*k));
+	k->src_id = sid;
+	k->dst_id = did;
+	k->proto = proto;
+	t->gen.flags |= proto_flag(proto);
+	if (flags & VIGIL_FW_V_PORTS) {
+		memset(v, 0, sizeof(*v));
+	} else {
+		verdict_fill(c, rule, v);
+		c->won[rule] = 1;
+	}
+	v->flags = flags;
+	t->ncombo++;
+	return 0;
+oom:
+	snprintf(c->err, c->errlen, "out of memory");
+	return -1;
+}
+
+/* a port trie entry */
 static int emit(struct compiler *c, uint32_t sid, uint32_t did, uint8_t proto,
 		uint32_t port, uint32_t port_bits, uint32_t rule)
 {
 	struct vigil_fw_table *t = c->t;
-	const struct vigil_fw_rule *r = &c->rs->rules[rule];
 	struct vigil_fw_match_key *k;
-	struct vigil_fw_verdict *v;
 
 	if (t->nmatch >= t->max_match) {
 		snprintf(c->err, c->errlen,
-			 "the rule set needs more than %u combination entries: too many distinct "
-			 "source x destination prefix pairs", t->max_match);
+			 "the rule set needs more than %u port combination entries: too many distinct "
+			 "source x destination prefix pairs with port ranges", t->max_match);
 		return -1;
 	}
 	if (t->nmatch == t->cap_match) {
@@ -1045,28 +1133,13 @@ static int emit(struct compiler *c, uint32_t sid, uint32_t did, uint8_t proto,
 		t->cap_match = cap;
 	}
 	k = &t->mkeys[t->nmatch];
-	v = &t->mvals[t->nmatch];
 	memset(k, 0, sizeof(*k));
-	memset(v, 0, sizeof(*v));
 	k->prefixlen = VIGIL_FW_MATCH_FIXED_BITS + port_bits;
 	k->src_id = sid;
 	k->dst_id = did;
 	k->proto = proto;
 	k->port = htons((uint16_t)port);
-	v->rule_id = rule;
-	v->action = r->action;
-	if (r->action == VIGIL_FW_RATELIMIT) {
-		/* the bucket id is a hash of the rule, so a reload keeps the buckets of
-		 * unchanged rules */
-		uint32_t h = 2166136261u;
-		const uint8_t *p = (const uint8_t *)r;
-
-		for (size_t i = 0; i < offsetof(struct vigil_fw_rule, line); i++)
-			h = (h ^ p[i]) * 16777619u;
-		v->rate = r->rate;
-		v->burst = vigil_fw_burst(r->rate);
-		v->bucket = h;
-	}
+	verdict_fill(c, rule, &t->mvals[t->nmatch]);
 	c->won[rule] = 1;
 	t->nmatch++;
 	return 0;
@@ -1113,8 +1186,11 @@ static int emit_group(struct compiler *c, uint32_t sid, uint32_t did, uint8_t pr
 	const struct vigil_fw_rule *rules = c->rs->rules;
 	uint32_t npts = 0, nel;
 
+	bool one_owner;
+
+	/* the best rule covers every port: no port lookup needed */
 	if (!(rules[g[0]].flags & VIGIL_FW_R_PORT))
-		return emit(c, sid, did, proto, 0, 0, g[0]);
+		return emit_combo(c, sid, did, proto, g[0], 0);
 	/* elementary intervals between all range boundaries */
 	for (uint32_t i = 0; i < n; i++) {
 		c->pts[npts++] = rules[g[i]].port_lo;
@@ -1147,6 +1223,15 @@ static int emit_group(struct compiler *c, uint32_t sid, uint32_t did, uint8_t pr
 			c->next[j] = j + 1;
 		}
 	}
+	/* one rule wins every port (e.g. "port 0-65535"): one hash entry is enough */
+	one_owner = c->pts[0] == 0 && c->pts[nel - 1] == 65536 && c->owner[0] != UINT32_MAX;
+	for (uint32_t i = 1; one_owner && i + 1 < nel; i++)
+		if (c->owner[i] != c->owner[0])
+			one_owner = false;
+	if (one_owner)
+		return emit_combo(c, sid, did, proto, c->owner[0], 0);
+	if (emit_combo(c, sid, did, proto, 0, VIGIL_FW_V_PORTS))
+		return -1;
 	for (uint32_t i = 0; i + 1 < nel;) {
 		uint32_t j = i + 1, owner = c->owner[i];
 
@@ -1163,7 +1248,7 @@ static int emit_group(struct compiler *c, uint32_t sid, uint32_t did, uint8_t pr
 static const uint8_t group_protos[] = { PROTO_TCP, PROTO_UDP, PROTO_ICMP, PROTO_ICMPV6 };
 
 /* candidates for (s, d) in precedence order -> entries per protocol */
-static int emit_combo(struct compiler *c, uint32_t sid, uint32_t did, const uint32_t *cand,
+static int emit_pair(struct compiler *c, uint32_t sid, uint32_t did, const uint32_t *cand,
 		      uint32_t n)
 {
 	const struct vigil_fw_rule *rules = c->rs->rules;
@@ -1197,7 +1282,8 @@ static uint32_t rule_dst_node(const struct compiler *c, uint32_t rule, uint8_t f
 	return family == 4 ? c->dst.rule_node4[rule] : c->dst.rule_node6[rule];
 }
 
-static int compile_src_class(struct compiler *c, uint32_t s)
+/* hv: the map value of s (host hash or trie) when it may carry the verdict, else NULL */
+static int compile_src_class(struct compiler *c, uint32_t s, struct vigil_fw_class *hv)
 {
 	const struct node *sn = &c->src.nodes[s];
 	uint8_t fam = sn->family;
@@ -1210,10 +1296,27 @@ static int compile_src_class(struct compiler *c, uint32_t s)
 		for (uint32_t k = 0; k < an->nrules; k++)
 			c->cand_s[ncs++] = c->src.rule_list[an->first_rule + k];
 	}
-	if (!ncs)
+	if (!ncs) {
+		if (hv) {
+			hv->flags = VIGIL_FW_C_DECIDED;
+			verdict_fill(c, 0, &hv->v);
+		}
 		return 0;
+	}
 	sort_rank = c->rank;
 	qsort(c->cand_s, ncs, sizeof(uint32_t), by_rank);
+	if (hv) {
+		const struct vigil_fw_rule *best = &c->rs->rules[c->cand_s[0]];
+
+		/* the best candidate matches every packet of the class: it is the
+		 * verdict, and the program needs no further lookup (nor entries) */
+		if (!(best->flags & (VIGIL_FW_R_DST | VIGIL_FW_R_PORT)) && !best->proto) {
+			hv->flags = VIGIL_FW_C_DECIDED;
+			verdict_fill(c, c->cand_s[0], &hv->v);
+			c->won[c->cand_s[0]] = 1;
+			return 0;
+		}
+	}
 
 	/* the destination classes these rules can meet: their subtrees */
 	stamp = ++c->stamp;
@@ -1272,26 +1375,56 @@ static int compile_src_class(struct compiler *c, uint32_t s)
 			}
 			qsort(c->cand, n, sizeof(uint32_t), by_rank);
 		}
-		if (n && emit_combo(c, s, d, c->cand, n))
+		if (n && emit_pair(c, s, d, c->cand, n))
 			return -1;
 	}
 	return 0;
 }
 
-static int fill_trie(const struct side *s, struct vigil_fw_addr_key **keys, uint32_t **ids,
-		     uint32_t *n)
+/* the side's nodes -> host hash entries and trie entries; ids are node indices */
+static int fill_side(const struct side *s, struct vigil_fw_side_table *st)
 {
-	*keys = calloc(s->n ? s->n : 1, sizeof(**keys));
-	*ids = calloc(s->n ? s->n : 1, sizeof(**ids));
-	if (!*keys || !*ids)
+	uint32_t nh = 0, nt = 0;
+
+	for (uint32_t i = 0; i < s->n; i++)
+		if (s->nodes[i].len == 128)
+			nh++;
+	nt = s->n - nh;
+	st->keys = calloc(nt ? nt : 1, sizeof(*st->keys));
+	st->vals = calloc(nt ? nt : 1, sizeof(*st->vals));
+	st->hosts = calloc(nh ? nh : 1, sizeof(*st->hosts));
+	st->host_vals = calloc(nh ? nh : 1, sizeof(*st->host_vals));
+	if (!st->keys || !st->vals || !st->hosts || !st->host_vals)
 		return -1;
 	for (uint32_t i = 0; i < s->n; i++) {
-		(*keys)[i].prefixlen = s->nodes[i].len;
-		memcpy((*keys)[i].addr, s->nodes[i].addr, 16);
-		(*ids)[i] = i;
+		const struct node *nd = &s->nodes[i];
+
+		if (nd->len == 128) {
+			memcpy(st->hosts[st->nhosts].addr, nd->addr, 16);
+			st->host_vals[st->nhosts++].id = i;
+		} else {
+			st->keys[st->n].prefixlen = nd->len;
+			memcpy(st->keys[st->n].addr, nd->addr, 16);
+			st->vals[st->n++].id = i;
+		}
 	}
-	*n = s->n;
 	return 0;
+}
+
+/* the class of IPv6 addresses in ::ffff:0:0/96: the longest IPv6 prefix containing it */
+static uint32_t mapped6_class(const struct side *s)
+{
+	static const uint8_t mapped[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	uint32_t best = s->root6;
+
+	for (uint32_t i = 0; i < s->n; i++) {
+		const struct node *nd = &s->nodes[i];
+
+		if (nd->family == 6 && nd->len < 96 && nd->len > s->nodes[best].len &&
+		    bits_equal(nd->addr, mapped, nd->len))
+			best = i;
+	}
+	return best;
 }
 
 int vigil_fw_compile(struct vigil_rules *rs, struct vigil_fw_table *t, char *err, size_t errlen)
@@ -1299,10 +1432,12 @@ int vigil_fw_compile(struct vigil_rules *rs, struct vigil_fw_table *t, char *err
 	struct compiler c = { .rs = rs, .t = t, .err = err, .errlen = errlen };
 	uint32_t nr = rs->n, *order = NULL, maxn;
 	uint32_t max_match = t->max_match ? t->max_match : VIGIL_FW_MAX_MATCH;
+	uint32_t max_combo = t->max_combo ? t->max_combo : VIGIL_FW_MAX_COMBOS;
 	int ret = -1;
 
 	memset(t, 0, sizeof(*t));
 	t->max_match = max_match;
+	t->max_combo = max_combo;
 	snprintf(err, errlen, "out of memory");
 	if (side_build(&c.src, rs, true) || side_build(&c.dst, rs, false))
 		goto out;
@@ -1336,16 +1471,41 @@ int vigil_fw_compile(struct vigil_rules *rs, struct vigil_fw_table *t, char *err
 	for (uint32_t i = 0; i < nr; i++)
 		c.rank[order[i]] = i;
 
-	if (fill_trie(&c.src, &t->src_keys, &t->src_ids, &t->nsrc) ||
-	    fill_trie(&c.dst, &t->dst_keys, &t->dst_ids, &t->ndst))
+	if (fill_side(&c.src, &t->src) || fill_side(&c.dst, &t->dst))
 		goto out;
-	/* the catch-all: no rule matched, the default policy decides */
-	if (emit(&c, 0, 0, 0, 0, 0, 0))
-		goto out;
-	t->mkeys[0].prefixlen = 0;
-	for (uint32_t s = 0; s < c.src.n; s++)
-		if (compile_src_class(&c, s))
+	/* the trie is worth a lookup only with prefixes besides the two roots */
+	t->gen.flags |= (t->src.nhosts ? VIGIL_FW_G_SRC_HOSTS : 0) |
+		       (t->src.n > 2 ? VIGIL_FW_G_SRC_TRIE : 0) |
+		       (t->dst.nhosts ? VIGIL_FW_G_DST_HOSTS : 0) |
+		       (t->dst.n > 2 ? VIGIL_FW_G_DST_TRIE : 0);
+	t->gen.src_root4 = c.src.root4;
+	t->gen.src_root6 = c.src.root6;
+	t->gen.src_mapped6 = mapped6_class(&c.src);
+	t->gen.dst_root4 = c.dst.root4;
+	t->gen.dst_root6 = c.dst.root6;
+	t->gen.dst_mapped6 = mapped6_class(&c.dst);
+	/* source classes no rule applies to: a miss costs no more lookups */
+	if (!c.src.nodes[c.src.root4].chain_rules)
+		t->gen.flags |= VIGIL_FW_G_SRC_ROOT4_NONE;
+	if (!c.src.nodes[c.src.root6].chain_rules)
+		t->gen.flags |= VIGIL_FW_G_SRC_ROOT6_NONE;
+	if (!c.src.nodes[t->gen.src_mapped6].chain_rules)
+		t->gen.flags |= VIGIL_FW_G_SRC_MAPPED6_NONE;
+	/* no rule matched: the default policy decides */
+	verdict_fill(&c, 0, &t->gen.dflt);
+	c.won[0] = 1;
+	for (uint32_t s = 0, h = 0, k = 0; s < c.src.n; s++) {
+		/* nodes are in node order in the host and trie tables (fill_side) */
+		struct vigil_fw_class *cv = c.src.nodes[s].len == 128 ? &t->src.host_vals[h++] :
+					    &t->src.vals[k++];
+
+		/* the roots and the mapped class are also reached without a lookup,
+		 * so they must keep their combination entries */
+		if (s == c.src.root4 || s == c.src.root6 || s == t->gen.src_mapped6)
+			cv = NULL;
+		if (compile_src_class(&c, s, cv))
 			goto out;
+	}
 	for (uint32_t i = 1; i < nr; i++) {
 		char text[200];
 
@@ -1388,10 +1548,16 @@ out:
 
 void vigil_fw_table_free(struct vigil_fw_table *t)
 {
-	free(t->src_keys);
-	free(t->src_ids);
-	free(t->dst_keys);
-	free(t->dst_ids);
+	free(t->src.keys);
+	free(t->src.vals);
+	free(t->src.hosts);
+	free(t->src.host_vals);
+	free(t->dst.keys);
+	free(t->dst.vals);
+	free(t->dst.hosts);
+	free(t->dst.host_vals);
+	free(t->ckeys);
+	free(t->cvals);
 	free(t->mkeys);
 	free(t->mvals);
 	memset(t, 0, sizeof(*t));
@@ -1404,8 +1570,8 @@ static bool lpm_match(const uint8_t *key, const uint8_t *data, uint32_t prefixle
 	return bits_equal(key, data, prefixlen);
 }
 
-static int64_t lpm_addr(const struct vigil_fw_addr_key *keys, const uint32_t *ids, uint32_t n,
-			const uint8_t addr[16])
+/* index of the longest matching entry, or -1 */
+static int64_t lpm_addr(const struct vigil_fw_addr_key *keys, uint32_t n, const uint8_t addr[16])
 {
 	int64_t best = -1;
 	uint32_t best_len = 0;
@@ -1414,7 +1580,7 @@ static int64_t lpm_addr(const struct vigil_fw_addr_key *keys, const uint32_t *id
 		if (!lpm_match(keys[i].addr, addr, keys[i].prefixlen))
 			continue;
 		if (best < 0 || keys[i].prefixlen > best_len) {
-			best = ids[i];
+			best = i;
 			best_len = keys[i].prefixlen;
 		}
 	}
@@ -1440,29 +1606,107 @@ static const struct vigil_fw_verdict *lpm_match_key(const struct vigil_fw_table 
 	return best;
 }
 
+/* a class the way the program finds it: mapped IPv6, host hash, trie or family root;
+ * *decided: the host entry's verdict when it has one */
+static uint32_t sim_class(const struct vigil_fw_table *t, bool src, const struct vigil_fw_pkt *p,
+			  const struct vigil_fw_verdict **decided)
+{
+	const struct vigil_fw_gen *g = &t->gen;
+	const struct vigil_fw_side_table *st = src ? &t->src : &t->dst;
+	const uint8_t *addr = src ? p->src : p->dst;
+	uint32_t flags = g->flags;
+	uint32_t hosts_flag = src ? VIGIL_FW_G_SRC_HOSTS : VIGIL_FW_G_DST_HOSTS;
+	uint32_t trie_flag = src ? VIGIL_FW_G_SRC_TRIE : VIGIL_FW_G_DST_TRIE;
+	int64_t id;
+
+	*decided = NULL;
+	if (p->family == 6 && !memcmp(addr, v4_mapped_prefix, 12)) {
+		if (src && (flags & VIGIL_FW_G_SRC_MAPPED6_NONE))
+			*decided = &g->dflt;
+		return src ? g->src_mapped6 : g->dst_mapped6;
+	}
+	if (flags & hosts_flag) {
+		for (uint32_t i = 0; i < st->nhosts; i++) {
+			if (memcmp(st->hosts[i].addr, addr, 16))
+				continue;
+			if (src && (st->host_vals[i].flags & VIGIL_FW_C_DECIDED))
+				*decided = &st->host_vals[i].v;
+			return st->host_vals[i].id;
+		}
+	}
+	if (!(flags & trie_flag)) {
+		uint32_t none = p->family == 4 ? VIGIL_FW_G_SRC_ROOT4_NONE : VIGIL_FW_G_SRC_ROOT6_NONE;
+
+		if (src && (flags & none))
+			*decided = &g->dflt;
+		if (p->family == 4)
+			return src ? g->src_root4 : g->dst_root4;
+		return src ? g->src_root6 : g->dst_root6;
+	}
+	id = lpm_addr(st->keys, st->n, addr);
+	if (id < 0)
+		return UINT32_MAX;
+	if (src && (st->vals[id].flags & VIGIL_FW_C_DECIDED))
+		*decided = &st->vals[id].v;
+	return st->vals[id].id;
+}
+
+static const struct vigil_fw_verdict *combo_find(const struct vigil_fw_table *t,
+						 const struct vigil_fw_combo_key *k)
+{
+	for (uint32_t i = 0; i < t->ncombo; i++)
+		if (!memcmp(&t->ckeys[i], k, sizeof(*k)))
+			return &t->cvals[i];
+	return NULL;
+}
+
+/* combination hash, then the port trie if the entry says so; NULL: no rule */
+static const struct vigil_fw_verdict *sim_match(const struct vigil_fw_table *t, uint32_t sid,
+						uint32_t did, uint8_t proto, uint16_t dport)
+{
+	struct vigil_fw_combo_key ck;
+	struct vigil_fw_match_key mk;
+	const struct vigil_fw_verdict *v;
+
+	memset(&ck, 0, sizeof(ck));
+	ck.src_id = sid;
+	ck.dst_id = did;
+	ck.proto = proto;
+	v = combo_find(t, &ck);
+	if (!v || !(v->flags & VIGIL_FW_V_PORTS))
+		return v;
+	memset(&mk, 0, sizeof(mk));
+	mk.prefixlen = VIGIL_FW_MATCH_FIXED_BITS + 16;
+	mk.src_id = sid;
+	mk.dst_id = did;
+	mk.proto = proto;
+	mk.port = htons(dport);
+	return lpm_match_key(t, &mk);
+}
+
 uint32_t vigil_fw_simulate(const struct vigil_fw_table *t, const struct vigil_fw_pkt *p)
 {
-	struct vigil_fw_match_key k;
-	const struct vigil_fw_verdict *v;
-	int64_t sid = lpm_addr(t->src_keys, t->src_ids, t->nsrc, p->src);
-	int64_t did = lpm_addr(t->dst_keys, t->dst_ids, t->ndst, p->dst);
+	const struct vigil_fw_gen *g = &t->gen;
+	const struct vigil_fw_verdict *v = NULL;
+	uint32_t sid, did;
 	uint8_t cls = 0;
 
-	if (sid < 0 || did < 0)
+	sid = sim_class(t, true, p, &v);
+	if (v)
+		return v->rule_id;	/* the source alone decides */
+	did = sim_class(t, false, p, &v);
+	v = NULL;	/* destinations are never decided */
+	if (sid == UINT32_MAX || did == UINT32_MAX)
 		return UINT32_MAX;	/* cannot happen: the roots are always there */
 	for (size_t i = 0; i < sizeof(group_protos); i++)
 		if (p->proto == group_protos[i])
 			cls = p->proto;
-	memset(&k, 0, sizeof(k));
-	k.prefixlen = VIGIL_FW_MATCH_FIXED_BITS + 16;
-	k.src_id = (uint32_t)sid;
-	k.dst_id = (uint32_t)did;
-	k.proto = cls;
-	k.port = htons(p->dport);
-	v = lpm_match_key(t, &k);
-	if (cls && (!v || v->rule_id == 0)) {
-		k.proto = VIGIL_FW_PROTO_ANY;
-		v = lpm_match_key(t, &k);
-	}
-	return v ? v->rule_id : UINT32_MAX;
+	if (cls && (g->flags & proto_flag(cls)))
+		v = sim_match(t, sid, did, cls, p->dport);
+	/* nothing specific to this protocol: the protocol-less rules decide */
+	if (!v)
+		v = sim_match(t, sid, did, VIGIL_FW_PROTO_ANY, p->dport);
+	if (!v)
+		v = &g->dflt;
+	return v->rule_id;
 }

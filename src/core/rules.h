@@ -56,21 +56,39 @@ int vigil_fw_precedence_cmp(const struct vigil_fw_rule *a, const struct vigil_fw
 
 /* ---- compiled tables: exactly the entries of the BPF maps ---- */
 
+/*
+ * Per side (source, destination): host addresses (/32, /128) go to a hash,
+ * every other prefix and the two family roots to an LPM trie. Classes are
+ * shared: an address's class is its host entry if it has one (a host entry
+ * is always its longest matching prefix), else the trie's answer.
+ */
+struct vigil_fw_side_table {
+	struct vigil_fw_addr_key *keys;		/* trie */
+	struct vigil_fw_class *vals;		/* class, and for sources maybe the verdict */
+	uint32_t n;
+	struct vigil_fw_host_key *hosts;	/* hash */
+	struct vigil_fw_class *host_vals;	/* class, and for sources maybe the verdict */
+	uint32_t nhosts;
+};
+
 struct vigil_fw_table {
-	struct vigil_fw_addr_key *src_keys;
-	uint32_t *src_ids;
-	uint32_t nsrc;
-	struct vigil_fw_addr_key *dst_keys;
-	uint32_t *dst_ids;
-	uint32_t ndst;
+	struct vigil_fw_side_table src, dst;
+	/* combination hash: (src class, dst class, proto) -> verdict or "see ports" */
+	struct vigil_fw_combo_key *ckeys;
+	struct vigil_fw_verdict *cvals;
+	uint32_t ncombo, cap_combo;
+	uint32_t max_combo;		/* limit, VIGIL_FW_MAX_COMBOS unless a test lowers it */
+	/* port trie: only combinations whose verdict depends on the port */
 	struct vigil_fw_match_key *mkeys;
 	struct vigil_fw_verdict *mvals;
 	uint32_t nmatch, cap_match;
 	uint32_t max_match;		/* limit, VIGIL_FW_MAX_MATCH unless a test lowers it */
+	struct vigil_fw_gen gen;	/* flags, root classes, default verdict */
 };
 
 /*
- * Build the tables. Adds "never matches" warnings to rs for rules that win
+ * Build the tables into t, which must be zeroed or hold only the limits
+ * (max_combo, max_match; 0 for the defaults). Adds "never matches" warnings to rs for rules that win
  * no packet. Returns 0, or -1 with a reason in err (e.g. too many entries).
  */
 int vigil_fw_compile(struct vigil_rules *rs, struct vigil_fw_table *t, char *err, size_t errlen);
@@ -90,7 +108,8 @@ struct vigil_fw_pkt {
 
 /* the reference: every rule checked, the first in precedence order wins */
 uint32_t vigil_fw_eval(const struct vigil_rules *rs, const struct vigil_fw_pkt *p);
-/* the datapath's algorithm over the compiled tables (linear LPM, for tests) */
+/* the datapath's algorithm over the compiled tables, same lookup order (linear
+ * searches, for tests) */
 uint32_t vigil_fw_simulate(const struct vigil_fw_table *t, const struct vigil_fw_pkt *p);
 /* textual address (v4 or v6) -> mapped form; returns family or 0 */
 int vigil_fw_addr_parse(const char *s, uint8_t out[16]);

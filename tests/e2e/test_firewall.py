@@ -336,3 +336,49 @@ def test_fuzz_rules_parser_short():
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     assert "Done" in r.stderr
+
+
+def test_host_rules_beat_covering_prefixes_v4_v6(pair, rules):
+    """Host addresses are looked up in hash maps before the prefix tries: a
+    /32 (/128) must win over a covering shorter prefix for the same address,
+    whether it decides everything from the host (no protocol, destination or
+    port) or only some packets (the rest falls through to the prefix)."""
+    p = pair
+    path = rules(f"""
+default drop
+pass icmpv6
+drop from {p.net4}
+pass from {p.ip_b}
+drop from {p.net6}
+pass from {p.ip6_b}/128
+""")
+    r = subprocess.run([VIGIL, "firewall", "check", path, "--json"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    chk = json.loads(r.stdout)
+    assert chk["source_hosts"] == 2 and chk["port_entries"] == 0
+    fw(p, "load", "-i", p.dev, "--persist", path)
+    assert p.udp(p.ip_a, 5001, 10) == 10        # v4 host beats the /24 drop
+    assert p.udp(p.ip6_a, 5001, 10) == 10       # v6 host beats the /64 drop
+    assert p.ping(p.ip_a, 3) == 3
+    c = counters(p)
+    assert c[5]["packets"] >= 13 and c[4]["packets"] == 0
+    assert c[7]["packets"] >= 10 and c[6]["packets"] == 0
+
+    # host rules that decide only some packets: the others reach the prefix
+    path = rules(f"""
+default pass
+drop from {p.net4}
+pass udp from {p.ip_b} port 5001
+drop from {p.net6}
+pass udp from {p.ip6_b} port 5001
+pass icmpv6 from {p.ip6_b}
+""", "b.rules")
+    fw(p, "reload", "-i", p.dev, path)
+    assert p.udp(p.ip_a, 5001, 10) == 10
+    assert p.udp(p.ip_a, 5002, 10) == 0         # the /24
+    assert p.ping(p.ip_a, 3) == 0
+    assert p.udp(p.ip6_a, 5001, 10) == 10
+    assert p.udp(p.ip6_a, 5002, 10) == 0        # the /64
+    c = counters(p)
+    assert c[3]["drops"] >= 13 and c[4]["packets"] >= 10
+    assert c[5]["drops"] >= 10 and c[6]["packets"] >= 10

@@ -3,10 +3,13 @@
  * libFuzzer harness for the firewall rules parser and compiler (ASan/UBSan).
  *
  * Any input: the parser must not crash, and must report an error or produce
- * rules. For accepted inputs it also checks three properties:
+ * rules. For accepted inputs it also checks:
  *   - every rule prints to text that parses back to the same rule;
- *   - the compiled tables give the same verdict as the reference evaluator
- *     for packets built from the rules' own addresses and ports;
+ *   - the compiled tables, looked up in the datapath's order (host hash,
+ *     then trie or family root; combination hash, then port trie), give the
+ *     same verdict as the reference evaluator for packets built from the
+ *     rules' own addresses and ports, and for IPv6 packets carrying the
+ *     IPv4-mapped form of IPv4 rules' addresses;
  * Build and run: make fuzz-rules FUZZ_SECONDS=20
  */
 #include <stdint.h>
@@ -34,7 +37,7 @@ static void check_roundtrip(const struct vigil_fw_rule *r)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct vigil_rules rs;
-	struct vigil_fw_table t = { .max_match = 20000 };
+	struct vigil_fw_table t = { .max_match = 20000, .max_combo = 20000 };
 	char err[256];
 
 	if (vigil_rules_parse(&rs, "fuzz", (const char *)data, size)) {
@@ -79,6 +82,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					if (vigil_fw_eval(&rs, &p) != vigil_fw_simulate(&t, &p))
 						abort();
 					p.dport = (p.proto == 6 || p.proto == 17) ? (uint16_t)(q->port_lo - 1) : 0;
+					if (vigil_fw_eval(&rs, &p) != vigil_fw_simulate(&t, &p))
+						abort();
+				}
+				if (p.family == 4) {
+					/* the same addresses in an IPv6 packet: IPv4 rules must not apply */
+					p.family = 6;
+					p.proto = 6;
+					p.dport = q->port_lo;
 					if (vigil_fw_eval(&rs, &p) != vigil_fw_simulate(&t, &p))
 						abort();
 				}

@@ -121,7 +121,7 @@ static void test_errors(void)
 static void test_warnings(void)
 {
 	struct vigil_rules rs;
-	struct vigil_fw_table t;
+	struct vigil_fw_table t = { 0 };	/* zero limits: the defaults */
 	char err[200];
 
 	CHECK(parse(&rs, "drop tcp from 10.0.0.0/8 port 22\npass tcp from 10.0.0.0/8 port 22\n") == 0);
@@ -144,7 +144,7 @@ static void test_warnings(void)
 static void test_precedence(void)
 {
 	struct vigil_rules rs;
-	struct vigil_fw_table t;
+	struct vigil_fw_table t = { 0 };	/* zero limits: the defaults */
 	char err[200];
 	const char *text =
 		"drop from 10.0.0.0/8\n"			/* 1 */
@@ -206,15 +206,133 @@ static void test_precedence(void)
 	vigil_rules_free(&rs);
 }
 
+/*
+ * Host addresses live in hash maps looked up before the tries: a host entry
+ * must win over a covering shorter prefix for the same address, on both
+ * sides, v4 and v6, and a host-map miss must fall back to the trie (or the
+ * family root when the trie has nothing else). Also: IPv4 rules never apply
+ * to IPv6 packets carrying IPv4-mapped addresses.
+ */
+static void test_hosts(void)
+{
+	struct vigil_rules rs;
+	struct vigil_fw_table t = { 0 };
+	char err[200];
+	const char *text =
+		"drop from 10.1.0.0/16\n"			/* 1 */
+		"pass from 10.1.2.3\n"				/* 2: host beats the /16 */
+		"drop tcp from 10.1.2.4 port 80\n"		/* 3: host with a port */
+		"drop from 2001:db8::/32\n"			/* 4 */
+		"pass from 2001:db8::1\n"			/* 5 */
+		"drop to 192.168.0.0/16\n"			/* 6 */
+		"pass udp to 192.168.1.1\n"			/* 7 */
+		"drop to 2001:db8:1::/48\n"			/* 8 */
+		"pass to 2001:db8:1::5\n"			/* 9 */
+		"drop from ::/64\n"				/* 10: contains ::ffff:0:0/96 */
+		"default pass\n";
+	static const struct { const char *s, *d; int proto, port, line; } cases[] = {
+		{ "10.1.2.3", "1.1.1.1", 6, 80, 2 },
+		{ "10.1.2.5", "1.1.1.1", 6, 80, 1 },		/* host miss: the /16 */
+		{ "10.1.2.4", "1.1.1.1", 6, 80, 3 },
+		{ "10.1.2.4", "1.1.1.1", 6, 81, 1 },		/* host's port misses: the /16 */
+		{ "10.1.2.4", "1.1.1.1", 17, 80, 1 },
+		{ "2001:db8::1", "2002::1", 6, 80, 5 },
+		{ "2001:db8::2", "2002::1", 6, 80, 4 },
+		{ "11.0.0.1", "192.168.1.1", 17, 53, 7 },
+		{ "11.0.0.1", "192.168.1.1", 6, 53, 6 },	/* udp-only host rule */
+		{ "11.0.0.1", "192.168.1.2", 17, 53, 6 },
+		{ "2002::1", "2001:db8:1::5", 6, 80, 9 },
+		{ "2002::1", "2001:db8:1::6", 6, 80, 8 },
+		{ "10.1.2.3", "192.168.1.1", 17, 53, 2 },	/* source specificity first */
+		/* IPv6 packets with IPv4-mapped addresses: only IPv6 and family-less rules */
+		{ "::ffff:10.1.2.3", "2002::1", 6, 80, 10 },
+		{ "::ffff:10.9.9.9", "::ffff:192.168.1.1", 17, 53, 10 },
+		{ "2002::1", "::ffff:192.168.1.1", 17, 53, 0 },
+	};
+
+	CHECK(parse(&rs, text) == 0);
+	CHECK(vigil_fw_compile(&rs, &t, err, sizeof(err)) == 0);
+	CHECK(t.src.nhosts == 3 && t.dst.nhosts == 2);
+	CHECK((t.gen.flags & (VIGIL_FW_G_SRC_HOSTS | VIGIL_FW_G_SRC_TRIE | VIGIL_FW_G_DST_HOSTS |
+			      VIGIL_FW_G_DST_TRIE)) == (VIGIL_FW_G_SRC_HOSTS | VIGIL_FW_G_SRC_TRIE |
+							VIGIL_FW_G_DST_HOSTS | VIGIL_FW_G_DST_TRIE));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct vigil_fw_pkt p = pkt(cases[i].s, cases[i].d, cases[i].proto, cases[i].port);
+		uint32_t e = vigil_fw_eval(&rs, &p), s = vigil_fw_simulate(&t, &p);
+		uint32_t got = e ? rs.rules[e].line : 0;
+
+		if (got != (uint32_t)cases[i].line || s != e)
+			fprintf(stderr, "hosts case %zu: %s -> %s proto %d port %d: eval line %u, sim line %u, want %d\n",
+				i, cases[i].s, cases[i].d, cases[i].proto, cases[i].port,
+				got, s < rs.n ? rs.rules[s].line : 9999, cases[i].line);
+		CHECK(got == (uint32_t)cases[i].line);
+		CHECK(s == e);
+	}
+	vigil_fw_table_free(&t);
+	vigil_rules_free(&rs);
+
+	/* hosts only: the tries are skipped, a miss is the family root's class */
+	CHECK(parse(&rs, "drop from 10.0.0.1\ndrop udp from 2001:db8::1\npass from 10.0.0.2 to 10.0.0.3\n"
+			 "drop icmp\n") == 0);
+	memset(&t, 0, sizeof(t));
+	CHECK(vigil_fw_compile(&rs, &t, err, sizeof(err)) == 0);
+	CHECK(!(t.gen.flags & (VIGIL_FW_G_SRC_TRIE | VIGIL_FW_G_DST_TRIE)));
+	{
+		static const struct { const char *s, *d; int proto; uint32_t rule; } c2[] = {
+			{ "10.0.0.1", "1.1.1.1", 6, 1 }, { "10.0.0.9", "1.1.1.1", 1, 4 },
+			{ "10.0.0.9", "1.1.1.1", 6, 0 }, { "2001:db8::1", "2002::1", 17, 2 },
+			{ "2001:db8::1", "2002::1", 6, 0 }, { "10.0.0.2", "10.0.0.3", 1, 3 },
+			{ "10.0.0.2", "10.0.0.4", 1, 4 }, { "::ffff:10.0.0.1", "2002::1", 6, 0 },
+		};
+
+		for (size_t i = 0; i < sizeof(c2) / sizeof(c2[0]); i++) {
+			struct vigil_fw_pkt p = pkt(c2[i].s, c2[i].d, c2[i].proto, 0);
+
+			CHECK(vigil_fw_eval(&rs, &p) == c2[i].rule);
+			CHECK(vigil_fw_simulate(&t, &p) == c2[i].rule);
+		}
+	}
+	vigil_fw_table_free(&t);
+	vigil_rules_free(&rs);
+
+	/* trie classes decide alone too, but never the roots (reached without a lookup) */
+	CHECK(parse(&rs, "drop from 10.0.0.0/8\npass tcp from 11.0.0.0/8\ndrop\n") == 0);
+	memset(&t, 0, sizeof(t));
+	CHECK(vigil_fw_compile(&rs, &t, err, sizeof(err)) == 0);
+	CHECK(t.src.n == 4);
+	for (uint32_t i = 0; i < t.src.n; i++) {
+		const struct vigil_fw_addr_key *k = &t.src.keys[i];
+		bool ten = k->prefixlen == 104 && k->addr[12] == 10;
+
+		CHECK(!!(t.src.vals[i].flags & VIGIL_FW_C_DECIDED) == ten);
+		if (ten)
+			CHECK(t.src.vals[i].v.rule_id == 1);
+	}
+	{
+		struct vigil_fw_pkt p1 = pkt("10.1.1.1", "1.1.1.1", 6, 80), p2 = pkt("11.1.1.1", "1.1.1.1", 6, 80);
+		struct vigil_fw_pkt p3 = pkt("11.1.1.1", "1.1.1.1", 17, 80), p4 = pkt("12.1.1.1", "1.1.1.1", 6, 80);
+
+		CHECK(vigil_fw_simulate(&t, &p1) == 1 && vigil_fw_eval(&rs, &p1) == 1);
+		CHECK(vigil_fw_simulate(&t, &p2) == 2 && vigil_fw_eval(&rs, &p2) == 2);
+		CHECK(vigil_fw_simulate(&t, &p3) == 3 && vigil_fw_eval(&rs, &p3) == 3);
+		CHECK(vigil_fw_simulate(&t, &p4) == 3 && vigil_fw_eval(&rs, &p4) == 3);
+	}
+	vigil_fw_table_free(&t);
+	vigil_rules_free(&rs);
+}
+
 /* random rule sets over a small address pool: the tables must agree with the reference */
 static void test_differential(void)
 {
 	static const char *pfx4[] = { "10.0.0.0/8", "10.1.0.0/16", "10.1.2.0/24", "10.1.2.3", "10.1.2.4/31",
 				      "192.168.0.0/16", "192.168.1.0/24", "0.0.0.0/0", "10.128.0.0/9" };
-	static const char *pfx6[] = { "2001:db8::/32", "2001:db8:1::/48", "2001:db8:1::1", "::/0", "fe80::/10" };
+	static const char *pfx6[] = { "2001:db8::/32", "2001:db8:1::/48", "2001:db8:1::1", "::/0", "fe80::/10",
+				      "::/64" };
 	static const char *addr4[] = { "10.1.2.3", "10.1.2.4", "10.1.2.5", "10.2.0.1", "192.168.1.1",
 				       "192.168.2.1", "8.8.8.8", "10.200.0.1" };
-	static const char *addr6[] = { "2001:db8::5", "2001:db8:1::1", "2001:db8:1::2", "fe80::1", "2002::1" };
+	/* the last two: IPv4-mapped, which IPv4 rules must not match */
+	static const char *addr6[] = { "2001:db8::5", "2001:db8:1::1", "2001:db8:1::2", "fe80::1", "2002::1",
+				       "::ffff:10.1.2.3", "::ffff:192.168.1.1" };
 	static const char *protos[] = { "", "tcp ", "udp ", "icmp ", "icmpv6 ", "any " };
 	static const int pkt_protos[] = { 6, 17, 1, 58, 47 };
 	unsigned seed = 12345;
@@ -225,7 +343,7 @@ static void test_differential(void)
 		size_t o = 0;
 		int nrules = 1 + rand_r(&seed) % 25;
 		struct vigil_rules rs;
-		struct vigil_fw_table t;
+		struct vigil_fw_table t = { 0 };	/* zero limits: the defaults */
 		char err[200];
 
 		for (int i = 0; i < nrules; i++) {
@@ -238,10 +356,10 @@ static void test_differential(void)
 			o += snprintf(text + o, sizeof(text) - o, "%s %s", act, protos[pr]);
 			if (rand_r(&seed) % 2)
 				o += snprintf(text + o, sizeof(text) - o, "from %s ",
-					      v6 ? pfx6[rand_r(&seed) % 5] : pfx4[rand_r(&seed) % 9]);
+					      v6 ? pfx6[rand_r(&seed) % 6] : pfx4[rand_r(&seed) % 9]);
 			if (rand_r(&seed) % 2)
 				o += snprintf(text + o, sizeof(text) - o, "to %s ",
-					      v6 ? pfx6[rand_r(&seed) % 5] : pfx4[rand_r(&seed) % 9]);
+					      v6 ? pfx6[rand_r(&seed) % 6] : pfx4[rand_r(&seed) % 9]);
 			if ((pr == 1 || pr == 2) && rand_r(&seed) % 2) {
 				int lo = rand_r(&seed) % 40, hi = lo + rand_r(&seed) % 20;
 
@@ -259,8 +377,8 @@ static void test_differential(void)
 		CHECK(vigil_fw_compile(&rs, &t, err, sizeof(err)) == 0);
 		for (int k = 0; k < 200; k++) {
 			int v6 = rand_r(&seed) % 2;
-			struct vigil_fw_pkt p = pkt(v6 ? addr6[rand_r(&seed) % 5] : addr4[rand_r(&seed) % 8],
-						    v6 ? addr6[rand_r(&seed) % 5] : addr4[rand_r(&seed) % 8],
+			struct vigil_fw_pkt p = pkt(v6 ? addr6[rand_r(&seed) % 7] : addr4[rand_r(&seed) % 8],
+						    v6 ? addr6[rand_r(&seed) % 7] : addr4[rand_r(&seed) % 8],
 						    pkt_protos[rand_r(&seed) % 5], 0);
 
 			if (p.proto == 6 || p.proto == 17)
@@ -285,7 +403,7 @@ static void test_scale(void)
 	size_t cap = 100000 * 40, o = 0;
 	char *text = malloc(cap);
 	struct vigil_rules rs;
-	struct vigil_fw_table t;
+	struct vigil_fw_table t = { 0 };	/* zero limits: the defaults */
 	char err[200];
 
 	for (int i = 0; i < 100000; i++)
@@ -293,18 +411,37 @@ static void test_scale(void)
 	CHECK(vigil_rules_parse(&rs, "big", text, o) == 0);
 	CHECK(rs.n == 100001);
 	CHECK(vigil_fw_compile(&rs, &t, err, sizeof(err)) == 0);
-	CHECK(t.nsrc == 100002);
-	CHECK(t.nmatch == 100001);
+	/* host rules: all in the source hash, the trie keeps only the two roots and
+	 * is not consulted; every host decides its packets alone, so no
+	 * combination entries at all */
+	CHECK(t.src.nhosts == 100000 && t.src.n == 2);
+	CHECK(!(t.gen.flags & (VIGIL_FW_G_SRC_TRIE | VIGIL_FW_G_DST_TRIE | VIGIL_FW_G_DST_HOSTS)));
+	CHECK(t.gen.flags & VIGIL_FW_G_SRC_HOSTS);
+	CHECK(t.src.host_vals[66051].flags == VIGIL_FW_C_DECIDED);
+	CHECK(t.src.host_vals[66051].v.rule_id == 66051 + 1);
+	CHECK(t.src.host_vals[66051].v.action == VIGIL_FW_DROP);
+	CHECK(t.ncombo == 0);
+	CHECK(t.nmatch == 0);
 	struct vigil_fw_pkt p = pkt("10.1.2.3", "1.1.1.1", 6, 80);
 	CHECK(vigil_fw_eval(&rs, &p) == 66051 + 1);
+	CHECK(vigil_fw_simulate(&t, &p) == 66051 + 1);
 	vigil_fw_table_free(&t);
 	vigil_rules_free(&rs);
 
-	/* the combination limit is an error, not a crash */
-	CHECK(parse(&rs, "drop from 10.0.0.0/8\ndrop from 11.0.0.0/8\ndrop to 12.0.0.0/8\ndrop to 13.0.0.0/8\n") == 0);
+	/* the combination limit is an error, not a crash (tcp: sources that do
+	 * not decide alone, so every source x destination pair needs entries) */
+	CHECK(parse(&rs, "drop tcp from 10.0.0.0/8\ndrop tcp from 11.0.0.0/8\ndrop to 12.0.0.0/8\n"
+			 "drop to 13.0.0.0/8\n") == 0);
+	memset(&t, 0, sizeof(t));
+	t.max_combo = 3;
+	CHECK(vigil_fw_compile(&rs, &t, err, sizeof(err)) < 0);
+	CHECK(strstr(err, "combinations") != NULL);
+	vigil_rules_free(&rs);
+	CHECK(parse(&rs, "drop tcp from 10.0.0.0/8 port 1-100\ndrop tcp to 12.0.0.0/8 port 5000\n") == 0);
+	memset(&t, 0, sizeof(t));
 	t.max_match = 3;
 	CHECK(vigil_fw_compile(&rs, &t, err, sizeof(err)) < 0);
-	CHECK(strstr(err, "combination entries") != NULL);
+	CHECK(strstr(err, "port combination entries") != NULL);
 	vigil_rules_free(&rs);
 	free(text);
 }
@@ -315,6 +452,7 @@ int main(void)
 	test_errors();
 	test_warnings();
 	test_precedence();
+	test_hosts();
 	test_differential();
 	test_scale();
 	return check_done("test_rules");
