@@ -227,16 +227,6 @@ static int attach_cgroup(struct probe_ctx *c)
 	return c->link ? 0 : -errno;
 }
 
-static void detach_cgroup(struct probe_ctx *c)
-{
-	bpf_link__destroy(c->link);
-	c->link = NULL;
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
-	if (c->cgdir[0])
-		rmdir(c->cgdir);
-}
 
 static int attach_perf(struct probe_ctx *c)
 {
@@ -262,6 +252,13 @@ static void detach_fd_link(struct probe_ctx *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
+}
+
+static void detach_cgroup(struct probe_ctx *c)
+{
+	detach_fd_link(c);
+	if (c->cgdir[0])
+		rmdir(c->cgdir);
 }
 
 static int attach_uprobe(struct probe_ctx *c)

@@ -1057,6 +1057,30 @@ static uint32_t proto_flag(uint8_t proto)
 }
 
 /* a combination hash entry: rule's verdict, or with VIGIL_FW_V_PORTS "see the port trie" */
+/* room for one more entry in a pair of parallel key/value arrays */
+static int grow_pair(struct compiler *c, uint32_t n, uint32_t *cap, void **keys, size_t ksz,
+		     void **vals, size_t vsz)
+{
+	uint32_t ncap = *cap ? *cap * 2 : 1024;
+	void *a, *b;
+
+	if (n < *cap)
+		return 0;
+	a = realloc(*keys, (size_t)ncap * ksz);
+	if (!a)
+		goto oom;
+	*keys = a;
+	b = realloc(*vals, (size_t)ncap * vsz);
+	if (!b)
+		goto oom;
+	*vals = b;
+	*cap = ncap;
+	return 0;
+oom:
+	snprintf(c->err, c->errlen, "out of memory");
+	return -1;
+}
+
 static int emit_combo(struct compiler *c, uint32_t sid, uint32_t did, uint8_t proto,
 		      uint32_t rule, uint32_t flags)
 {
@@ -1070,20 +1094,9 @@ static int emit_combo(struct compiler *c, uint32_t sid, uint32_t did, uint8_t pr
 			 "too many distinct source x destination prefix pairs", t->max_combo);
 		return -1;
 	}
-	if (t->ncombo == t->cap_combo) {
-		uint32_t cap = t->cap_combo ? t->cap_combo * 2 : 1024;
-		void *a = realloc(t->ckeys, (size_t)cap * sizeof(*t->ckeys));
-		void *b;
-
-		if (!a)
-			goto oom;
-		t->ckeys = a;
-		b = realloc(t->cvals, (size_t)cap * sizeof(*t->cvals));
-		if (!b)
-			goto oom;
-		t->cvals = b;
-		t->cap_combo = cap;
-	}
+	if (grow_pair(c, t->ncombo, &t->cap_combo, (void **)&t->ckeys, sizeof(*t->ckeys),
+		      (void **)&t->cvals, sizeof(*t->cvals)))
+		return -1;
 	k = &t->ckeys[t->ncombo];
 	v = &t->cvals[t->ncombo];
 	memset(k, 0, sizeof(*k));
@@ -1100,9 +1113,6 @@ static int emit_combo(struct compiler *c, uint32_t sid, uint32_t did, uint8_t pr
 	v->flags = flags;
 	t->ncombo++;
 	return 0;
-oom:
-	snprintf(c->err, c->errlen, "out of memory");
-	return -1;
 }
 
 /* a port trie entry */
@@ -1118,20 +1128,9 @@ static int emit(struct compiler *c, uint32_t sid, uint32_t did, uint8_t proto,
 			 "source x destination prefix pairs with port ranges", t->max_match);
 		return -1;
 	}
-	if (t->nmatch == t->cap_match) {
-		uint32_t cap = t->cap_match ? t->cap_match * 2 : 1024;
-		void *a = realloc(t->mkeys, (size_t)cap * sizeof(*t->mkeys));
-		void *b;
-
-		if (!a)
-			goto oom;
-		t->mkeys = a;
-		b = realloc(t->mvals, (size_t)cap * sizeof(*t->mvals));
-		if (!b)
-			goto oom;
-		t->mvals = b;
-		t->cap_match = cap;
-	}
+	if (grow_pair(c, t->nmatch, &t->cap_match, (void **)&t->mkeys, sizeof(*t->mkeys),
+		      (void **)&t->mvals, sizeof(*t->mvals)))
+		return -1;
 	k = &t->mkeys[t->nmatch];
 	memset(k, 0, sizeof(*k));
 	k->prefixlen = VIGIL_FW_MATCH_FIXED_BITS + port_bits;
@@ -1143,9 +1142,6 @@ static int emit(struct compiler *c, uint32_t sid, uint32_t did, uint8_t proto,
 	c->won[rule] = 1;
 	t->nmatch++;
 	return 0;
-oom:
-	snprintf(c->err, c->errlen, "out of memory");
-	return -1;
 }
 
 /* [lo, hi] as aligned power-of-two blocks: disjoint LPM entries */

@@ -30,6 +30,31 @@ static struct vigil_fw_pkt pkt(const char *src, const char *dst, int proto, int 
 	return p;
 }
 
+/* a packet and the rules file line expected to decide it (0: the default) */
+struct pkt_case {
+	const char *s, *d;
+	int proto, port, line;
+};
+
+/* the reference evaluator and the simulated kernel tables must both give the expected line */
+static void check_cases(const char *what, const struct vigil_rules *rs,
+			const struct vigil_fw_table *t, const struct pkt_case *cases, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct vigil_fw_pkt p = pkt(cases[i].s, cases[i].d, cases[i].proto, cases[i].port);
+		uint32_t e = vigil_fw_eval(rs, &p), s = vigil_fw_simulate(t, &p);
+		uint32_t got = e ? rs->rules[e].line : 0;
+
+		if (got != (uint32_t)cases[i].line || s != e)
+			fprintf(stderr, "%s case %zu: %s -> %s proto %d port %d: eval line %u, sim line %u, want %d\n",
+				what, i, cases[i].s, cases[i].d, cases[i].proto, cases[i].port,
+				got, s < rs->n ? rs->rules[s].line : 9999, cases[i].line);
+		CHECK(got == (uint32_t)cases[i].line);
+		CHECK(s == e);
+	}
+}
+
+
 static void test_valid(void)
 {
 	struct vigil_rules rs;
@@ -162,7 +187,7 @@ static void test_precedence(void)
 		"drop icmp\n"					/* 13: IPv4 only */
 		"drop tcp from 10.2.0.0/16 to 10.3.0.0/16 port 80\n"	/* 14 */
 		"default pass\n";
-	static const struct { const char *s, *d; int proto, port, line; } cases[] = {
+	static const struct pkt_case cases[] = {
 		{ "10.9.9.9", "1.1.1.1", 6, 80, 1 },
 		{ "10.1.2.3", "1.1.1.1", 6, 80, 2 },
 		{ "10.1.2.3", "192.168.5.5", 6, 80, 3 },
@@ -189,19 +214,7 @@ static void test_precedence(void)
 
 	CHECK(parse(&rs, text) == 0);
 	CHECK(vigil_fw_compile(&rs, &t, err, sizeof(err)) == 0);
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct vigil_fw_pkt p = pkt(cases[i].s, cases[i].d, cases[i].proto, cases[i].port);
-		uint32_t e = vigil_fw_eval(&rs, &p), s = vigil_fw_simulate(&t, &p);
-
-		uint32_t got = e ? rs.rules[e].line : 0;
-
-		if (got != (uint32_t)cases[i].line || s != e)
-			fprintf(stderr, "case %zu: %s -> %s proto %d port %d: eval line %u, sim line %u, want %d\n",
-				i, cases[i].s, cases[i].d, cases[i].proto, cases[i].port,
-				got, s < rs.n ? rs.rules[s].line : 9999, cases[i].line);
-		CHECK(got == (uint32_t)cases[i].line);
-		CHECK(s == e);
-	}
+	check_cases("precedence", &rs, &t, cases, sizeof(cases) / sizeof(cases[0]));
 	vigil_fw_table_free(&t);
 	vigil_rules_free(&rs);
 }
@@ -230,7 +243,7 @@ static void test_hosts(void)
 		"pass to 2001:db8:1::5\n"			/* 9 */
 		"drop from ::/64\n"				/* 10: contains ::ffff:0:0/96 */
 		"default pass\n";
-	static const struct { const char *s, *d; int proto, port, line; } cases[] = {
+	static const struct pkt_case cases[] = {
 		{ "10.1.2.3", "1.1.1.1", 6, 80, 2 },
 		{ "10.1.2.5", "1.1.1.1", 6, 80, 1 },		/* host miss: the /16 */
 		{ "10.1.2.4", "1.1.1.1", 6, 80, 3 },
@@ -256,18 +269,7 @@ static void test_hosts(void)
 	CHECK((t.gen.flags & (VIGIL_FW_G_SRC_HOSTS | VIGIL_FW_G_SRC_TRIE | VIGIL_FW_G_DST_HOSTS |
 			      VIGIL_FW_G_DST_TRIE)) == (VIGIL_FW_G_SRC_HOSTS | VIGIL_FW_G_SRC_TRIE |
 							VIGIL_FW_G_DST_HOSTS | VIGIL_FW_G_DST_TRIE));
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct vigil_fw_pkt p = pkt(cases[i].s, cases[i].d, cases[i].proto, cases[i].port);
-		uint32_t e = vigil_fw_eval(&rs, &p), s = vigil_fw_simulate(&t, &p);
-		uint32_t got = e ? rs.rules[e].line : 0;
-
-		if (got != (uint32_t)cases[i].line || s != e)
-			fprintf(stderr, "hosts case %zu: %s -> %s proto %d port %d: eval line %u, sim line %u, want %d\n",
-				i, cases[i].s, cases[i].d, cases[i].proto, cases[i].port,
-				got, s < rs.n ? rs.rules[s].line : 9999, cases[i].line);
-		CHECK(got == (uint32_t)cases[i].line);
-		CHECK(s == e);
-	}
+	check_cases("hosts", &rs, &t, cases, sizeof(cases) / sizeof(cases[0]));
 	vigil_fw_table_free(&t);
 	vigil_rules_free(&rs);
 
