@@ -56,7 +56,7 @@ $(BUILD)/libvigil.a: $(CORE_OBJS)
 	$(AR) rcs $@ $^
 
 $(BUILD)/vigil: $(CMD_OBJS) $(BUILD)/libvigil.a
-	$(CC) $(CFLAGS) -static $^ $(LDLIBS) -o $@.debug
+	$(CC) $(CFLAGS) -static -Wl,--wrap=btf__load_vmlinux_btf $^ $(LDLIBS) -o $@.debug
 	@# ship without DWARF (kept in $@.debug); the symbol table stays for doctor's uprobe probe
 	objcopy --strip-debug $@.debug $@
 

@@ -65,14 +65,25 @@ def launch_to_attached(argv):
 
 
 def peak_rss_kb(argv, probe, storm=1000):
-    """Run argv while `probe` is exec'd `storm` times; ru_maxrss of argv in KiB."""
+    """Run argv while `probe` is exec'd `storm` times; its VmHWM in KiB.
+
+    VmHWM, read just before the stop signal, is the peak of the traced program's
+    own address space. wait4's ru_maxrss is not: it also counts the pages the
+    forked child shared with this Python interpreter before it exec'd."""
     p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1.5)
     subprocess.run(["sh", "-c", f'i=0; while [ $i -lt {storm} ]; do "{probe}"; i=$((i+1)); done'])
     time.sleep(0.5)
+    hwm = None
+    with open(f"/proc/{p.pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                hwm = int(line.split()[1])
     p.send_signal(2)
-    _, _, ru = os.wait4(p.pid, 0)
-    return ru.ru_maxrss
+    p.wait()
+    if hwm is None:
+        raise RuntimeError("no VmHWM for " + argv[0])
+    return hwm
 
 
 def main():

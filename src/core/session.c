@@ -4,7 +4,10 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -55,6 +58,42 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	logbuf[loglen] = 0;
 	free(line);
 	return 0;
+}
+
+/*
+ * Kernel BTF for CO-RE and tp_btf. libbpf 1.1 reads the 5.5 MB file into one
+ * buffer and copies it into a second, so the peak RSS pays for it twice. Since
+ * 6.16 the kernel lets the file be mapped read-only straight from kernel memory
+ * (a pfn mapping, not counted in RSS): map it and let btf__new() make the only
+ * copy. The link wraps libbpf's calls here (-Wl,--wrap=btf__load_vmlinux_btf);
+ * older kernels refuse the mmap and take libbpf's own path
+ * (libbpf_find_kernel_btf is the same function, unwrapped).
+ */
+struct btf *__wrap_btf__load_vmlinux_btf(void);
+
+struct btf *__wrap_btf__load_vmlinux_btf(void)
+{
+	const char *path = "/sys/kernel/btf/vmlinux";
+	struct btf *btf = NULL;
+	struct stat st;
+	void *raw;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) || st.st_size <= 0) {
+		if (fd >= 0)
+			close(fd);
+		return libbpf_find_kernel_btf();
+	}
+	raw = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (raw == MAP_FAILED)
+		return libbpf_find_kernel_btf();
+	btf = btf__new(raw, st.st_size);
+	munmap(raw, st.st_size);
+	if (!btf)
+		return libbpf_find_kernel_btf();
+	return btf;
 }
 
 void vigil_libbpf_setup(void)

@@ -255,3 +255,36 @@ def test_every_emitted_key_is_documented():
     assert {"exec", "fork", "exit", "lost"} <= {t for t, _ in seen}
     missing = sorted({f"{t}.{key}" for t, key in seen if f"`{key}`" not in doc})
     assert not missing, f"undocumented keys: {missing}"
+
+
+def kernel_btf_mappable():
+    import mmap
+    try:
+        fd = os.open("/sys/kernel/btf/vmlinux", os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        m = mmap.mmap(fd, 0, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ)
+        m.close()
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def test_peak_rss_stays_under_10_mib():
+    # the memory target; it holds only where kernel BTF can be mapped
+    # (6.16+), else libbpf's own loader copies the 5.5 MB file twice
+    if not kernel_btf_mappable():
+        pytest.skip("kernel BTF cannot be mmap'ed (needs Linux 6.16+)")
+    with Tracer("proc", "--exec-only") as t:
+        for _ in range(200):
+            subprocess.run(["/bin/true"], check=True)
+        settle()
+        with open(f"/proc/{t.proc.pid}/status") as f:
+            hwm = next(int(l.split()[1]) for l in f if l.startswith("VmHWM:"))
+        assert t.stop() == 0
+        execs = [r for r in t.records() if r["type"] == "exec"]
+    assert hwm < 10 * 1024, f"peak RSS {hwm} KiB"
+    assert len(execs) >= 200
