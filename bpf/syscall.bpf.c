@@ -29,6 +29,9 @@ const volatile __u8 decode_nr[VIGIL_SYSCALL_MAX] = {};	/* enum vigil_sc_decode |
  * wakeup per record costs more than the record.
  */
 const volatile __u32 wakeup_bytes = 0;
+const volatile bool interval_max = false;	/* -i: also keep each interval's maximum */
+/* bumped by user space after it reads an interval: older maxima restart */
+__u64 interval_epoch = 0;
 
 struct inflight {
 	__u64 ts;		/* boot ns at entry; 0 when not inside a traced call */
@@ -251,6 +254,16 @@ static __always_inline void do_count(__u32 pid, __u32 nr, long ret, bool failed,
 	st->total_ns += lat;
 	if (lat > st->max_ns)
 		st->max_ns = lat;
+	if (interval_max) {
+		__u64 epoch = interval_epoch;
+
+		if (st->epoch != epoch) {
+			st->epoch = epoch;
+			st->imax_ns = 0;
+		}
+		if (lat > st->imax_ns)
+			st->imax_ns = lat;
+	}
 	if (failed) {
 		struct vigil_sc_err_key ek = { .pid = key.pid, .nr = nr, .err = -ret };
 		__u64 *n;

@@ -226,10 +226,13 @@ struct vigil_sc_stat {
 	__u64 calls;
 	__u64 errors;
 	__u64 total_ns;
-	__u64 max_ns;
+	__u64 max_ns;		/* since start */
+	__u64 imax_ns;		/* since interval `epoch` began (-i only) */
+	__u64 epoch;
 };
-VIGIL_CHECK_SIZE(struct vigil_sc_stat, 32);
+VIGIL_CHECK_SIZE(struct vigil_sc_stat, 48);
 VIGIL_CHECK_OFF(struct vigil_sc_stat, max_ns, 24);
+VIGIL_CHECK_OFF(struct vigil_sc_stat, epoch, 40);
 
 /* ---- firewall ------------------------------------------------------------ */
 

@@ -25,7 +25,8 @@
 #include "syscall.skel.h"
 
 #define STREAM_RINGBUF_DEFAULT (16u << 20)	/* a firehose needs room for bursts */
-#define MAX_ERRNOS 4				/* per count row */
+#define MAX_ERRNOS 4				/* shown per count row */
+#define KEPT_ERRNOS 32				/* kept per row, so interval deltas are exact */
 #define DRAIN_NS (50 * 1000000ull)		/* longest an event waits in the ring */
 
 enum sort_key { SORT_CALLS, SORT_ERRORS, SORT_TIME };
@@ -286,7 +287,7 @@ struct crow {
 	struct vigil_sc_stat st;
 	char comm[VIGIL_COMM_LEN];
 	int nerrs;
-	struct { uint32_t err; uint64_t n; } errs[MAX_ERRNOS];
+	struct { uint32_t err; uint64_t n; } errs[KEPT_ERRNOS];
 	uint64_t slots[VIGIL_HIST_SLOTS];
 };
 
@@ -361,16 +362,24 @@ static int collect_map(struct bpf_map *map, size_t vsize,
 			for (size_t i = 0; i < vsize / 8; i++)
 				s[i] += v[i];
 		}
-		/* a latency maximum is the max over CPUs, not their sum */
+		/*
+		 * A latency maximum is the max over CPUs, not their sum; an
+		 * interval maximum counts only if that CPU touched the stat in
+		 * the current interval.
+		 */
 		if (map == skel->maps.sc_counts || map == skel->maps.sc_counts_nr) {
 			struct vigil_sc_stat *ss = (struct vigil_sc_stat *)sum;
+			uint64_t epoch = skel->bss->interval_epoch;
 
-			ss->max_ns = 0;
+			ss->max_ns = ss->imax_ns = 0;
+			ss->epoch = epoch;
 			for (int c = 0; c < ncpu; c++) {
 				const struct vigil_sc_stat *vs = (const void *)(vals + c * stride);
 
 				if (vs->max_ns > ss->max_ns)
 					ss->max_ns = vs->max_ns;
+				if (vs->epoch == epoch && vs->imax_ns > ss->imax_ns)
+					ss->imax_ns = vs->imax_ns;
 			}
 		}
 		fold(t, key, sum);
@@ -441,13 +450,13 @@ static void fold_err(struct table *t, const void *key, const void *sum)
 
 	if (!r)
 		return;
-	/* keep the MAX_ERRNOS most frequent */
-	if (r->nerrs < MAX_ERRNOS) {
+	/* keep the KEPT_ERRNOS most frequent */
+	if (r->nerrs < KEPT_ERRNOS) {
 		r->errs[r->nerrs].err = ek->err;
 		r->errs[r->nerrs++].n = n;
-	} else if (n > r->errs[MAX_ERRNOS - 1].n) {
-		r->errs[MAX_ERRNOS - 1].err = ek->err;
-		r->errs[MAX_ERRNOS - 1].n = n;
+	} else if (n > r->errs[KEPT_ERRNOS - 1].n) {
+		r->errs[KEPT_ERRNOS - 1].err = ek->err;
+		r->errs[KEPT_ERRNOS - 1].n = n;
 	}
 	qsort(r->errs, r->nerrs, sizeof(r->errs[0]), err_cmp);
 }
@@ -512,7 +521,7 @@ static void render_count_row(const struct crow *r, const char *name, uint64_t no
 		jw_u64(&w, "avg_ns", avg);
 		jw_u64(&w, "max_ns", r->st.max_ns);
 		jw_obj(&w, "errnos");
-		for (int i = 0; i < r->nerrs; i++)
+		for (int i = 0; i < r->nerrs && i < MAX_ERRNOS; i++)
 			jw_u64(&w, vigil_errno_name(r->errs[i].err), r->errs[i].n);
 		jw_end_obj(&w);
 		jw_end_obj(&w);
@@ -524,7 +533,7 @@ static void render_count_row(const struct crow *r, const char *name, uint64_t no
 	vigil_fmt_duration(r->st.total_ns, tot, sizeof(tot));
 	vigil_fmt_duration(avg, av, sizeof(av));
 	vigil_fmt_duration(r->st.max_ns, mx, sizeof(mx));
-	for (int i = 0; i < r->nerrs && eo < sizeof(errs); i++)
+	for (int i = 0; i < r->nerrs && i < MAX_ERRNOS && eo < sizeof(errs); i++)
 		eo += snprintf(errs + eo, sizeof(errs) - eo, "%s%s:%llu", i ? " " : "",
 			       vigil_errno_name(r->errs[i].err), (unsigned long long)r->errs[i].n);
 	if (o.per_process)
@@ -553,7 +562,60 @@ static void render_hist_row(const struct crow *r, const char *name, uint64_t now
 	vhist_print(vigil.out, r->slots, "nsecs");
 }
 
-static struct table table;
+static struct table table, prev;
+
+/*
+ * Turn the cumulative rows of an interval tick into what happened since the
+ * previous tick: the counters are subtracted from the previous snapshot (the
+ * kernel keeps counting, nothing is reset under its feet), the maximum is the
+ * kernel's per-interval one. Rows idle in the interval are dropped.
+ */
+static int interval_deltas(struct table *t)
+{
+	struct table snap = { 0 };
+	size_t kept = 0;
+
+	if (t->n) {
+		snap.rows = malloc(t->n * sizeof(*t->rows));
+		if (!snap.rows)
+			return -ENOMEM;
+		memcpy(snap.rows, t->rows, t->n * sizeof(*t->rows));
+		snap.n = snap.cap = t->n;
+	}
+	for (size_t i = 0; i < t->n; i++) {
+		struct crow *r = &t->rows[i];
+		const struct crow *p = prev.n ? bsearch(&r->key, prev.rows, prev.n,
+							sizeof(*r), key_cmp) : NULL;
+
+		r->st.max_ns = r->st.imax_ns;
+		if (p) {
+			int ne = 0;
+
+			r->st.calls -= p->st.calls;
+			r->st.errors -= p->st.errors;
+			r->st.total_ns -= p->st.total_ns;
+			for (int s = 0; s < VIGIL_HIST_SLOTS; s++)
+				r->slots[s] -= p->slots[s];
+			for (int e = 0; e < r->nerrs; e++) {
+				for (int q = 0; q < p->nerrs; q++)
+					if (p->errs[q].err == r->errs[e].err)
+						r->errs[e].n -= p->errs[q].n;
+				if (r->errs[e].n)
+					r->errs[ne++] = r->errs[e];
+			}
+			r->nerrs = ne;
+			qsort(r->errs, r->nerrs, sizeof(r->errs[0]), err_cmp);
+		}
+		if (r->st.calls)
+			t->rows[kept++] = *r;
+	}
+	t->n = kept;
+	free(prev.rows);
+	prev = snap;
+	/* maxima touched from now on belong to the next interval */
+	skel->bss->interval_epoch++;
+	return 0;
+}
 
 static int render(bool final)
 {
@@ -563,6 +625,8 @@ static int render(bool final)
 	int err;
 
 	err = collect(&table);
+	if (!err && !final)
+		err = interval_deltas(&table);
 	if (err) {
 		vigil_error("cannot read the syscall counts: %s", strerror(-err));
 		return VIGIL_EXIT_FAIL;
@@ -577,8 +641,16 @@ static int render(bool final)
 		vrow_init(&r);
 		vrow_u64(&r, "ts", now);
 		tcol[0].fmt(&r, hhmmss, sizeof(hhmmss));
-		fprintf(vigil.out, "%s%s (%s since start%s)\n", vigil.interval_ns ? "\n" : "", hhmmss,
-			final ? "final" : "so far", n < table.n ? ", top rows" : "");
+		char span[32] = "final, since start";
+
+		if (!final) {
+			char d[24];
+
+			vigil_fmt_duration(vigil.interval_ns, d, sizeof(d));
+			snprintf(span, sizeof(span), "last %s", d);
+		}
+		fprintf(vigil.out, "%s%s (%s%s)\n", vigil.interval_ns ? "\n" : "", hhmmss, span,
+			n < table.n ? ", top rows" : "");
 		if (!o.hist) {
 			if (o.per_process)
 				fprintf(vigil.out, "%7s %-16s ", "PID", "COMM");
@@ -686,6 +758,7 @@ static int syscall_run(int argc, char **argv)
 	skel->rodata->min_latency_ns = o.min_latency;
 	skel->rodata->self_pid = getpid();
 	skel->rodata->filter_nr = o.filter_nr;
+	skel->rodata->interval_max = mode == VIGIL_SC_COUNT && vigil.interval_ns;
 	memcpy((void *)skel->rodata->want_nr, o.want_nr, sizeof(o.want_nr));
 
 	/* maps a mode does not use still cost memory: shrink them to one entry */
@@ -728,6 +801,7 @@ out:
 		vigil_warn("%llu syscalls not traced because a kernel map was full",
 			   (unsigned long long)n);
 	free(table.rows);
+	free(prev.rows);
 	syscall_bpf__destroy(skel);
 	return err;
 }

@@ -170,16 +170,19 @@ int vigil_rodata_set(struct bpf_object *obj, const char *var, const void *val, s
 	return -ENOENT;
 }
 
-int vigil_object_load(const char *name, struct bpf_object *obj)
+static int load_failed(const char *name, int err)
 {
-	int err = bpf_object__load(obj);
-
-	if (!err)
-		return 0;
 	vigil_error("cannot load the BPF programs of '%s': %s", name, strerror(-err));
 	vigil_libbpf_dump_tail(25);
 	return err == -EPERM || err == -EOPNOTSUPP || err == -EINVAL ?
 		VIGIL_EXIT_UNSUPPORTED : VIGIL_EXIT_FAIL;
+}
+
+int vigil_object_load(const char *name, struct bpf_object *obj)
+{
+	int err = bpf_object__load(obj);
+
+	return err ? load_failed(name, err) : 0;
 }
 
 static struct bpf_prog_skeleton *skel_prog(struct bpf_object_skeleton *s, int i)
@@ -245,9 +248,10 @@ int vigil_session_start(struct vigil_session *s, ring_buffer_sample_fn on_event,
 	char took[32];
 	int err;
 
-	err = vigil_object_load(s->name, s->obj);
+	/* through the skeleton, so skel->bss and skel->data map the kernel's copies */
+	err = bpf_object__load_skeleton(s->skel);
 	if (err)
-		return err;
+		return load_failed(s->name, err);
 
 	if (vigil.filter.flags & VIGIL_F_CGROUP) {
 		__u32 zero = 0;

@@ -124,12 +124,38 @@ def test_count_interval_prints_periodically():
     with Tracer("syscall", "--count", "-p", str(w.pid), "-i", "200ms") as t:
         time.sleep(0.7)
         w.go()
-        time.sleep(0.3)
+        time.sleep(0.9)  # several ticks after the burst
         assert t.stop() == 0
         recs = by_type(t.records(), "syscall_count")
-    assert any(not r["final"] for r in recs)
+    ticks = [r for r in recs if not r["final"] and r["syscall"] == "getppid"]
     finals = [r for r in recs if r["final"] and r["syscall"] == "getppid"]
     assert len(finals) == 1 and finals[0]["calls"] == 10
+    # a tick reports what happened since the previous one: the burst shows
+    # once, idle intervals print no row for it
+    assert len(ticks) == 1, ticks
+    assert ticks[0]["calls"] == 10
+    assert 0 < ticks[0]["max_ns"] <= finals[0]["max_ns"]
+    assert ticks[0]["total_ns"] == finals[0]["total_ns"]
+
+
+def test_count_interval_errnos_are_deltas():
+    w1 = Workload("enoent", 3)
+    w2 = Workload("enoent", 5)  # started before tracing: their loaders' opens are not counted
+    with Tracer("syscall", "--count", "-s", "openat", "-c", "sc_loop", "-i", "300ms") as t:
+        time.sleep(0.4)
+        w1.go()
+        time.sleep(0.8)
+        w2.go()
+        time.sleep(0.8)
+        assert t.stop() == 0
+        recs = by_type(t.records(), "syscall_count")
+    ticks = [r for r in recs if not r["final"]]
+    final = [r for r in recs if r["final"]]
+    assert len(final) == 1
+    assert sum(r["errnos"].get("ENOENT", 0) for r in ticks) == final[0]["errnos"]["ENOENT"]
+    assert sum(r["calls"] for r in ticks) == final[0]["calls"]
+    assert any(r["errnos"].get("ENOENT") == 3 for r in ticks)
+    assert any(r["errnos"].get("ENOENT") == 5 for r in ticks)
 
 
 # ---- stream -----------------------------------------------------------------
