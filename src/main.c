@@ -10,9 +10,11 @@
 #include <unistd.h>
 #include "core/vigil.h"
 #include "core/env.h"
+#include "core/ksyms.h"
 #include "core/opts.h"
 #include "core/out.h"
 #include "core/session.h"
+#include "core/syscalls.h"
 
 #define VIGIL_CMD(name) extern const struct vigil_cmd cmd_##name;
 #include "cmd/list.h"
@@ -154,6 +156,7 @@ int main(int argc, char **argv)
 		return unknown_command(argv[1]);
 	vigil.cmd = c;
 
+	vigil_syscall_learner = vigil_syscall_learn_kernel;
 	cmd_tables(c, tables);
 	err = vigil_parse_opts(c->name, argc - 1, argv + 1, tables, &first);
 	if (err < 0) {

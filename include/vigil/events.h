@@ -161,6 +161,8 @@ VIGIL_CHECK_SIZE(struct vigil_hist, 8 * VIGIL_HIST_SLOTS);
 /* ---- syscall -------------------------------------------------------------- */
 
 #define VIGIL_SYSCALL_MAX 1024	/* syscall numbers are below this (x86_64: ~470) */
+/* Largest block kread.bpf.c copies from kernel memory in one run (512 pointers). */
+#define VIGIL_KREAD_MAX 4096
 #define VIGIL_SC_DATA_LEN 256	/* decoded argument bytes: a path or a sockaddr */
 
 enum vigil_sc_mode {

@@ -8,10 +8,32 @@
 #define VIGIL_SYSCALLS_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+/*
+ * The kernel may be newer than the headers the table was generated from.
+ * The first time a number or name the table lacks is asked for, this learner
+ * (if set) reads the running kernel's own syscall table, once. The binary sets
+ * it to vigil_syscall_learn_kernel (core/ksyms.c); unit tests leave it NULL.
+ */
+extern void (*vigil_syscall_learner)(void);
+
+/* A kernel symbol, as listed in /proc/kallsyms. */
+struct vigil_ksym {
+	uint64_t addr;
+	const char *name;
+};
+
+/*
+ * Name the numbers the generated table lacks from the running kernel's
+ * syscall table (one handler address per number) and its __x64_sys_*
+ * symbols. Returns how many numbers got a name.
+ */
+int vigil_syscall_learn(const uint64_t *table, int n, const struct vigil_ksym *syms, int nsyms);
 
 /* One past the highest syscall number in the generated table. */
 int vigil_syscall_count(void);
-/* 39 -> "getppid"; NULL for a number the table does not know */
+/* 39 -> "getppid"; NULL for a number neither the table nor the kernel names */
 const char *vigil_syscall_name(int nr);
 /* like vigil_syscall_name, but never NULL: unknown numbers become "syscall_451" */
 const char *vigil_syscall_label(int nr, char *buf, size_t n);

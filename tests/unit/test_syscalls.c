@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /* The generated syscall table and its lookups. */
 #include "check.h"
+#include <stdint.h>
 #include "core/syscalls.h"
 
 static int has(const char **v, int n, const char *s)
@@ -9,6 +10,13 @@ static int has(const char **v, int n, const char *s)
 		if (!strcmp(v[i], s))
 			return 1;
 	return 0;
+}
+
+static int learner_calls;
+
+static void learner(void)
+{
+	learner_calls++;
 }
 
 int main(void)
@@ -62,5 +70,43 @@ int main(void)
 	CHECK(vigil_syscall_decoded_arg(42, &arg) == VIGIL_SC_ARG_SOCKADDR && arg == 1);
 	CHECK(vigil_syscall_decoded_arg(110, &arg) == VIGIL_SC_ARG_NONE);
 	CHECK(vigil_syscall_decoded_arg(-5, &arg) == VIGIL_SC_ARG_NONE);
+
+	/* learning from the running kernel: a fake table and its symbols */
+	{
+		static uint64_t table[600];
+		struct vigil_ksym syms[] = {
+			{ 0x1000, "__x64_sys_ni_syscall" },
+			{ 0x2000, "__x64_sys_read" },
+			{ 0x3000, "__x64_sys_vigiltest_new" },
+			{ 0x4000, "__x64_sys_vigiltest_later" },
+			{ 0x5000, "__ia32_sys_vigiltest_compat" },
+		};
+		int base = vigil_syscall_count();
+
+		for (int i = 0; i < 600; i++)
+			table[i] = 0x1000;		/* unassigned */
+		table[0] = 0x2000;			/* the table's name wins */
+		table[base + 1] = 0x3000;
+		table[base + 3] = 0x4000;
+		table[base + 4] = 0x5000;		/* not an x86_64 handler */
+		table[base + 5] = 0x9999;		/* no symbol */
+		/* a miss asks the learner, once */
+		vigil_syscall_learner = learner;
+		CHECK(vigil_syscall_name(base + 1) == NULL);
+		CHECK(vigil_syscall_nr("vigiltest_new") == -1);
+		CHECK(learner_calls == 1);
+		CHECK(vigil_syscall_learn(table, 600, syms, 5) == 2);
+		CHECK_STR(vigil_syscall_name(0), "read");
+		CHECK_STR(vigil_syscall_name(base + 1), "vigiltest_new");
+		CHECK_STR(vigil_syscall_name(base + 3), "vigiltest_later");
+		CHECK(vigil_syscall_name(base) == NULL);
+		CHECK(vigil_syscall_name(base + 4) == NULL);
+		CHECK(vigil_syscall_name(base + 5) == NULL);
+		CHECK(vigil_syscall_nr("vigiltest_later") == base + 3);
+		CHECK_STR(vigil_syscall_label(base + 1, buf, sizeof(buf)), "vigiltest_new");
+		n = vigil_syscall_suggest("vigiltest_neww", near, 5);
+		CHECK(n >= 1 && !strcmp(near[0], "vigiltest_new"));
+		CHECK(learner_calls == 1);
+	}
 	return check_done("test_syscalls");
 }

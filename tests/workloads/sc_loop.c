@@ -5,6 +5,8 @@
  *   sc_loop getppid N      N getppid() calls
  *   sc_loop enoent N       N openat() calls on a missing file (ENOENT)
  *   sc_loop threads T N    T threads, each doing N getppid() calls
+ *   sc_loop fchmodat2 N    N fchmodat2() calls on a missing file (number 452, Linux 6.6+:
+ *                          newer than the headers vigil's name table is built from)
  *
  * With -w it first blocks reading one byte from stdin, so a tracer can
  * attach after the process exists and before the counted calls start.
@@ -49,7 +51,7 @@ int main(int argc, char **argv)
 		a++;
 	}
 	if (argc - a < 2) {
-		fprintf(stderr, "usage: sc_loop [-w] getppid|enoent N | threads T N\n");
+		fprintf(stderr, "usage: sc_loop [-w] getppid|enoent|fchmodat2 N | threads T N\n");
 		return 2;
 	}
 	printf("pid %d\n", getpid());
@@ -64,6 +66,10 @@ int main(int argc, char **argv)
 		n = atol(argv[a + 1]);
 		for (long i = 0; i < n; i++)
 			syscall(SYS_openat, AT_FDCWD, "/nonexistent/vigil-test", O_RDONLY);
+	} else if (!strcmp(argv[a], "fchmodat2")) {
+		n = atol(argv[a + 1]);
+		for (long i = 0; i < n; i++)
+			syscall(452, AT_FDCWD, "/nonexistent/vigil-test", 0644, 0);
 	} else if (!strcmp(argv[a], "threads") && argc - a >= 3) {
 		int t = atoi(argv[a + 1]);
 		pthread_t th[256];
