@@ -14,6 +14,8 @@ Rows:
                       syscall tracepoint path costs before vigil does any work
   vigil --count -P    per process and syscall: what the bpftrace line counts
   bpftrace            tracepoint:raw_syscalls:sys_enter { @[pid, args->id] = count(); }
+  bpftrace 1 hook /   the cheapest possible programs: @ = count() on sys_enter, then on
+  2 hooks             sys_enter and sys_exit (what pairing enter with exit costs at least)
   vigil stream        every syscall of the workload as NDJSON to /dev/null;
                       events/s delivered, events lost, and the consumer's CPU
   strace -c -f        the reference
@@ -33,6 +35,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VIGIL = os.path.join(ROOT, "build", "vigil")
 SC_LOOP = os.path.join(ROOT, "build", "tests", "workloads", "sc_loop")
 BPFTRACE_PROG = "tracepoint:raw_syscalls:sys_enter { @[pid, args->id] = count(); }"
+BPFTRACE_ONE = "tracepoint:raw_syscalls:sys_enter { @ = count(); }"
+BPFTRACE_TWO = ("tracepoint:raw_syscalls:sys_enter { @ = count(); } "
+                "tracepoint:raw_syscalls:sys_exit { @ = count(); }")
 
 
 def loop(wrapper=(), calls=0):
@@ -128,6 +133,10 @@ def main():
         if have_bpftrace:
             ns, _, _ = run_traced(["bpftrace", "-e", BPFTRACE_PROG], "Attaching", a.calls)
             add("bpftrace @[pid, id] = count()", ns)
+            ns, _, _ = run_traced(["bpftrace", "-e", BPFTRACE_ONE], "Attaching", a.calls)
+            add("bpftrace 1 hook, @ = count()", ns)
+            ns, _, _ = run_traced(["bpftrace", "-e", BPFTRACE_TWO], "Attaching", a.calls)
+            add("bpftrace 2 hooks, @ = count()", ns)
         ns, text, cpu = run_traced([VIGIL, "syscall", "--json", "-o", "/dev/null", "-c",
                                     "sc_loop"], "attached", a.calls)
         add("vigil syscall (stream NDJSON)", ns)
