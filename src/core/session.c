@@ -452,7 +452,7 @@ static int path_try(struct vigil_session *s, const char *name, const struct vigi
 	if (!err)
 		return 0;
 fail:
-	vigil_debug("%s: mechanism %s unavailable: %s", name, path->name, why);
+	vigil_debug("%s: cannot use %s: %s", name, path->name, why);
 	vigil_session_close(s, VIGIL_EXIT_FAIL);
 	plan->destroy();
 	return err;
