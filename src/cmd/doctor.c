@@ -270,7 +270,7 @@ static void render_table(void)
 		if (!uses && !missing)
 			fprintf(f, "nothing from the kernel");
 		if (plan && c->path)
-			fprintf(f, " (mechanism %s: %s)", c->path->name, c->path->hooks);
+			fprintf(f, " (mechanism %s on %s)", c->path->name, c->path->hooks);
 		if (plan && c->why[0])
 			fprintf(f, "; %s", c->why);
 		fputc('\n', f);
