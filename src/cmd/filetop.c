@@ -182,21 +182,20 @@ static void read_drops(void)
 }
 
 /*
- * The interval's rows into iv. While the programs run, the other map is
- * put in place first: the kernel waits for running programs on a map-in-map
- * update, so nothing writes the old one while it is read.
+ * The interval's rows into iv. The other map is put in place first: the
+ * kernel waits for running programs on a map-in-map update, so nothing
+ * writes the old one while it is read. At the end, with the links gone, the
+ * swap is still what makes sure the last programs have finished.
  */
-static int collect(bool running)
+static int collect(void)
 {
 	int old = active, fd = bpf_map__fd(counts_map(!active));
 	__u32 zero = 0;
 
 	iv.n = 0;
-	if (running) {
-		if (bpf_map_update_elem(bpf_map__fd(skel->maps.ft_active), &zero, &fd, BPF_ANY))
-			return -errno;
-		active = !active;
-	}
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.ft_active), &zero, &fd, BPF_ANY))
+		return -errno;
+	active = !active;
 	read_drops();
 	return read_counts(counts_map(old));
 }
@@ -310,10 +309,11 @@ static int render(struct ft_table *t, bool final, uint64_t span, uint64_t full, 
 
 static uint64_t run_start;
 
-static int interval(bool running)
+/* collect, add to the run's totals, and show the interval unless it is the last */
+static int interval(bool show)
 {
 	uint64_t now = vigil_mono_ns();
-	int err = collect(running);
+	int err = collect();
 
 	if (err) {
 		vigil_error("cannot read the file counts: %s", strerror(-err));
@@ -323,7 +323,7 @@ static int interval(bool running)
 		vigil_error("cannot keep the run's totals: %s", strerror(ENOMEM));
 		return VIGIL_EXIT_FAIL;
 	}
-	if (!running)
+	if (!show)
 		return 0;
 	err = render(&iv, false, now - span_start, dropped_iv[VIGIL_FT_DROP_FULL],
 		     dropped_iv[VIGIL_FT_DROP_INFLIGHT]);
@@ -367,7 +367,7 @@ static int filetop_run(int argc, char **argv)
 	run_start = span_start = vigil_mono_ns();
 	err = vigil_session_loop(&s, on_tick, NULL);
 	err = vigil_session_close(&s, err);
-	/* links are gone: the active map is final, read it in place */
+	/* links are gone: what the active map holds is the rest of the run */
 	if (!vigil.broken_pipe && !err) {
 		err = interval(false);
 		if (!err && render(&total, true, vigil_mono_ns() - run_start,

@@ -356,7 +356,8 @@ def test_usage_errors():
         assert what in r.stderr, r.stderr
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL],
+                         ids=["SIGINT", "SIGTERM", "SIGKILL"])
 def test_nothing_left_loaded_after(sig):
     t = Tracer("filetop", "-i", "100ms")
     try:
