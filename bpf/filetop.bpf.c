@@ -84,7 +84,12 @@ static __always_inline void ft_count(struct file *file, bool write, long ret)
 	void *counts;
 	long err;
 
-	if (!file)
+	/*
+	 * Successful calls only: a failed pread64 on a pipe (ESPIPE) or a
+	 * read of a bad fd never reaches vfs_read, so counting failures would
+	 * make the two paths disagree.
+	 */
+	if (!file || ret < 0)
 		return;
 	inode = BPF_CORE_READ(file, f_inode);
 	if (!inode)
@@ -195,8 +200,7 @@ static __always_inline int ft_exit(long ret)
 	fd = in->fd;
 	write = in->write;
 	bpf_map_delete_elem(&ft_inflight, &tid);
-	/* a bad fd has no file to count against */
-	if (ret == -9 /* EBADF */)
+	if (ret < 0)
 		return 0;
 	ft_count(ft_fd_file(fd), write, ret);
 	return 0;

@@ -11,13 +11,15 @@ the counted calls. OPS_JSON is a list of operations, run in order:
   ["read", NAME, SIZE, COUNT]     lseek to 0, then COUNT read() calls of up to SIZE bytes
   ["pread", NAME, SIZE, COUNT]    COUNT pread64() calls at offset 0
   ["pipe", SIZE, COUNT]           COUNT write() calls into a pipe, each drained by one read()
+  ["failread", NAME, COUNT]       COUNT read() calls on a write-only fd of NAME: all fail (EBADF)
   ["sleep", SECONDS]
 
 Every call is one syscall (os.read/os.write are thin wrappers). At the end
-it prints what it did, per file, as one JSON line: {"NAME": {"reads": ...,
-"rbytes": ..., "writes": ..., "wbytes": ...}, "pipe": {...}}, summing the
-calls' real return values.
+it prints what its successful calls did, per file, as one JSON line:
+{"NAME": {"reads": ..., "rbytes": ..., "writes": ..., "wbytes": ...},
+"pipe": {...}}, summing the calls' real return values.
 """
+import errno
 import json
 import os
 import sys
@@ -26,10 +28,12 @@ import time
 
 def main():
     d, ops = sys.argv[1], json.loads(sys.argv[2])
-    fds, seen = {}, {}
+    fds, wo, seen = {}, {}, {}
     for op in ops:
-        if op[0] in ("write", "pwrite", "read", "pread") and op[1] not in fds:
+        if op[0] in ("write", "pwrite", "read", "pread", "failread") and op[1] not in fds:
             fds[op[1]] = os.open(os.path.join(d, op[1]), os.O_RDWR | os.O_CREAT, 0o600)
+        if op[0] == "failread" and op[1] not in wo:
+            wo[op[1]] = os.open(os.path.join(d, op[1]), os.O_WRONLY)
     rp, wp = os.pipe()
     print(f"pid {os.getpid()}", flush=True)
     sys.stdin.buffer.read(1)
@@ -47,6 +51,15 @@ def main():
             for _ in range(op[2]):
                 count("pipe", "write", os.write(wp, b"p" * op[1]))
                 count("pipe", "read", len(os.read(rp, op[1])))
+            continue
+        if op[0] == "failread":
+            for _ in range(op[2]):
+                try:
+                    os.read(wo[op[1]], 16)
+                except OSError as e:
+                    assert e.errno == errno.EBADF, e
+                else:
+                    raise AssertionError("read on a write-only fd succeeded")
             continue
         kind, name, size, n = op
         fd = fds[name]
