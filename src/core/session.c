@@ -291,6 +291,55 @@ static int session_attach(struct vigil_session *s, struct bpf_program **failed)
 	return 0;
 }
 
+/* the doctor mechanism a loaded program rests on, or -1 */
+static int prog_mech(const struct bpf_program *p)
+{
+	switch (bpf_program__type(p)) {
+	case BPF_PROG_TYPE_TRACEPOINT: return VIGIL_M_TRACEPOINT;
+	case BPF_PROG_TYPE_RAW_TRACEPOINT: return VIGIL_M_RAW_TP;
+	case BPF_PROG_TYPE_XDP: return VIGIL_M_XDP;
+	case BPF_PROG_TYPE_SCHED_CLS: return VIGIL_M_TC;
+	case BPF_PROG_TYPE_PERF_EVENT: return VIGIL_M_PERF_EVENT;
+	case BPF_PROG_TYPE_KPROBE: return VIGIL_M_KPROBE;	/* also uprobes: told apart below */
+	case BPF_PROG_TYPE_LSM: return VIGIL_M_LSM;
+	case BPF_PROG_TYPE_CGROUP_SKB:
+	case BPF_PROG_TYPE_CGROUP_SOCK:
+	case BPF_PROG_TYPE_CGROUP_SOCK_ADDR: return VIGIL_M_CGROUP;
+	case BPF_PROG_TYPE_TRACING:
+		return bpf_program__expected_attach_type(p) == BPF_TRACE_RAW_TP ? VIGIL_M_TP_BTF :
+										 VIGIL_M_FENTRY;
+	default: return -1;
+	}
+}
+
+/* -v: which kernel mechanisms this run rests on, for every command */
+static void report_mechs(struct vigil_session *s)
+{
+	unsigned int used = 0;
+	char list[160] = "";
+	size_t o = 0;
+
+	if (!vigil.verbose)
+		return;
+	for (int i = 0; i < s->skel->prog_cnt; i++) {
+		struct bpf_program *p = *skel_prog(s->skel, i)->prog;
+		int m = prog_mech(p);
+
+		if (!bpf_program__autoload(p) || m < 0)
+			continue;
+		if (m == VIGIL_M_KPROBE && strstr(bpf_program__section_name(p), "uprobe"))
+			m = VIGIL_M_UPROBE;
+		used |= VIGIL_MECH(m);
+	}
+	if (bpf_object__find_map_by_name(s->obj, "vigil_events") && s->on_event)
+		used |= VIGIL_MECH(VIGIL_M_RINGBUF);
+	for (int m = 0; m < VIGIL_M__COUNT && o < sizeof(list); m++)
+		if (used & VIGIL_MECH(m))
+			o += snprintf(list + o, sizeof(list) - o, "%s%s", o ? ", " : "",
+				      vigil_mech_name(m));
+	vigil_debug("%s: uses %s", s->name, o ? list : "no kernel programs");
+}
+
 /* the ring buffer (when the object streams) and the status line */
 static int session_ready(struct vigil_session *s, ring_buffer_sample_fn on_event, void *ctx,
 			 uint64_t t0)
@@ -308,6 +357,7 @@ static int session_ready(struct vigil_session *s, ring_buffer_sample_fn on_event
 		}
 		out_defer_flush(true);
 	}
+	report_mechs(s);
 	vigil_fmt_duration(vigil_mono_ns() - t0, took, sizeof(took));
 	vigil_info("%s: %d programs attached in %s; ctrl-c to end", s->name, s->attached, took);
 	return 0;
@@ -387,6 +437,11 @@ static int path_seen(struct vigil_session *s, const struct vigil_mech_plan *plan
 	__u64 me = getpid(), off = 0, hits;
 	__u32 k = 0;
 
+	if (nseen > VIGIL_SEEN_SLOTS) {
+		snprintf(why, n, "check: %d hooks, more than the %d slots of 'vigil_seen'", nseen,
+			 VIGIL_SEEN_SLOTS);
+		return EINVAL;
+	}
 	if (!map || bpf_map__update_elem(map, &k, sizeof(k), &me, sizeof(me), BPF_ANY)) {
 		snprintf(why, n, "check: no usable 'vigil_seen' map: %s", strerror(errno));
 		return EINVAL;
@@ -394,8 +449,8 @@ static int path_seen(struct vigil_session *s, const struct vigil_mech_plan *plan
 	plan->trigger();
 	for (k = 1; k <= (__u32)nseen && !err; k++) {
 		if (bpf_map__lookup_elem(map, &k, sizeof(k), &hits, sizeof(hits), 0)) {
-			snprintf(why, n, "check: cannot read 'vigil_seen': %s", strerror(errno));
 			err = errno;
+			snprintf(why, n, "check: cannot read 'vigil_seen': %s", strerror(err));
 		} else if (!hits) {
 			snprintf(why, n, "attached, but '%s' never ran when vigil triggered it",
 				 path->seen[k - 1]);

@@ -68,7 +68,7 @@ class Child:
         self.comm = "ft" + uuid.uuid4().hex[:12]
         self.tok = "ft-" + uuid.uuid4().hex[:12]
         self.ops = [[op[0], f"{self.tok}-{op[1]}", *op[2:]] if op[0] in
-                    ("write", "pwrite", "read", "pread") else op for op in ops]
+                    ("write", "pwrite", "read", "pread", "failread") else op for op in ops]
         exe = os.path.join(self.dir, self.comm)
         os.symlink(os.path.realpath(sys.executable), exe)
         self.proc = subprocess.Popen([exe, FTWORK, self.dir, json.dumps(self.ops)],
@@ -139,8 +139,9 @@ def mechanism(recs):
 
 
 OPS = [["write", "a", 100, 3], ["pwrite", "a", 5, 1], ["read", "a", 64, 6], ["pread", "a", 10, 2],
-       ["write", "b", 4096, 2], ["read", "b", 1000, 3]]
-# what those calls return, worked out by hand: the child's own report must agree
+       ["failread", "a", 4], ["write", "b", 4096, 2], ["read", "b", 1000, 3]]
+# what those calls return, worked out by hand: the child's own report must agree. The four
+# failed reads (EBADF) are not counted: only successful calls are, on both paths.
 WANT = {"a": {"reads": 6 + 2, "rbytes": 300 + 2 * 10, "writes": 3 + 1, "wbytes": 305},
         "b": {"reads": 3, "rbytes": 3000, "writes": 2, "wbytes": 8192}}
 
@@ -211,6 +212,8 @@ def test_chosen_mechanism_is_what_doctor_reports(doctor, fentry_works):
     assert f"filetop: mechanism {m['mechanism']} ({m['hooks']})" in line[0]
     if not fentry_works:
         assert "fentry: " in line[0] and "fentry: " in m["fallback_reason"]
+    # and the line every command prints with -v, from the programs it loaded
+    assert f"filetop: uses {m['mechanism']}\n" in r.stderr
 
 
 def test_doctor_table_names_the_mechanism(doctor):
