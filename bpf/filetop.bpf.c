@@ -7,8 +7,8 @@
  *  - fexit on vfs_read/vfs_write: the struct file and the byte count come
  *    with the one hook, no state between entry and exit;
  *  - the classic syscall tracepoints of read, write, pread64 and pwrite64:
- *    the fd is remembered per thread at entry and resolved to its struct
- *    file at exit, where the return value gives the bytes.
+ *    the fd is resolved to its struct file at entry and kept per thread
+ *    until the exit, where the return value gives the bytes.
  * Both end in ft_count(), so rows look the same whichever ran.
  *
  * The counts live in one of two hash maps; ft_active (an array of maps)
@@ -43,7 +43,7 @@ struct {
 	.values = { [0] = &ft_counts_a },
 };
 
-/* tracepoint path: fd of the call in flight, per thread, deleted at exit */
+/* tracepoint path: the file of the call in flight, per thread, deleted at exit */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
@@ -160,26 +160,14 @@ int BPF_PROG(ft_vfs_write, struct file *file, const char *buf, size_t count, lof
 
 /* ---- tracepoint path ------------------------------------------------------ */
 
-static __always_inline int ft_enter(long fd, __u32 write)
-{
-	struct vigil_ft_inflight in = { .fd = fd, .write = write };
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-
-	if (!ft_wanted())
-		return 0;
-	if (bpf_map_update_elem(&ft_inflight, &tid, &in, BPF_ANY))
-		ft_drop(VIGIL_FT_DROP_INFLIGHT);
-	return 0;
-}
-
 /* the fd's struct file, from the current task's table (CO-RE reads) */
-static __always_inline struct file *ft_fd_file(int fd)
+static __always_inline struct file *ft_fd_file(__u32 fd)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
 	struct file **fds, *file = NULL;
 
-	if (!fdt || fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
 		return NULL;
 	fds = BPF_CORE_READ(fdt, fd);
 	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]))
@@ -187,22 +175,45 @@ static __always_inline struct file *ft_fd_file(int fd)
 	return file;
 }
 
+/*
+ * The fd is resolved at entry, not at exit: the syscall holds that file for
+ * the whole call, so this is the file it really reads even if another
+ * thread closes or reuses the fd meanwhile; and calls on files that are not
+ * counted (pipes and sockets without --all, bad fds) never touch the map.
+ */
+static __always_inline int ft_enter(__u32 fd, __u32 write)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct vigil_ft_inflight in = { .write = write };
+	struct file *file;
+
+	if (!ft_wanted())
+		return 0;
+	file = ft_fd_file(fd);
+	if (!file)
+		return 0;
+	if (!want_all && (BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFREG)
+		return 0;
+	in.file = (__u64)file;
+	if (bpf_map_update_elem(&ft_inflight, &tid, &in, BPF_ANY))
+		ft_drop(VIGIL_FT_DROP_INFLIGHT);
+	return 0;
+}
+
 static __always_inline int ft_exit(long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct vigil_ft_inflight *in;
-	int fd;
+	struct file *file;
 	__u32 write;
 
 	in = bpf_map_lookup_elem(&ft_inflight, &tid);
 	if (!in)
 		return 0;
-	fd = in->fd;
+	file = (struct file *)in->file;
 	write = in->write;
 	bpf_map_delete_elem(&ft_inflight, &tid);
-	if (ret < 0)
-		return 0;
-	ft_count(ft_fd_file(fd), write, ret);
+	ft_count(file, write, ret);
 	return 0;
 }
 
@@ -212,7 +223,8 @@ SEC("tracepoint/syscalls/sys_enter_" #name)					\
 int ft_enter_##name(struct trace_event_raw_sys_enter *ctx)			\
 {										\
 	vigil_seen_hit(slot);							\
-	return ft_enter(ctx->args[0], write);					\
+	/* the four take an unsigned int fd: the kernel ignores the upper bits */	\
+	return ft_enter((__u32)ctx->args[0], write);				\
 }										\
 SEC("tracepoint/syscalls/sys_exit_" #name)					\
 int ft_exit_##name(struct trace_event_raw_sys_exit *ctx)			\

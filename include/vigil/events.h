@@ -262,12 +262,14 @@ VIGIL_CHECK_OFF(struct vigil_ft_val, uid, 32);
 VIGIL_CHECK_OFF(struct vigil_ft_val, comm, 48);
 VIGIL_CHECK_OFF(struct vigil_ft_val, name, 64);
 
-/* tracepoint path: the fd of a read/write in flight, per thread */
+/* tracepoint path: the file of a read/write in flight, per thread */
 struct vigil_ft_inflight {
-	__s32 fd;
+	__u64 file;		/* struct file *, resolved from the fd at entry */
 	__u32 write;		/* 1 for write/pwrite64 */
+	__u32 _pad;
 };
-VIGIL_CHECK_SIZE(struct vigil_ft_inflight, 8);
+VIGIL_CHECK_SIZE(struct vigil_ft_inflight, 16);
+VIGIL_CHECK_OFF(struct vigil_ft_inflight, write, 8);
 
 enum vigil_ft_drop {
 	VIGIL_FT_DROP_FULL = 0,		/* a new row did not fit in the counts map */
