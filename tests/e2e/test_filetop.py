@@ -193,6 +193,21 @@ def test_fentry_path_counts_exactly_or_exits_3(fentry_works):
     assert "fallback_reason" not in m
 
 
+def test_hooks_that_never_run_are_refused(fentry_works):
+    """Loading and attaching is not enough: without the start-up activity no path is seen to
+    run, so the core refuses both (a test knob skips that activity)."""
+    r = run("filetop", "--test-skip-self-check", "-d", "5s")
+    assert r.returncode == 3, r
+    assert "no mechanism of 'filetop' works here" in r.stderr
+    assert "tracepoint: attached, but 'syscalls:sys_enter_read' never ran" in r.stderr
+    if fentry_works:
+        assert "fentry: attached, but 'vfs_read' never ran" in r.stderr
+    else:
+        assert "fentry: load: " in r.stderr
+    assert "attached in" not in r.stderr
+    assert wait_progs_gone(PROGS) == []
+
+
 # ---- mechanism reporting -----------------------------------------------------------------
 
 def test_chosen_mechanism_is_what_doctor_reports(doctor, fentry_works):
