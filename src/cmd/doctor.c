@@ -31,6 +31,8 @@
 #include "core/session.h"
 #include "core/probe.h"
 
+/* commands doctor can report a run-time mechanism choice for; list.h has far fewer */
+#define MAX_CMDS 32
 
 static struct {
 	struct utsname uts;
@@ -42,8 +44,8 @@ static struct {
 	struct vigil_probe res[VIGIL_M__COUNT];
 	struct vigil_ping_stats ping;
 	/* per command with a plan: the path it would take here (vigil_cmds order) */
-	struct vigil_mech_choice choice[32];
-	bool chosen[32];
+	struct vigil_mech_choice choice[MAX_CMDS];
+	bool chosen[MAX_CMDS];
 } d;
 
 /* what the command needs: its fixed needs plus the mechanism its plan picked */
@@ -51,7 +53,7 @@ static unsigned int cmd_uses(int i)
 {
 	unsigned int m = vigil_cmds[i]->needs;
 
-	if (i < 32 && d.chosen[i] && d.choice[i].path)
+	if (i < MAX_CMDS && d.chosen[i] && d.choice[i].path)
 		m |= VIGIL_MECH(d.choice[i].path->mech);
 	return m;
 }
@@ -62,7 +64,7 @@ static unsigned int cmd_missing(int i, unsigned int avail)
 	const struct vigil_mech_plan *p = vigil_cmds[i]->plan;
 	unsigned int m = vigil_cmds[i]->needs & ~avail;
 
-	if (p && !(i < 32 && d.chosen[i] && d.choice[i].path))
+	if (p && !(i < MAX_CMDS && d.chosen[i] && d.choice[i].path))
 		for (int k = 0; k < p->npaths; k++)
 			m |= VIGIL_MECH(p->paths[k].mech);
 	return m;
@@ -192,7 +194,7 @@ static void render_json(void)
 			if (cmd_uses(i) & VIGIL_MECH(m))
 				jw_str(&w, NULL, vigil_mech_name(m));
 		jw_end_arr(&w);
-		if (vigil_cmds[i]->plan && i < 32) {
+		if (vigil_cmds[i]->plan && i < MAX_CMDS) {
 			const struct vigil_mech_choice *c = &d.choice[i];
 
 			if (c->path) {
@@ -254,7 +256,7 @@ static void render_table(void)
 	fprintf(f, "\n%-12s %-6s %s\n", "COMMAND", "STATUS", "DETAIL");
 	for (int i = 0; vigil_cmds[i]; i++) {
 		unsigned int missing = cmd_missing(i, avail), uses = cmd_uses(i);
-		const struct vigil_mech_choice *c = i < 32 ? &d.choice[i] : NULL;
+		const struct vigil_mech_choice *c = i < MAX_CMDS ? &d.choice[i] : NULL;
 		bool plan = vigil_cmds[i]->plan && c;
 		const char *sep = "";
 
@@ -296,7 +298,7 @@ static int doctor_run(int argc, char **argv)
 		vigil_probe_mech(m, r, m == VIGIL_M_RINGBUF ? &d.ping : NULL);
 	}
 	/* commands that choose their mechanism at run time choose here the same way */
-	for (int i = 0; vigil_cmds[i] && i < 32; i++) {
+	for (int i = 0; vigil_cmds[i] && i < MAX_CMDS; i++) {
 		if (!vigil_cmds[i]->plan)
 			continue;
 		if (!d.privileged || !d.btf) {
