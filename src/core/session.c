@@ -482,9 +482,9 @@ static int path_try(struct vigil_session *s, const char *name, const struct vigi
 		return -err;
 	}
 	path_autoload(plan, path, s->obj);
-	if (path->tracefs && (err = vigil_env_need_tracefs())) {
-		snprintf(why, n, "tracefs is not mounted");
-		err = ENOENT;
+	/* quietly: doctor asks too, and its JSON is one document */
+	if (path->tracefs && (err = -vigil_tracefs_mount())) {
+		snprintf(why, n, "tracefs is not mounted and mounting it failed: %s", strerror(err));
 		goto fail;
 	}
 	err = -bpf_object__load(s->obj);
