@@ -236,6 +236,52 @@ VIGIL_CHECK_SIZE(struct vigil_sc_stat, 48);
 VIGIL_CHECK_OFF(struct vigil_sc_stat, max_ns, 24);
 VIGIL_CHECK_OFF(struct vigil_sc_stat, epoch, 40);
 
+/* ---- filetop --------------------------------------------------------------- */
+
+#define VIGIL_FT_NAME_LEN 64	/* file base name (dentry), NUL-terminated */
+#define VIGIL_SEEN_SLOTS 8	/* hooks a mechanism check can watch (bpf/mech.bpf.h) */
+
+/* one row per process and file, aggregated in the kernel */
+struct vigil_ft_key {
+	__u32 pid;		/* tgid */
+	__u32 dev;		/* the superblock's s_dev, kernel encoding (major << 20 | minor) */
+	__u64 ino;
+};
+VIGIL_CHECK_SIZE(struct vigil_ft_key, 16);
+VIGIL_CHECK_OFF(struct vigil_ft_key, ino, 8);
+
+struct vigil_ft_val {
+	__u64 reads;		/* calls */
+	__u64 writes;
+	__u64 rbytes;		/* bytes returned by successful calls */
+	__u64 wbytes;
+	__u32 uid;		/* captured when the row is created */
+	__u32 tid;
+	__u32 mode;		/* inode i_mode: the S_IFMT bits tell regular files from the rest */
+	__u32 _pad;
+	char comm[VIGIL_COMM_LEN];
+	char name[VIGIL_FT_NAME_LEN];
+};
+VIGIL_CHECK_SIZE(struct vigil_ft_val, 64 + VIGIL_FT_NAME_LEN);
+VIGIL_CHECK_OFF(struct vigil_ft_val, uid, 32);
+VIGIL_CHECK_OFF(struct vigil_ft_val, comm, 48);
+VIGIL_CHECK_OFF(struct vigil_ft_val, name, 64);
+
+/* tracepoint path: the file of a read/write in flight, per thread */
+struct vigil_ft_inflight {
+	__u64 file;		/* struct file *, resolved from the fd at entry */
+	__u32 write;		/* 1 for write/pwrite64 */
+	__u32 _pad;
+};
+VIGIL_CHECK_SIZE(struct vigil_ft_inflight, 16);
+VIGIL_CHECK_OFF(struct vigil_ft_inflight, write, 8);
+
+enum vigil_ft_drop {
+	VIGIL_FT_DROP_FULL = 0,		/* a new row did not fit in the counts map */
+	VIGIL_FT_DROP_INFLIGHT = 1,	/* a call's fd did not fit in the in-flight map */
+	VIGIL_FT_DROP__COUNT,
+};
+
 /* ---- firewall ------------------------------------------------------------ */
 
 /*

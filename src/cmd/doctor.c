@@ -31,6 +31,8 @@
 #include "core/session.h"
 #include "core/probe.h"
 
+/* commands doctor can report a run-time mechanism choice for; list.h has far fewer */
+#define MAX_CMDS 32
 
 static struct {
 	struct utsname uts;
@@ -41,7 +43,32 @@ static struct {
 	char lsm[256];
 	struct vigil_probe res[VIGIL_M__COUNT];
 	struct vigil_ping_stats ping;
+	/* per command with a plan: the path it would take here (vigil_cmds order) */
+	struct vigil_mech_choice choice[MAX_CMDS];
+	bool chosen[MAX_CMDS];
 } d;
+
+/* what the command needs: its fixed needs plus the mechanism its plan picked */
+static unsigned int cmd_uses(int i)
+{
+	unsigned int m = vigil_cmds[i]->needs;
+
+	if (i < MAX_CMDS && d.chosen[i] && d.choice[i].path)
+		m |= VIGIL_MECH(d.choice[i].path->mech);
+	return m;
+}
+
+/* a plan with no working path misses every mechanism it could have used */
+static unsigned int cmd_missing(int i, unsigned int avail)
+{
+	const struct vigil_mech_plan *p = vigil_cmds[i]->plan;
+	unsigned int m = vigil_cmds[i]->needs & ~avail;
+
+	if (p && !(i < MAX_CMDS && d.chosen[i] && d.choice[i].path))
+		for (int k = 0; k < p->npaths; k++)
+			m |= VIGIL_MECH(p->paths[k].mech);
+	return m;
+}
 
 /* ---- environment ---- */
 
@@ -158,15 +185,27 @@ static void render_json(void)
 	jw_end_obj(&w);
 	jw_obj(&w, "commands");
 	for (int i = 0; vigil_cmds[i]; i++) {
-		unsigned int missing = vigil_cmds[i]->needs & ~avail;
+		unsigned int missing = cmd_missing(i, avail);
 
 		jw_obj(&w, vigil_cmds[i]->name);
 		jw_bool(&w, "runnable", !missing);
 		jw_arr(&w, "uses");
 		for (int m = 0; m < VIGIL_M__COUNT; m++)
-			if (vigil_cmds[i]->needs & VIGIL_MECH(m))
+			if (cmd_uses(i) & VIGIL_MECH(m))
 				jw_str(&w, NULL, vigil_mech_name(m));
 		jw_end_arr(&w);
+		if (vigil_cmds[i]->plan && i < MAX_CMDS) {
+			const struct vigil_mech_choice *c = &d.choice[i];
+
+			if (c->path) {
+				jw_str(&w, "mechanism", c->path->name);
+				jw_str(&w, "hooks", c->path->hooks);
+			} else {
+				jw_null(&w, "mechanism");
+			}
+			if (c->why[0])
+				jw_str(&w, "mechanism_reason", c->why);
+		}
 		jw_arr(&w, "missing");
 		for (int m = 0; m < VIGIL_M__COUNT; m++)
 			if (missing & VIGIL_MECH(m))
@@ -216,19 +255,26 @@ static void render_table(void)
 
 	fprintf(f, "\n%-12s %-6s %s\n", "COMMAND", "STATUS", "DETAIL");
 	for (int i = 0; vigil_cmds[i]; i++) {
-		unsigned int missing = vigil_cmds[i]->needs & ~avail;
+		unsigned int missing = cmd_missing(i, avail), uses = cmd_uses(i);
+		const struct vigil_mech_choice *c = i < MAX_CMDS ? &d.choice[i] : NULL;
+		bool plan = vigil_cmds[i]->plan && c;
 		const char *sep = "";
 
 		fprintf(f, "%-12s %-6s ", vigil_cmds[i]->name, missing ? "no" : "ok");
 		fprintf(f, missing ? "needs " : "uses ");
 		for (int m = 0; m < VIGIL_M__COUNT; m++) {
-			if (!((missing ? missing : vigil_cmds[i]->needs) & VIGIL_MECH(m)))
+			if (!((missing ? missing : uses) & VIGIL_MECH(m)))
 				continue;
+			/* a plan's alternatives: any one of them will do */
 			fprintf(f, "%s%s", sep, vigil_mech_name(m));
-			sep = ", ";
+			sep = missing && plan ? " or " : ", ";
 		}
-		if (!vigil_cmds[i]->needs)
+		if (!uses && !missing)
 			fprintf(f, "nothing from the kernel");
+		if (plan && c->path)
+			fprintf(f, " (mechanism %s on %s)", c->path->name, c->path->hooks);
+		if (plan && c->why[0])
+			fprintf(f, "; %s", c->why);
 		fputc('\n', f);
 	}
 }
@@ -250,6 +296,19 @@ static int doctor_run(int argc, char **argv)
 			continue;
 		}
 		vigil_probe_mech(m, r, m == VIGIL_M_RINGBUF ? &d.ping : NULL);
+	}
+	/* commands that choose their mechanism at run time choose here the same way */
+	for (int i = 0; vigil_cmds[i] && i < MAX_CMDS; i++) {
+		if (!vigil_cmds[i]->plan)
+			continue;
+		if (!d.privileged || !d.btf) {
+			snprintf(d.choice[i].why, sizeof(d.choice[i].why), "not probed: %s",
+				 !d.privileged ? "needs root or CAP_BPF and CAP_PERFMON" :
+						 "needs kernel BTF");
+			continue;
+		}
+		vigil_mech_plan_probe(vigil_cmds[i]->name, vigil_cmds[i]->plan, &d.choice[i]);
+		d.chosen[i] = true;
 	}
 	if (vigil.json)
 		render_json();

@@ -1,5 +1,6 @@
 /* The command table: one line per subcommand, in `vigil --help` order. */
 VIGIL_CMD(proc)
 VIGIL_CMD(syscall)
+VIGIL_CMD(filetop)
 VIGIL_CMD(doctor)
 VIGIL_CMD(firewall)

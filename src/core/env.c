@@ -109,17 +109,25 @@ const char *vigil_cgroup2_path(void)
 	return NULL;
 }
 
-int vigil_env_need_tracefs(void)
+int vigil_tracefs_mount(void)
 {
 	if (vigil_tracefs_path())
 		return 0;
 	/* libbpf looks for tracepoint ids under /sys/kernel/tracing or debugfs */
-	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL) == 0) {
-		vigil_debug("mounted tracefs at '/sys/kernel/tracing'");
+	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL))
+		return -errno;
+	vigil_debug("mounted tracefs at '/sys/kernel/tracing'");
+	return 0;
+}
+
+int vigil_env_need_tracefs(void)
+{
+	int err = vigil_tracefs_mount();
+
+	if (!err)
 		return 0;
-	}
 	vigil_error("tracefs is not mounted and mounting it failed: %s; run: "
-		    "mount -t tracefs tracefs /sys/kernel/tracing", strerror(errno));
+		    "mount -t tracefs tracefs /sys/kernel/tracing", strerror(-err));
 	return VIGIL_EXIT_UNSUPPORTED;
 }
 

@@ -13,6 +13,7 @@
 int vigil_env_check_privileges(void);
 int vigil_env_check_btf(void);
 int vigil_env_need_tracefs(void);	/* mounts it when missing */
+int vigil_tracefs_mount(void);		/* the same without a message: 0 or -errno */
 int vigil_env_need_bpffs(void);		/* mounts it when missing */
 
 /* Where a filesystem of this type is mounted, from /proc/self/mountinfo. */

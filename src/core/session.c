@@ -14,6 +14,8 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include "core/vigil.h"
+#include "core/env.h"
+#include "core/names.h"
 #include "core/out.h"
 #include "core/session.h"
 
@@ -241,17 +243,10 @@ int vigil_session_open(struct vigil_session *s, const char *name,
 	return 0;
 }
 
-int vigil_session_start(struct vigil_session *s, ring_buffer_sample_fn on_event, void *ctx)
+/* the cgroup filter map, then the command's own preparation */
+static int session_prepare(struct vigil_session *s)
 {
-	uint64_t t0 = vigil_mono_ns();
 	struct bpf_map *map;
-	char took[32];
-	int err;
-
-	/* through the skeleton, so skel->bss and skel->data map the kernel's copies */
-	err = bpf_object__load_skeleton(s->skel);
-	if (err)
-		return load_failed(s->name, err);
 
 	if (vigil.filter.flags & VIGIL_F_CGROUP) {
 		__u32 zero = 0;
@@ -264,10 +259,22 @@ int vigil_session_start(struct vigil_session *s, ring_buffer_sample_fn on_event,
 			return VIGIL_EXIT_FAIL;
 		}
 	}
+	if (s->prepare)
+		return s->prepare(s, s->prepare_ctx);
+	return 0;
+}
 
-	if (s->prepare && (err = s->prepare(s, s->prepare_ctx)))
-		return err;
+static bool missing_feature(int err)
+{
+	return err == ENOENT || err == EOPNOTSUPP || err == EPERM || err == 524 /* ENOTSUPP */;
+}
 
+/*
+ * Attach every loaded program with autoattach. Returns 0 or a positive
+ * errno; *failed names the program that could not be attached.
+ */
+static int session_attach(struct vigil_session *s, struct bpf_program **failed)
+{
 	for (int i = 0; i < s->skel->prog_cnt; i++) {
 		struct bpf_prog_skeleton *ps = skel_prog(s->skel, i);
 		struct bpf_program *p = *ps->prog;
@@ -277,19 +284,72 @@ int vigil_session_start(struct vigil_session *s, ring_buffer_sample_fn on_event,
 			continue;
 		link = bpf_program__attach(p);
 		if (!link) {
-			err = -errno;
-			vigil_error("cannot attach program '%s' to '%s': %s", bpf_program__name(p),
-				    bpf_program__section_name(p), strerror(-err));
-			vigil_libbpf_dump_tail(5);
-			return err == -ENOENT || err == -EOPNOTSUPP || err == -EPERM ?
-				VIGIL_EXIT_UNSUPPORTED : VIGIL_EXIT_FAIL;
+			*failed = p;
+			return errno ? errno : EINVAL;
 		}
 		*ps->link = link;
 		s->attached++;
 		vigil_debug("attached '%s' to '%s'", bpf_program__name(p), bpf_program__section_name(p));
 	}
+	return 0;
+}
 
-	map = bpf_object__find_map_by_name(s->obj, "vigil_events");
+/* the doctor mechanism a loaded program rests on, or -1 */
+static int prog_mech(const struct bpf_program *p)
+{
+	switch (bpf_program__type(p)) {
+	case BPF_PROG_TYPE_TRACEPOINT: return VIGIL_M_TRACEPOINT;
+	case BPF_PROG_TYPE_RAW_TRACEPOINT: return VIGIL_M_RAW_TP;
+	case BPF_PROG_TYPE_XDP: return VIGIL_M_XDP;
+	case BPF_PROG_TYPE_SCHED_CLS: return VIGIL_M_TC;
+	case BPF_PROG_TYPE_PERF_EVENT: return VIGIL_M_PERF_EVENT;
+	case BPF_PROG_TYPE_KPROBE: return VIGIL_M_KPROBE;	/* also uprobes: told apart below */
+	case BPF_PROG_TYPE_LSM: return VIGIL_M_LSM;
+	case BPF_PROG_TYPE_CGROUP_SKB:
+	case BPF_PROG_TYPE_CGROUP_SOCK:
+	case BPF_PROG_TYPE_CGROUP_SOCK_ADDR: return VIGIL_M_CGROUP;
+	case BPF_PROG_TYPE_TRACING:
+		return bpf_program__expected_attach_type(p) == BPF_TRACE_RAW_TP ? VIGIL_M_TP_BTF :
+										 VIGIL_M_FENTRY;
+	default: return -1;
+	}
+}
+
+/* -v: which kernel mechanisms this run rests on, for every command */
+static void report_mechs(struct vigil_session *s)
+{
+	unsigned int used = 0;
+	char list[160] = "";
+	size_t o = 0;
+
+	if (!vigil.verbose)
+		return;
+	for (int i = 0; i < s->skel->prog_cnt; i++) {
+		struct bpf_program *p = *skel_prog(s->skel, i)->prog;
+		int m = prog_mech(p);
+
+		if (!bpf_program__autoload(p) || m < 0)
+			continue;
+		if (m == VIGIL_M_KPROBE && strstr(bpf_program__section_name(p), "uprobe"))
+			m = VIGIL_M_UPROBE;
+		used |= VIGIL_MECH(m);
+	}
+	if (bpf_object__find_map_by_name(s->obj, "vigil_events") && s->on_event)
+		used |= VIGIL_MECH(VIGIL_M_RINGBUF);
+	for (int m = 0; m < VIGIL_M__COUNT && o < sizeof(list); m++)
+		if (used & VIGIL_MECH(m))
+			o += snprintf(list + o, sizeof(list) - o, "%s%s", o ? ", " : "",
+				      vigil_mech_name(m));
+	vigil_debug("%s: uses %s", s->name, o ? list : "no kernel programs");
+}
+
+/* the ring buffer (when the object streams) and the status line */
+static int session_ready(struct vigil_session *s, ring_buffer_sample_fn on_event, void *ctx,
+			 uint64_t t0)
+{
+	struct bpf_map *map = bpf_object__find_map_by_name(s->obj, "vigil_events");
+	char took[32];
+
 	if (map && on_event) {
 		s->on_event = on_event;
 		s->on_event_ctx = ctx;
@@ -300,9 +360,292 @@ int vigil_session_start(struct vigil_session *s, ring_buffer_sample_fn on_event,
 		}
 		out_defer_flush(true);
 	}
+	report_mechs(s);
 	vigil_fmt_duration(vigil_mono_ns() - t0, took, sizeof(took));
 	vigil_info("%s: %d programs attached in %s; ctrl-c to end", s->name, s->attached, took);
 	return 0;
+}
+
+int vigil_session_start(struct vigil_session *s, ring_buffer_sample_fn on_event, void *ctx)
+{
+	uint64_t t0 = vigil_mono_ns();
+	struct bpf_program *p = NULL;
+	int err;
+
+	/* through the skeleton, so skel->bss and skel->data map the kernel's copies */
+	err = bpf_object__load_skeleton(s->skel);
+	if (err)
+		return load_failed(s->name, err);
+	err = session_prepare(s);
+	if (err)
+		return err;
+	err = session_attach(s, &p);
+	if (err) {
+		vigil_error("cannot attach program '%s' to '%s': %s", bpf_program__name(p),
+			    bpf_program__section_name(p), strerror(err));
+		vigil_libbpf_dump_tail(5);
+		return missing_feature(err) ? VIGIL_EXIT_UNSUPPORTED : VIGIL_EXIT_FAIL;
+	}
+	return session_ready(s, on_event, ctx, t0);
+}
+
+/* ---- mechanism choice ---- */
+
+static int path_count(const char *const *list)
+{
+	int n = 0;
+
+	while (list && list[n])
+		n++;
+	return n;
+}
+
+static bool path_has(const struct vigil_mech_path *p, const char *prog)
+{
+	for (int i = 0; p->progs && p->progs[i]; i++)
+		if (!strcmp(p->progs[i], prog))
+			return true;
+	return false;
+}
+
+/* load only this path's programs (and those no path claims) */
+static void path_autoload(const struct vigil_mech_plan *plan, const struct vigil_mech_path *path,
+			  struct bpf_object *obj)
+{
+	struct bpf_program *p;
+
+	bpf_object__for_each_program(p, obj) {
+		const char *n = bpf_program__name(p);
+		bool other = false;
+
+		if (path_has(path, n)) {
+			bpf_program__set_autoload(p, true);
+			continue;
+		}
+		for (int i = 0; i < plan->npaths; i++)
+			other |= path_has(&plan->paths[i], n);
+		if (other)
+			bpf_program__set_autoload(p, false);
+	}
+}
+
+/*
+ * Every hook of the path must run when vigil itself triggers it: slot 0 of
+ * vigil_seen holds our tgid meanwhile, slot k+1 counts hook k (bpf/mech.bpf.h).
+ */
+static int path_seen(struct vigil_session *s, const struct vigil_mech_plan *plan,
+		     const struct vigil_mech_path *path, char *why, size_t n)
+{
+	struct bpf_map *map = bpf_object__find_map_by_name(s->obj, "vigil_seen");
+	int nseen = path_count(path->seen), err = 0;
+	__u64 me = getpid(), off = 0, hits;
+	__u32 k = 0;
+
+	if (nseen > VIGIL_SEEN_SLOTS) {
+		snprintf(why, n, "check: %d hooks, more than the %d slots of 'vigil_seen'", nseen,
+			 VIGIL_SEEN_SLOTS);
+		return EINVAL;
+	}
+	if (!map || bpf_map__update_elem(map, &k, sizeof(k), &me, sizeof(me), BPF_ANY)) {
+		snprintf(why, n, "check: no usable 'vigil_seen' map: %s", strerror(errno));
+		return EINVAL;
+	}
+	plan->trigger();
+	for (k = 1; k <= (__u32)nseen && !err; k++) {
+		if (bpf_map__lookup_elem(map, &k, sizeof(k), &hits, sizeof(hits), 0)) {
+			err = errno;
+			snprintf(why, n, "check: cannot read 'vigil_seen': %s", strerror(err));
+		} else if (!hits) {
+			snprintf(why, n, "attached, but '%s' never ran when vigil triggered it",
+				 path->seen[k - 1]);
+			err = ENOENT;
+		} else {
+			vigil_debug("%s: '%s' seen %llu times", s->name, path->seen[k - 1],
+				    (unsigned long long)hits);
+		}
+	}
+	k = 0;
+	bpf_map__update_elem(map, &k, sizeof(k), &off, sizeof(off), BPF_ANY);
+	return err;
+}
+
+/*
+ * Open, load, attach and check one path. 0 when it works (s stays open),
+ * else a positive errno with the reason in why, s closed and the object
+ * destroyed. Fatal problems that no other path would avoid return -exit code.
+ */
+static int path_try(struct vigil_session *s, const char *name, const struct vigil_mech_plan *plan,
+		    const struct vigil_mech_path *path, char *why, size_t n)
+{
+	struct bpf_program *failed = NULL;
+	int err;
+
+	err = vigil_session_open(s, name, plan->open(path));
+	if (err) {
+		plan->destroy();
+		return -err;
+	}
+	path_autoload(plan, path, s->obj);
+	/* quietly: doctor asks too, and its JSON is one document */
+	if (path->tracefs && (err = -vigil_tracefs_mount())) {
+		snprintf(why, n, "tracefs is not mounted and mounting it failed: %s", strerror(err));
+		goto fail;
+	}
+	err = -bpf_object__load_skeleton(s->skel);
+	if (err) {
+		snprintf(why, n, "load: %s", strerror(err));
+		goto fail;
+	}
+	err = session_prepare(s);
+	if (err) {
+		vigil_session_close(s, err);
+		plan->destroy();
+		return -err;
+	}
+	err = session_attach(s, &failed);
+	if (err) {
+		snprintf(why, n, "attach '%s': %s", bpf_program__section_name(failed), strerror(err));
+		goto fail;
+	}
+	err = path_seen(s, plan, path, why, n);
+	if (!err)
+		return 0;
+fail:
+	vigil_debug("%s: cannot use %s: %s", name, path->name, why);
+	vigil_session_close(s, VIGIL_EXIT_FAIL);
+	plan->destroy();
+	return err;
+}
+
+static const struct vigil_mech_path *plan_find(const struct vigil_mech_plan *plan, const char *m)
+{
+	for (int i = 0; i < plan->npaths; i++)
+		if (!strcmp(plan->paths[i].name, m))
+			return &plan->paths[i];
+	return NULL;
+}
+
+/* try the paths in order; c->path is the one left open in s, or NULL */
+static int plan_choose(struct vigil_session *s, const char *name, const struct vigil_mech_plan *plan,
+		       const char *forced, struct vigil_mech_choice *c)
+{
+	size_t o = 0;
+
+	memset(c, 0, sizeof(*c));
+	c->forced = forced != NULL;
+	for (int i = 0; i < plan->npaths; i++) {
+		const struct vigil_mech_path *p = &plan->paths[i];
+		char why[256] = "";
+		int err;
+
+		if (forced && strcmp(p->name, forced))
+			continue;
+		err = path_try(s, name, plan, p, why, sizeof(why));
+		if (err < 0)
+			return -err;
+		if (!err) {
+			c->path = p;
+			return 0;
+		}
+		c->err = err;
+		if (o < sizeof(c->why))
+			o += snprintf(c->why + o, sizeof(c->why) - o, "%s%s: %s", o ? "; " : "",
+				      p->name, why);
+		/* keep only the tail of the last failure for the error report */
+		if (i + 1 < plan->npaths && !forced)
+			vigil_libbpf_log_clear();
+	}
+	return 0;
+}
+
+static void report_choice(const char *name, const struct vigil_mech_choice *c)
+{
+	if (c->why[0])
+		vigil_debug("%s: mechanism %s (%s); %s", name, c->path->name, c->path->hooks, c->why);
+	else
+		vigil_debug("%s: mechanism %s (%s)%s", name, c->path->name, c->path->hooks,
+			    c->forced ? ", as asked" : "");
+	if (vigil.json) {
+		uint64_t now = vigil_boot_ns();
+		char iso[40];
+		struct jw w;
+
+		vigil_iso_time(now, iso, sizeof(iso));
+		jw_init(&w, vigil.out);
+		jw_obj(&w, NULL);
+		jw_str(&w, "type", "mechanism");
+		jw_u64(&w, "ts", now);
+		jw_str(&w, "time", iso);
+		jw_str(&w, "command", name);
+		jw_str(&w, "mechanism", c->path->name);
+		jw_str(&w, "hooks", c->path->hooks);
+		jw_bool(&w, "forced", c->forced);
+		if (c->why[0])
+			jw_str(&w, "fallback_reason", c->why);
+		jw_end_obj(&w);
+		out_flush();
+	}
+}
+
+int vigil_session_start_plan(struct vigil_session *s, const char *name,
+			     const struct vigil_mech_plan *plan, ring_buffer_sample_fn on_event,
+			     void *ctx, struct vigil_mech_choice *c)
+{
+	const char *forced = vigil.mechanism && strcmp(vigil.mechanism, "auto") ?
+			     vigil.mechanism : NULL;
+	uint64_t t0 = vigil_mono_ns();
+	int err;
+
+	memset(s, 0, sizeof(*s));
+	s->epfd = s->sigfd = s->tickfd = s->endfd = s->drainfd = -1;
+	if (forced && !plan_find(plan, forced)) {
+		size_t o = 0;
+		char names[128] = "auto";
+
+		o = strlen(names);
+		for (int i = 0; i < plan->npaths && o < sizeof(names); i++)
+			o += snprintf(names + o, sizeof(names) - o, "%s%s",
+				      i + 1 < plan->npaths ? ", " : " or ", plan->paths[i].name);
+		vigil_error("unknown mechanism '%s' for '%s': %s", forced, name, names);
+		return VIGIL_EXIT_USAGE;
+	}
+	err = plan_choose(s, name, plan, forced, c);
+	if (err)
+		return err;
+	if (!c->path) {
+		if (forced)
+			vigil_error("mechanism '%s' is not available for '%s' here: %s (%s); "
+				    "'--mechanism auto' picks one that works", forced, name,
+				    c->why + strlen(forced) + 2, vigil_errno_name(c->err));
+		else
+			vigil_error("no mechanism of '%s' works here: %s", name, c->why);
+		vigil_libbpf_dump_tail(15);
+		return missing_feature(c->err) || c->err == EINVAL ? VIGIL_EXIT_UNSUPPORTED :
+								      VIGIL_EXIT_FAIL;
+	}
+	report_choice(name, c);
+	err = session_ready(s, on_event, ctx, t0);
+	if (err) {
+		vigil_session_close(s, err);
+		plan->destroy();
+	}
+	return err;
+}
+
+void vigil_mech_plan_probe(const char *name, const struct vigil_mech_plan *plan,
+			   struct vigil_mech_choice *c)
+{
+	struct vigil_session s = { .epfd = -1, .sigfd = -1, .tickfd = -1, .endfd = -1, .drainfd = -1 };
+	sigset_t old;
+
+	/* session_open blocks SIGINT/SIGTERM for a command's loop; doctor has none */
+	sigprocmask(SIG_BLOCK, NULL, &old);
+	if (plan_choose(&s, name, plan, NULL, c) == 0 && c->path) {
+		vigil_session_close(&s, VIGIL_EXIT_FAIL);
+		plan->destroy();
+	}
+	vigil_libbpf_log_clear();
+	sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
 uint64_t vigil_session_lost(struct vigil_session *s)

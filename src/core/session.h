@@ -11,7 +11,9 @@
 #define VIGIL_SESSION_H
 
 #include <bpf/libbpf.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include "core/vigil.h"
 
 struct vigil_session {
 	const char *name;
@@ -55,6 +57,55 @@ int vigil_session_watch_fd(struct vigil_session *s, int fd, int (*fn)(void *ctx)
 int vigil_session_loop(struct vigil_session *s, int (*tick)(void *ctx), void *ctx);
 /* err is the status so far; returns the exit code to use */
 int vigil_session_close(struct vigil_session *s, int err);
+
+/*
+ * Run-time mechanism choice: one command, several ways to hook the same
+ * thing (fentry where the kernel allows it, classic tracepoints elsewhere).
+ * A path counts as available only when its programs load, attach AND are
+ * seen to fire on activity vigil makes itself at start-up (bpf/mech.bpf.h):
+ * fexit on a syscall wrapper that the kernel inlined loads and attaches
+ * fine, then never runs.
+ */
+struct vigil_mech_path {
+	const char *name;		/* as --mechanism takes it: "fentry", "tracepoint" */
+	enum vigil_mech mech;		/* the doctor mechanism it rests on */
+	const char *hooks;		/* for people: "vfs_read, vfs_write" */
+	const char *const *progs;	/* its programs, NULL-terminated; others' are not loaded */
+	const char *const *seen;	/* hook per vigil_seen_hit() slot, NULL-terminated */
+	bool tracefs;			/* classic tracepoints: tracefs mounted on demand */
+};
+
+struct vigil_mech_plan {
+	const struct vigil_mech_path *paths;	/* in order of preference */
+	int npaths;
+	/* open the object and set the command's .rodata and map sizes (called
+	 * again for each path tried); NULL with errno set on failure */
+	struct bpf_object_skeleton *(*open)(const struct vigil_mech_path *path);
+	void (*destroy)(void);
+	/* activity of vigil's own that makes every seen slot of every path fire */
+	void (*trigger)(void);
+};
+
+struct vigil_mech_choice {
+	const struct vigil_mech_path *path;	/* NULL when none works */
+	bool forced;				/* --mechanism named it */
+	int err;				/* positive errno of the last failure */
+	char why[512];	/* why better paths were passed over: "fentry: load: Operation not permitted" */
+};
+
+/*
+ * open + start with the first path of plan that works (only the one named
+ * by --mechanism when given), then report the choice: a debug line (-v)
+ * and, in JSON mode, one {"type":"mechanism"} record. On success s is
+ * started as by vigil_session_start; on failure it is closed and the
+ * object destroyed.
+ */
+int vigil_session_start_plan(struct vigil_session *s, const char *name,
+			     const struct vigil_mech_plan *plan, ring_buffer_sample_fn on_event,
+			     void *ctx, struct vigil_mech_choice *c);
+/* what vigil_session_start_plan would pick here and now, leaving nothing loaded (doctor) */
+void vigil_mech_plan_probe(const char *name, const struct vigil_mech_plan *plan,
+			   struct vigil_mech_choice *c);
 
 uint64_t vigil_session_lost(struct vigil_session *s);
 /* Set a .rodata variable by name, before load (checked against BTF). */

@@ -22,6 +22,7 @@ enum vigil_exit_code {
 #define VIGIL_MECH(m) (1u << (m))
 
 struct vigil_opt;
+struct vigil_mech_plan;
 
 /* Command flags, applied once in main.c before the command runs. */
 enum vigil_cmd_flags {
@@ -39,6 +40,7 @@ struct vigil_cmd {
 	const struct vigil_opt *opts;	/* the command's own options */
 	unsigned int flags;		/* enum vigil_cmd_flags */
 	unsigned int needs;		/* VIGIL_MECH() bits, for doctor */
+	const struct vigil_mech_plan *plan;	/* alternative mechanisms, chosen at run time */
 };
 
 extern const struct vigil_cmd *const vigil_cmds[];	/* NULL-terminated */
@@ -49,6 +51,7 @@ struct vigil_ctx {
 	bool json;
 	bool verbose;
 	bool quiet;
+	const char *mechanism;	/* --mechanism of commands with a plan; NULL = auto */
 	FILE *out;
 	const char *output_path;
 

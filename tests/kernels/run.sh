@@ -133,7 +133,9 @@ suites=()
 if [ $selftest -eq 1 ]; then
 	note "--selftest: running the harness self-test only"
 elif [ -d "$root/tests/e2e" ] && ls "$root"/tests/e2e/test_*.py >/dev/null 2>&1; then
-	suites+=(tests/e2e)
+	# VIGIL_KERNELS_E2E narrows the e2e suite: "tests/e2e/test_filetop.py", say
+	read -r -a e2e <<<"${VIGIL_KERNELS_E2E:-tests/e2e}"
+	suites+=("${e2e[@]}")
 else
 	note "no e2e suite in 'tests/e2e' yet: running the harness self-test only"
 fi

@@ -1,0 +1,408 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * vigil filetop: the files processes read and write most, counted in the
+ * kernel per (process, file) and shown every interval, like top. The hooks
+ * are fexit on vfs_read/vfs_write where the kernel runs them, the syscall
+ * tracepoints elsewhere; the core picks (vigil_session_start_plan).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include "core/vigil.h"
+#include "core/opts.h"
+#include "core/out.h"
+#include "core/session.h"
+#include "cmd/filetop.h"
+#include "filetop.skel.h"
+
+#define FT_INTERVAL_DEFAULT 1000000000ull	/* 1s */
+#define FT_MAX_FILES_DEFAULT 8192
+#define FT_TOTAL_FACTOR 8			/* the run's totals keep 8x the kernel's rows */
+
+static struct {
+	uint32_t top, max_files;
+	enum ft_sort sort;
+	bool all;
+	bool no_trigger;	/* test knob: the start-up check sees nothing */
+} o = { .top = 20, .max_files = FT_MAX_FILES_DEFAULT };
+
+static int opt_sort(const char *arg)
+{
+	if (ft_sort_parse(arg, &o.sort)) {
+		fprintf(stderr, "vigil filetop: invalid sort key '%s': all, reads, writes, rbytes "
+			"or wbytes\n", arg);
+		return -1;
+	}
+	return 0;
+}
+
+static const struct vigil_opt filetop_opts[] = {
+	VOPT_SECTION("Rows (default: regular files, top 20 by bytes, every second)"),
+	{ "top", 'n', VO_U32, &o.top, "N", "only the first N rows of each interval (0: all)" },
+	{ "sort", 's', VO_FUNC, NULL, "KEY",
+	  "all (read + written bytes, default), reads, writes, rbytes or wbytes", opt_sort },
+	{ "all", 'a', VO_FLAG, &o.all, NULL, "also sockets, pipes and devices" },
+	{ "max-files", 0, VO_U32, &o.max_files, "N",
+	  "rows the kernel keeps per interval (default 8192); more are counted as dropped" },
+	{ "mechanism", 0, VO_STR, &vigil.mechanism, "NAME",
+	  "auto (default: fentry when it works here, else tracepoint), fentry or tracepoint" },
+	/* lets the tests see the core refuse hooks that attach but never run */
+	{ "test-skip-self-check", 0, VO_FLAG, &o.no_trigger, NULL,
+	  "make no start-up activity, so no mechanism is seen to run", .hidden = true },
+	VOPT_END,
+};
+
+/* ---- the two ways in (docs/filetop.md, "Mechanisms") ---------------------- */
+
+static const char *const fentry_progs[] = { "ft_vfs_read", "ft_vfs_write", NULL };
+static const char *const fentry_seen[] = { "vfs_read", "vfs_write", NULL };
+static const char *const tp_progs[] = {
+	"ft_enter_read", "ft_exit_read", "ft_enter_pread64", "ft_exit_pread64",
+	"ft_enter_write", "ft_exit_write", "ft_enter_pwrite64", "ft_exit_pwrite64", NULL,
+};
+static const char *const tp_seen[] = {
+	"syscalls:sys_enter_read", "syscalls:sys_exit_read",
+	"syscalls:sys_enter_pread64", "syscalls:sys_exit_pread64",
+	"syscalls:sys_enter_write", "syscalls:sys_exit_write",
+	"syscalls:sys_enter_pwrite64", "syscalls:sys_exit_pwrite64", NULL,
+};
+
+static const struct vigil_mech_path paths[] = {
+	{ "fentry", VIGIL_M_FENTRY, "vfs_read, vfs_write", fentry_progs, fentry_seen, false },
+	{ "tracepoint", VIGIL_M_TRACEPOINT, "syscalls:sys_{enter,exit}_{read,write,pread64,pwrite64}",
+	  tp_progs, tp_seen, true },
+};
+
+static struct filetop_bpf *skel;
+
+static struct bpf_object_skeleton *ft_open(const struct vigil_mech_path *path)
+{
+	skel = filetop_bpf__open();
+	if (!skel)
+		return NULL;
+	skel->rodata->want_all = o.all;
+	skel->rodata->self_tgid = getpid();
+	bpf_map__set_max_entries(skel->maps.ft_counts_a, o.max_files);
+	bpf_map__set_max_entries(skel->maps.ft_counts_b, o.max_files);
+	/* only the tracepoint path keeps calls in flight */
+	if (path->mech != VIGIL_M_TRACEPOINT)
+		bpf_map__set_max_entries(skel->maps.ft_inflight, 1);
+	/* nothing is streamed: the smallest ring buffer there is */
+	bpf_map__set_max_entries(skel->maps.vigil_events, getpagesize());
+	return skel->skeleton;
+}
+
+static void ft_destroy(void)
+{
+	filetop_bpf__destroy(skel);
+	skel = NULL;
+}
+
+/* one call of each hooked kind, by vigil itself, so the check can see them run */
+static void ft_trigger(void)
+{
+	char buf[64];
+	int fd, null;
+
+	if (o.no_trigger)
+		return;
+	fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (read(fd, buf, sizeof(buf)) < 0 || pread(fd, buf, sizeof(buf), 0) < 0)
+			vigil_debug("filetop: self-check read failed: %s", strerror(errno));
+		close(fd);
+	}
+	if (null >= 0) {
+		if (write(null, "v", 1) < 0 || pwrite(null, "v", 1, 0) < 0)
+			vigil_debug("filetop: self-check write failed: %s", strerror(errno));
+		close(null);
+	}
+}
+
+static const struct vigil_mech_plan plan = {
+	.paths = paths,
+	.npaths = sizeof(paths) / sizeof(paths[0]),
+	.open = ft_open,
+	.destroy = ft_destroy,
+	.trigger = ft_trigger,
+};
+
+/* ---- collect: swap the kernel's maps, read the quiet one, clear it -------- */
+
+static int active;		/* which of ft_counts_a/b the programs write */
+static struct ft_table iv, total;
+static uint64_t dropped_seen[VIGIL_FT_DROP__COUNT], dropped_iv[VIGIL_FT_DROP__COUNT];
+static uint64_t span_start;
+
+static struct bpf_map *counts_map(int which)
+{
+	return which ? skel->maps.ft_counts_b : skel->maps.ft_counts_a;
+}
+
+static int read_counts(struct bpf_map *map)
+{
+	int fd = bpf_map__fd(map);
+	struct vigil_ft_key key, next, *prev = NULL;
+	struct ft_row r;
+	size_t first = iv.n;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		r.key = key;
+		if (bpf_map_lookup_elem(fd, &key, &r.val))
+			continue;
+		r.val.comm[VIGIL_COMM_LEN - 1] = 0;
+		r.val.name[VIGIL_FT_NAME_LEN - 1] = 0;
+		if (ft_table_add(&iv, &r))
+			return -ENOMEM;
+	}
+	/* no program writes this map any more: empty it for its next turn */
+	for (size_t i = first; i < iv.n; i++)
+		bpf_map_delete_elem(fd, &iv.rows[i].key);
+	return 0;
+}
+
+static void read_drops(void)
+{
+	int ncpu = libbpf_num_possible_cpus();
+
+	if (ncpu <= 0)
+		return;
+	uint64_t v[ncpu];
+
+	for (__u32 k = 0; k < VIGIL_FT_DROP__COUNT; k++) {
+		uint64_t sum = 0;
+
+		if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.ft_drops), &k, v))
+			continue;
+		for (int c = 0; c < ncpu; c++)
+			sum += v[c];
+		dropped_iv[k] = sum - dropped_seen[k];
+		dropped_seen[k] = sum;
+	}
+}
+
+/*
+ * The interval's rows into iv. The other map is put in place first: the
+ * kernel waits for running programs on a map-in-map update, so nothing
+ * writes the old one while it is read. At the end, with the links gone, the
+ * swap is still what makes sure the last programs have finished.
+ */
+static int collect(void)
+{
+	int old = active, fd = bpf_map__fd(counts_map(!active));
+	__u32 zero = 0;
+
+	iv.n = 0;
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.ft_active), &zero, &fd, BPF_ANY))
+		return -errno;
+	active = !active;
+	read_drops();
+	return read_counts(counts_map(old));
+}
+
+/* ---- render ---------------------------------------------------------------- */
+
+static void col_kb(const struct vrow *r, char *buf, size_t n, const char *key)
+{
+	snprintf(buf, n, "%llu", (unsigned long long)(vrow_get(r, key)->u / 1024));
+}
+
+static void col_rkb(const struct vrow *r, char *buf, size_t n) { col_kb(r, buf, n, "rbytes"); }
+static void col_wkb(const struct vrow *r, char *buf, size_t n) { col_kb(r, buf, n, "wbytes"); }
+
+static void col_kind(const struct vrow *r, char *buf, size_t n)
+{
+	snprintf(buf, n, "%c", (char)vrow_get(r, "kind_letter")->u);
+}
+
+static const struct vcol filetop_cols[] = {
+	{ "PID", 7, "pid", NULL, true },
+	{ "COMM", 16, "comm" },
+	{ "READS", 8, "reads", NULL, true },
+	{ "WRITES", 8, "writes", NULL, true },
+	{ "R_KB", 10, NULL, col_rkb, true },
+	{ "W_KB", 10, NULL, col_wkb, true },
+	{ "T", 1, NULL, col_kind },
+	{ "FILE", 0, "file" },
+	{ 0 },
+};
+
+static int render_row(const struct ft_row *f, uint64_t now, const char *iso, bool final,
+		      uint64_t span)
+{
+	char name[VIGIL_FT_NAME_LEN + 32], dev[24];
+	struct vrow r;
+
+	ft_file_name(f, name, sizeof(name));
+	ft_dev_name(f->key.dev, dev, sizeof(dev));
+	vrow_init(&r);
+	vrow_str(&r, "type", "filetop");
+	vrow_u64(&r, "ts", now);
+	vrow_str(&r, "time", iso);
+	vrow_bool(&r, "final", final);
+	vrow_u64(&r, "span_ns", span);
+	vrow_u64(&r, "pid", f->key.pid);
+	vrow_u64(&r, "tid", f->val.tid);
+	vrow_u64(&r, "uid", f->val.uid);
+	vrow_str(&r, "comm", f->val.comm);
+	vrow_str(&r, "file", name);
+	vrow_str(&r, "kind", ft_kind_name(f->val.mode));
+	vrow_str(&r, "dev", dev);
+	vrow_u64(&r, "ino", f->key.ino);
+	vrow_u64(&r, "reads", f->val.reads);
+	vrow_u64(&r, "writes", f->val.writes);
+	vrow_u64(&r, "rbytes", f->val.rbytes);
+	vrow_u64(&r, "wbytes", f->val.wbytes);
+	if (!vigil.json)
+		vrow_u64(&r, "kind_letter", ft_kind_letter(f->val.mode));
+	return out_row(&r);
+}
+
+static int render(struct ft_table *t, bool final, uint64_t span, uint64_t full, uint64_t inflight)
+{
+	uint64_t now = vigil_boot_ns();
+	size_t n = o.top && o.top < t->n ? o.top : t->n;
+	char iso[40], dur[32];
+
+	ft_sort(t, o.sort);
+	vigil_iso_time(now, iso, sizeof(iso));
+	vigil_fmt_duration(span, dur, sizeof(dur));
+	if (vigil.json) {
+		struct jw w;
+
+		jw_init(&w, vigil.out);
+		jw_obj(&w, NULL);
+		jw_str(&w, "type", "filetop_summary");
+		jw_u64(&w, "ts", now);
+		jw_str(&w, "time", iso);
+		jw_bool(&w, "final", final);
+		jw_u64(&w, "span_ns", span);
+		jw_u64(&w, "files", t->n);
+		jw_u64(&w, "shown", n);
+		jw_u64(&w, "dropped", full);
+		jw_u64(&w, "dropped_inflight", inflight);
+		jw_u64(&w, "rows_dropped", t->dropped);
+		jw_end_obj(&w);
+	} else {
+		struct vrow r;
+		char hhmmss[16];
+
+		vrow_init(&r);
+		vrow_u64(&r, "ts", now);
+		vcol_time(&r, hhmmss, sizeof(hhmmss));
+		fprintf(vigil.out, "\n%s  %s %s: %zu files%s", hhmmss,
+			final ? "total over" : "last", dur, t->n, n < t->n ? ", top rows" : "");
+		if (full || inflight)
+			fprintf(vigil.out, "; %llu calls not counted: kernel map full (raise --max-files)",
+				(unsigned long long)(full + inflight));
+		if (t->dropped)
+			fprintf(vigil.out, "; %llu rows left out of the totals",
+				(unsigned long long)t->dropped);
+		fputc('\n', vigil.out);
+		out_header();
+	}
+	for (size_t i = 0; i < n; i++)
+		if (render_row(&t->rows[i], now, iso, final, span) < 0)
+			return -1;
+	return out_flush() ? -1 : 0;
+}
+
+static uint64_t run_start;
+
+/* collect, add to the run's totals, and show the interval unless it is the last */
+static int interval(bool show)
+{
+	uint64_t now = vigil_mono_ns();
+	int err = collect();
+
+	if (err) {
+		vigil_error("cannot read the file counts: %s", strerror(-err));
+		return VIGIL_EXIT_FAIL;
+	}
+	if (ft_table_merge(&total, &iv)) {
+		vigil_error("cannot keep the run's totals: %s", strerror(ENOMEM));
+		return VIGIL_EXIT_FAIL;
+	}
+	if (!show)
+		return 0;
+	err = render(&iv, false, now - span_start, dropped_iv[VIGIL_FT_DROP_FULL],
+		     dropped_iv[VIGIL_FT_DROP_INFLIGHT]);
+	span_start = now;
+	return err;
+}
+
+static int on_tick(void *ctx)
+{
+	(void)ctx;
+	return interval(true);
+}
+
+/* ---- run ------------------------------------------------------------------ */
+
+static int filetop_run(int argc, char **argv)
+{
+	struct vigil_mech_choice choice;
+	struct vigil_session s;
+	bool started = false;
+	int err;
+
+	if (argc > 0) {
+		fprintf(stderr, "vigil filetop: unexpected argument '%s'\n", argv[0]);
+		return VIGIL_EXIT_USAGE;
+	}
+	if (!o.max_files) {
+		fprintf(stderr, "vigil filetop: '--max-files' must be at least 1\n");
+		return VIGIL_EXIT_USAGE;
+	}
+	if (!vigil.interval_ns)
+		vigil.interval_ns = FT_INTERVAL_DEFAULT;
+	/* the run's totals are bounded too; rows past it are counted */
+	total.max = (size_t)o.max_files * FT_TOTAL_FACTOR;
+
+	out_set_columns(filetop_cols);
+	err = vigil_session_start_plan(&s, "filetop", &plan, NULL, NULL, &choice);
+	if (err)
+		goto out;
+	started = true;
+	run_start = span_start = vigil_mono_ns();
+	err = vigil_session_loop(&s, on_tick, NULL);
+	err = vigil_session_close(&s, err);
+	/* links are gone: what the active map holds is the rest of the run */
+	if (!vigil.broken_pipe && !err) {
+		err = interval(false);
+		if (!err && render(&total, true, vigil_mono_ns() - run_start,
+				   dropped_seen[VIGIL_FT_DROP_FULL],
+				   dropped_seen[VIGIL_FT_DROP_INFLIGHT]) < 0 && !vigil.broken_pipe)
+			err = VIGIL_EXIT_FAIL;
+	}
+	if (started && dropped_seen[VIGIL_FT_DROP_FULL] + dropped_seen[VIGIL_FT_DROP_INFLIGHT] +
+			       total.dropped)
+		vigil_warn("filetop: %llu calls not counted because a kernel map was full, %llu rows "
+			   "left out of the totals (raise --max-files)",
+			   (unsigned long long)(dropped_seen[VIGIL_FT_DROP_FULL] +
+						dropped_seen[VIGIL_FT_DROP_INFLIGHT]),
+			   (unsigned long long)total.dropped);
+	ft_destroy();
+out:
+	free(iv.rows);
+	free(total.rows);
+	return err;
+}
+
+const struct vigil_cmd cmd_filetop = {
+	.name = "filetop",
+	.run = filetop_run,
+	.summary = "top files by reads and writes, per process (filetop), counted in the kernel",
+	.opts = filetop_opts,
+	.flags = VC_ROOT | VC_BTF | VC_TRACE,
+	/* everything else is one of the plan's paths: doctor reports which */
+	.needs = 0,
+	.plan = &plan,
+};
