@@ -4,11 +4,14 @@
  *
  * Per packet: parse to the L4 header, read the active generation once, then
  * in that generation's maps: source class, destination class, then
- * (classes, protocol) -> verdict, whatever the number of rules. Exact keys
- * are hash lookups: the kernel's LPM trie walk gets slower as the trie
- * grows, a hash lookup does not. A class is a host-hash hit, else (only when
- * the generation has shorter prefixes) an LPM trie lookup, else the family
- * root; the port trie is consulted only for combinations whose verdict
+ * (classes, protocol) -> verdict. Every lookup is a hash lookup except the
+ * port trie: the kernel's LPM trie walk gets slower as the trie grows, a
+ * hash lookup does not. An address's class is found by probing the side's
+ * per-family hash, keyed by (prefix length, masked address), once per
+ * distinct prefix length of the generation, longest first: the first hit is
+ * the longest matching prefix, and no hit means the family root. So the
+ * cost grows with the number of distinct lengths, not with the number of
+ * rules. The port trie is consulted only for combinations whose verdict
  * depends on the port. User space (src/core/rules.c) precomputes which rule
  * wins for every combination; see docs/firewall.md.
  */
@@ -37,15 +40,9 @@ const volatile __u32 fw_dry_run = 0;
 const volatile __u32 fw_sample = 100;
 
 /* inner map templates: sizes, not BTF types (clang would emit only forward
- * declarations for types used nowhere else, and libbpf rejects those) */
-struct fw_addr_trie {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, VIGIL_FW_MAX_PREFIXES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(key_size, sizeof(struct vigil_fw_addr_key));
-	__uint(value_size, sizeof(struct vigil_fw_class));
-};
-
+ * declarations for types used nowhere else, and libbpf rejects those). The
+ * kernel does not compare a hash inner map's max_entries with its template's
+ * (5.10+), so user space sizes each generation's hashes to their contents. */
 struct fw_match_trie {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, VIGIL_FW_MAX_MATCH);
@@ -54,11 +51,19 @@ struct fw_match_trie {
 	__uint(value_size, sizeof(struct vigil_fw_verdict));
 };
 
-struct fw_host_hash {
+struct fw_addr4_hash {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, VIGIL_FW_MAX_HOSTS);
+	__uint(max_entries, VIGIL_FW_MAX_ADDRS);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(key_size, sizeof(struct vigil_fw_host_key));
+	__uint(key_size, sizeof(struct vigil_fw_addr4_key));
+	__uint(value_size, sizeof(struct vigil_fw_class));
+};
+
+struct fw_addr6_hash {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VIGIL_FW_MAX_ADDRS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct vigil_fw_addr6_key));
 	__uint(value_size, sizeof(struct vigil_fw_class));
 };
 
@@ -97,15 +102,29 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
 	__uint(max_entries, 2);
 	__type(key, __u32);
-	__array(values, struct fw_addr_trie);
-} fw_src SEC(".maps");
+	__array(values, struct fw_addr4_hash);
+} fw_src4 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
 	__uint(max_entries, 2);
 	__type(key, __u32);
-	__array(values, struct fw_addr_trie);
-} fw_dst SEC(".maps");
+	__array(values, struct fw_addr6_hash);
+} fw_src6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__array(values, struct fw_addr4_hash);
+} fw_dst4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__array(values, struct fw_addr6_hash);
+} fw_dst6 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
@@ -113,20 +132,6 @@ struct {
 	__type(key, __u32);
 	__array(values, struct fw_match_trie);
 } fw_match SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__array(values, struct fw_host_hash);
-} fw_src_host SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__array(values, struct fw_host_hash);
-} fw_dst_host SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
@@ -205,8 +210,8 @@ struct ip6_frag_ {
 };
 
 struct pkt {
-	__u8 src[16];
-	__u8 dst[16];
+	__be32 src[4];		/* IPv6; IPv4 in src[3] only (the rest is not set) */
+	__be32 dst[4];
 	__u8 family;
 	__u8 proto;
 	__u16 sport;
@@ -222,12 +227,19 @@ static __always_inline bool is_mapped6(const struct in6_addr *a)
 	       a->in6_u.u6_addr32[2] == bpf_htonl(0xffff);
 }
 
-static __always_inline void map_v4(__u8 *out, __be32 a)
+/* the address as the wire structs carry it: IPv6, or IPv4 mapped (::ffff:a.b.c.d) */
+static __always_inline void addr16(__u8 *out, const struct pkt *p, const __be32 *a)
 {
-	__builtin_memset(out, 0, 10);
-	out[10] = 0xff;
-	out[11] = 0xff;
-	__builtin_memcpy(out + 12, &a, 4);
+	if (p->family == 4) {
+		__be32 v4 = a[3];
+
+		__builtin_memset(out, 0, 10);
+		out[10] = 0xff;
+		out[11] = 0xff;
+		__builtin_memcpy(out + 12, &v4, 4);
+	} else {
+		__builtin_memcpy(out, a, 16);
+	}
 }
 
 /* 0: parsed; -1: not IP (or unparseable L2/L3), let the stack have it */
@@ -266,8 +278,9 @@ static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
 		if (ihl < sizeof(*ip))
 			return -1;
 		p->family = 4;
-		map_v4(p->src, ip->saddr);
-		map_v4(p->dst, ip->daddr);
+		/* the mapped form is built only when needed (events, rate limits) */
+		p->src[3] = ip->saddr;
+		p->dst[3] = ip->daddr;
 		p->proto = ip->protocol;
 		p->nonfirst_frag = (ip->frag_off & bpf_htons(IP_OFFSET_MASK)) != 0;
 		l4off = off + ihl;
@@ -346,8 +359,8 @@ static __always_inline void emit_drop(struct xdp_md *ctx, const struct pkt *p, _
 	__builtin_memset(e, 0, sizeof(*e));
 	e->hdr.ts = bpf_ktime_get_boot_ns();
 	e->hdr.type = VIGIL_EV_FW_DROP;
-	__builtin_memcpy(e->src, p->src, 16);
-	__builtin_memcpy(e->dst, p->dst, 16);
+	addr16(e->src, p, p->src);
+	addr16(e->dst, p, p->dst);
 	e->rule_id = rule_id;
 	e->ifindex = ctx->ingress_ifindex;
 	e->pkt_len = len;
@@ -372,7 +385,7 @@ static __always_inline bool bucket_allows(const struct pkt *p, const struct vigi
 		return false;
 	cost = 1000000000ull / v->rate;
 	cap = cost * (v->burst ? v->burst : 1);
-	__builtin_memcpy(k.addr, p->src, 16);
+	addr16(k.addr, p, p->src);
 	k.bucket = v->bucket;
 	b = bpf_map_lookup_elem(&fw_buckets, &k);
 	if (!b) {
@@ -394,21 +407,82 @@ static __always_inline bool bucket_allows(const struct pkt *p, const struct vigi
 	return false;
 }
 
+/* a word's network mask: its top len bits set, 0 <= len <= 32 */
+static __always_inline __be32 mask32(__u32 len)
+{
+	return bpf_htonl((__u32)(0xffffffff00000000ull >> (len & 63)));
+}
+
+/* longest matching IPv4 prefix: one hash probe per distinct length, longest first */
+static __always_inline struct vigil_fw_class *lookup4(void *m, const struct vigil_fw_lens *l,
+						      __be32 a)
+{
+	struct vigil_fw_addr4_key k;
+	struct vigil_fw_class *hc;
+	__u32 n = l->n4;
+
+	for (__u32 i = 0; i < 32; i++) {
+		__u32 len;
+		__be32 masked;
+
+		if (i >= n)
+			break;
+		len = l->v4[i];
+		masked = a & mask32(len);
+		k.prefixlen = len;
+		__builtin_memcpy(k.addr, &masked, 4);
+		hc = bpf_map_lookup_elem(m, &k);
+		if (hc)
+			return hc;
+	}
+	return NULL;
+}
+
+/* the same for IPv6: up to 128 lengths, a bounded loop the verifier walks */
+static __always_inline struct vigil_fw_class *lookup6(void *m, const struct vigil_fw_lens *l,
+						      const __be32 *a)
+{
+	struct vigil_fw_addr6_key k;
+	struct vigil_fw_class *hc;
+	__u32 n = l->n6;
+
+#pragma clang loop unroll(disable)
+	for (__u32 i = 0; i < 128; i++) {
+		__be32 w[4];
+		__u32 len;
+
+		if (i >= n)
+			break;
+		len = l->v6[i];
+#pragma unroll
+		for (int j = 0; j < 4; j++) {
+			/* bits of the length inside word j, clamped to 0..32 */
+			__u32 b = len > 32 * j ? len - 32 * j : 0;
+
+			w[j] = a[j] & mask32(b > 32 ? 32 : b);
+		}
+		k.prefixlen = len;
+		__builtin_memcpy(k.addr, w, 16);
+		hc = bpf_map_lookup_elem(m, &k);
+		if (hc)
+			return hc;
+	}
+	return NULL;
+}
+
 /*
- * An address's class: its host entry (always its longest matching prefix),
- * else the trie's longest match, else its family root when the trie holds
- * nothing else. For sources, *decided is set when no further lookup can
- * change the verdict: a host or trie entry carrying its rule's verdict, or
- * a root class no rule applies to (the default policy). -1: the maps of this generation
+ * An address's class: its longest matching prefix (lookup4/lookup6), else
+ * its family root. For sources, *decided is set when no further lookup can
+ * change the verdict: an entry carrying its rule's verdict, or a root class
+ * no rule applies to (the default policy). -1: the maps of this generation
  * are missing (only before the first load completes).
  */
 static __always_inline int addr_class(bool src, __u32 gen, struct vigil_fw_gen *g,
 				      const struct pkt *p, __u32 *out,
 				      struct vigil_fw_verdict **decided)
 {
-	struct vigil_fw_addr_key ak = { .prefixlen = 128 };
-	const __u8 *addr = src ? p->src : p->dst;
-	struct vigil_fw_class *hc;
+	const struct vigil_fw_lens *l = src ? &g->src_lens : &g->dst_lens;
+	struct vigil_fw_class *hc = NULL;
 	__u32 flags = g->flags, none;
 	void *m;
 
@@ -418,39 +492,31 @@ static __always_inline int addr_class(bool src, __u32 gen, struct vigil_fw_gen *
 		none = VIGIL_FW_G_SRC_MAPPED6_NONE;
 		goto root;
 	}
-	if (flags & (src ? VIGIL_FW_G_SRC_HOSTS : VIGIL_FW_G_DST_HOSTS)) {
-		m = bpf_map_lookup_elem(src ? (void *)&fw_src_host : (void *)&fw_dst_host, &gen);
-		if (!m)
-			return -1;
-		hc = bpf_map_lookup_elem(m, addr);
-		if (hc) {
-			*out = hc->id;
-			if (src && (hc->flags & VIGIL_FW_C_DECIDED))
-				*decided = &hc->v;
-			return 0;
+	if (p->family == 4) {
+		if (l->n4) {
+			m = bpf_map_lookup_elem(src ? (void *)&fw_src4 : (void *)&fw_dst4, &gen);
+			if (!m)
+				return -1;
+			hc = lookup4(m, l, src ? p->src[3] : p->dst[3]);
 		}
-	}
-	if (!(flags & (src ? VIGIL_FW_G_SRC_TRIE : VIGIL_FW_G_DST_TRIE))) {
-		if (p->family == 4) {
-			*out = src ? g->src_root4 : g->dst_root4;
-			none = VIGIL_FW_G_SRC_ROOT4_NONE;
-		} else {
-			*out = src ? g->src_root6 : g->dst_root6;
-			none = VIGIL_FW_G_SRC_ROOT6_NONE;
+		*out = src ? g->src_root4 : g->dst_root4;
+		none = VIGIL_FW_G_SRC_ROOT4_NONE;
+	} else {
+		if (l->n6) {
+			m = bpf_map_lookup_elem(src ? (void *)&fw_src6 : (void *)&fw_dst6, &gen);
+			if (!m)
+				return -1;
+			hc = lookup6(m, l, src ? p->src : p->dst);
 		}
-		goto root;
+		*out = src ? g->src_root6 : g->dst_root6;
+		none = VIGIL_FW_G_SRC_ROOT6_NONE;
 	}
-	m = bpf_map_lookup_elem(src ? (void *)&fw_src : (void *)&fw_dst, &gen);
-	if (!m)
-		return -1;
-	__builtin_memcpy(ak.addr, addr, 16);
-	hc = bpf_map_lookup_elem(m, &ak);
-	if (!hc)
-		return -1;	/* cannot happen: both family roots are always present */
-	*out = hc->id;
-	if (src && (hc->flags & VIGIL_FW_C_DECIDED))
-		*decided = &hc->v;
-	return 0;
+	if (hc) {
+		*out = hc->id;
+		if (src && (hc->flags & VIGIL_FW_C_DECIDED))
+			*decided = &hc->v;
+		return 0;
+	}
 root:
 	if (src && (flags & none))
 		*decided = &g->dflt;

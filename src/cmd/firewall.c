@@ -73,18 +73,19 @@ static const struct vigil_opt fw_opts[] = {
 
 /* the maps that make up the firewall's state, by fd; in the order of fw_map_names */
 struct fw_fds {
-	int active, src, dst, match, counters, rules, src_host, dst_host, combo, gen, info;
+	int active, src4, src6, dst4, dst6, match, counters, rules, combo, gen, info;
 };
 
 static const char *const fw_map_names[] = {
-	"fw_active", "fw_src", "fw_dst", "fw_match", "fw_counters", "fw_rules",
-	"fw_src_host", "fw_dst_host", "fw_combo", "fw_gen", "fw_info",
+	"fw_active", "fw_src4", "fw_src6", "fw_dst4", "fw_dst6", "fw_match", "fw_counters",
+	"fw_rules", "fw_combo", "fw_gen", "fw_info",
 };
 
 /* every map the object has, pinned under the same names */
 static const char *const pin_maps[] = {
-	"fw_active", "fw_src", "fw_dst", "fw_match", "fw_counters", "fw_rules",
-	"fw_src_host", "fw_dst_host", "fw_combo", "fw_gen", "fw_info", "fw_buckets", "fw_sample_ctr", "vigil_events", "vigil_lost",
+	"fw_active", "fw_src4", "fw_src6", "fw_dst4", "fw_dst6", "fw_match", "fw_counters",
+	"fw_rules", "fw_combo", "fw_gen", "fw_info", "fw_buckets", "fw_sample_ctr", "vigil_events",
+	"vigil_lost",
 };
 
 static uint64_t realtime_ns(void)
@@ -143,15 +144,23 @@ static int map_fill(int fd, const void *keys, size_t ksz, const void *vals, size
  * grace period: when this returns no packet still uses the old generation,
  * so the next reload may overwrite its slots.
  */
+/* a hash sized to its contents: the kernel allocates its buckets at creation */
+static int hash_create(const char *name, size_t ksz, size_t vsz, uint32_t n)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, noprealloc, .map_flags = BPF_F_NO_PREALLOC);
+
+	return bpf_map_create(BPF_MAP_TYPE_HASH, name, ksz, vsz, n ? n : 1, &noprealloc);
+}
+
 static int install(const struct fw_fds *f, const struct vigil_rules *rs,
 		   const struct vigil_fw_table *t, bool initial)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, noprealloc, .map_flags = BPF_F_NO_PREALLOC);
-	enum { SRC, DST, MATCH, CTR, SRC_HOST, DST_HOST, COMBO, GEN, RULES, NMAPS };
+	enum { SRC4, SRC6, DST4, DST6, MATCH, CTR, COMBO, GEN, RULES, NMAPS };
 	int fds[NMAPS];
 	/* fw_rules last: re-installing its slot is the RCU wait (see above) */
-	const int outer[NMAPS] = { f->src, f->dst, f->match, f->counters, f->src_host,
-				   f->dst_host, f->combo, f->gen, f->rules };
+	const int outer[NMAPS] = { f->src4, f->src6, f->dst4, f->dst6, f->match, f->counters,
+				   f->combo, f->gen, f->rules };
 	__u32 zero = 0, cur = 0, next;
 	int err = 0;
 
@@ -162,41 +171,35 @@ static int install(const struct fw_fds *f, const struct vigil_rules *rs,
 		goto out;
 	}
 	next = initial ? 0 : (cur ^ 1) & 1;
-	fds[SRC] = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "fw_src_gen", sizeof(struct vigil_fw_addr_key),
-				  sizeof(struct vigil_fw_class), VIGIL_FW_MAX_PREFIXES, &noprealloc);
-	fds[DST] = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "fw_dst_gen", sizeof(struct vigil_fw_addr_key),
-				  sizeof(struct vigil_fw_class), VIGIL_FW_MAX_PREFIXES, &noprealloc);
+	fds[SRC4] = hash_create("fw_src4_gen", sizeof(*t->src.keys4), sizeof(*t->src.vals4), t->src.n4);
+	fds[SRC6] = hash_create("fw_src6_gen", sizeof(*t->src.keys6), sizeof(*t->src.vals6), t->src.n6);
+	fds[DST4] = hash_create("fw_dst4_gen", sizeof(*t->dst.keys4), sizeof(*t->dst.vals4), t->dst.n4);
+	fds[DST6] = hash_create("fw_dst6_gen", sizeof(*t->dst.keys6), sizeof(*t->dst.vals6), t->dst.n6);
 	fds[MATCH] = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "fw_match_gen", sizeof(struct vigil_fw_match_key),
 				    sizeof(struct vigil_fw_verdict), VIGIL_FW_MAX_MATCH, &noprealloc);
 	fds[CTR] = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "fw_ctr_gen", sizeof(__u32),
 				  sizeof(struct vigil_fw_counter), VIGIL_FW_MAX_RULES + 1, NULL);
-	fds[SRC_HOST] = bpf_map_create(BPF_MAP_TYPE_HASH, "fw_shost_gen", sizeof(struct vigil_fw_host_key),
-				       sizeof(struct vigil_fw_class), VIGIL_FW_MAX_HOSTS, &noprealloc);
-	fds[DST_HOST] = bpf_map_create(BPF_MAP_TYPE_HASH, "fw_dhost_gen", sizeof(struct vigil_fw_host_key),
-				       sizeof(struct vigil_fw_class), VIGIL_FW_MAX_HOSTS, &noprealloc);
-	fds[COMBO] = bpf_map_create(BPF_MAP_TYPE_HASH, "fw_combo_gen", sizeof(struct vigil_fw_combo_key),
-				    sizeof(struct vigil_fw_verdict), VIGIL_FW_MAX_COMBOS, &noprealloc);
+	fds[COMBO] = hash_create("fw_combo_gen", sizeof(*t->ckeys), sizeof(*t->cvals), t->ncombo);
 	fds[GEN] = bpf_map_create(BPF_MAP_TYPE_ARRAY, "fw_gen_gen", sizeof(__u32),
 				  sizeof(struct vigil_fw_gen), 1, NULL);
-	fds[RULES] = bpf_map_create(BPF_MAP_TYPE_HASH, "fw_rules_gen", sizeof(__u32),
-				    sizeof(struct vigil_fw_rule), VIGIL_FW_MAX_RULES + 1, &noprealloc);
+	fds[RULES] = hash_create("fw_rules_gen", sizeof(__u32), sizeof(struct vigil_fw_rule), rs->n);
 	for (int i = 0; i < NMAPS; i++) {
 		if (fds[i] < 0) {
 			err = -errno;
 			goto out;
 		}
 	}
-	err = map_fill(fds[SRC], t->src.keys, sizeof(*t->src.keys), t->src.vals, sizeof(*t->src.vals),
-		       t->src.n);
+	err = map_fill(fds[SRC4], t->src.keys4, sizeof(*t->src.keys4), t->src.vals4,
+		       sizeof(*t->src.vals4), t->src.n4);
 	if (!err)
-		err = map_fill(fds[DST], t->dst.keys, sizeof(*t->dst.keys), t->dst.vals,
-			       sizeof(*t->dst.vals), t->dst.n);
+		err = map_fill(fds[SRC6], t->src.keys6, sizeof(*t->src.keys6), t->src.vals6,
+			       sizeof(*t->src.vals6), t->src.n6);
 	if (!err)
-		err = map_fill(fds[SRC_HOST], t->src.hosts, sizeof(*t->src.hosts), t->src.host_vals,
-			       sizeof(*t->src.host_vals), t->src.nhosts);
+		err = map_fill(fds[DST4], t->dst.keys4, sizeof(*t->dst.keys4), t->dst.vals4,
+			       sizeof(*t->dst.vals4), t->dst.n4);
 	if (!err)
-		err = map_fill(fds[DST_HOST], t->dst.hosts, sizeof(*t->dst.hosts), t->dst.host_vals,
-			       sizeof(*t->dst.host_vals), t->dst.nhosts);
+		err = map_fill(fds[DST6], t->dst.keys6, sizeof(*t->dst.keys6), t->dst.vals6,
+			       sizeof(*t->dst.vals6), t->dst.n6);
 	if (!err)
 		err = map_fill(fds[COMBO], t->ckeys, sizeof(*t->ckeys), t->cvals, sizeof(*t->cvals),
 			       t->ncombo);
@@ -244,13 +247,13 @@ static int info_put(const struct fw_fds *f, const struct vigil_fw_info *info)
 static void fds_from_skel(struct firewall_bpf *skel, struct fw_fds *f)
 {
 	f->active = bpf_map__fd(skel->maps.fw_active);
-	f->src = bpf_map__fd(skel->maps.fw_src);
-	f->dst = bpf_map__fd(skel->maps.fw_dst);
+	f->src4 = bpf_map__fd(skel->maps.fw_src4);
+	f->src6 = bpf_map__fd(skel->maps.fw_src6);
+	f->dst4 = bpf_map__fd(skel->maps.fw_dst4);
+	f->dst6 = bpf_map__fd(skel->maps.fw_dst6);
 	f->match = bpf_map__fd(skel->maps.fw_match);
 	f->counters = bpf_map__fd(skel->maps.fw_counters);
 	f->rules = bpf_map__fd(skel->maps.fw_rules);
-	f->src_host = bpf_map__fd(skel->maps.fw_src_host);
-	f->dst_host = bpf_map__fd(skel->maps.fw_dst_host);
 	f->combo = bpf_map__fd(skel->maps.fw_combo);
 	f->gen = bpf_map__fd(skel->maps.fw_gen);
 	f->info = bpf_map__fd(skel->maps.fw_info);
@@ -1052,20 +1055,23 @@ static int do_check(const char *rules_path)
 		jw_str(&w, "rules_file", rules_path);
 		jw_u64(&w, "rules", rs.n - 1);
 		jw_u64(&w, "warnings", rs.nwarnings);
-		/* prefixes include the host addresses, as before the host maps existed */
-		jw_u64(&w, "source_prefixes", t.src.n + t.src.nhosts);
+		/* prefixes include the host addresses and the two family roots */
+		jw_u64(&w, "source_prefixes", t.src.n4 + t.src.n6 + 2);
 		jw_u64(&w, "source_hosts", t.src.nhosts);
-		jw_u64(&w, "destination_prefixes", t.dst.n + t.dst.nhosts);
+		jw_u64(&w, "source_lengths", t.gen.src_lens.n4 + t.gen.src_lens.n6);
+		jw_u64(&w, "destination_prefixes", t.dst.n4 + t.dst.n6 + 2);
 		jw_u64(&w, "destination_hosts", t.dst.nhosts);
+		jw_u64(&w, "destination_lengths", t.gen.dst_lens.n4 + t.gen.dst_lens.n6);
 		jw_u64(&w, "match_entries", t.ncombo + t.nmatch);
 		jw_u64(&w, "combinations", t.ncombo);
 		jw_u64(&w, "port_entries", t.nmatch);
 		jw_end_obj(&w);
 	} else {
-		fprintf(vigil.out, "%s: %u rules, %u warnings; %u source prefixes (%u hosts), "
-			"%u destination prefixes (%u hosts), %u combinations, %u port entries\n",
-			rules_path, rs.n - 1, rs.nwarnings, t.src.n + t.src.nhosts, t.src.nhosts,
-			t.dst.n + t.dst.nhosts, t.dst.nhosts, t.ncombo, t.nmatch);
+		fprintf(vigil.out, "%s: %u rules, %u warnings; %u source prefixes (%u hosts, %u lengths), "
+			"%u destination prefixes (%u hosts, %u lengths), %u combinations, %u port entries\n",
+			rules_path, rs.n - 1, rs.nwarnings, t.src.n4 + t.src.n6 + 2, t.src.nhosts,
+			t.gen.src_lens.n4 + t.gen.src_lens.n6, t.dst.n4 + t.dst.n6 + 2, t.dst.nhosts,
+			t.gen.dst_lens.n4 + t.gen.dst_lens.n6, t.ncombo, t.nmatch);
 	}
 	vigil_fw_table_free(&t);
 	vigil_rules_free(&rs);

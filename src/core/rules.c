@@ -3,20 +3,20 @@
  * Firewall rules: parser and compiler.
  *
  * The compiler is where "cost flat in the number of rules" comes from. The
- * XDP program does a fixed number of lookups (source class, destination
- * class, then (classes, protocol[, port])) whatever the rule count, and
- * hash lookups wherever the key is exact, because the kernel's LPM trie
- * walk gets slower as the trie grows. All the work of deciding which rule
- * wins is done here, once per load:
+ * XDP program does a number of lookups that does not depend on the rule
+ * count (source class, destination class, then (classes, protocol[, port])),
+ * and hash lookups for addresses, because the kernel's LPM trie walk gets
+ * slower as the trie grows. All the work of deciding which rule wins is done
+ * here, once per load:
  *
  *   - every distinct source prefix becomes a class; an address's class is
  *     its longest matching prefix. The rules whose source contains the
  *     address are exactly those attached to that prefix and its ancestors,
- *     so a class stands for a fixed candidate set. Host prefixes (/32,
- *     /128) go to a hash looked up first: a host entry is always the
- *     longest match for its address. The rest go to an LPM trie, consulted
- *     only on a hash miss and only when it holds more than the family
- *     roots. Same for destinations.
+ *     so a class stands for a fixed candidate set. Every prefix but the
+ *     family roots goes to a per-family hash keyed by (length, masked
+ *     address); the generation lists the distinct lengths longest first, and
+ *     the program probes them in that order: the first hit is the longest
+ *     match, no hit means the family root. Same for destinations.
  *   - for every (source class, destination class) pair with candidates, and
  *     for every protocol some candidate names, the port space is painted in
  *     precedence order. A combination with one winner for every port is one
@@ -993,6 +993,8 @@ struct compiler {
 	uint32_t stamp;
 	/* port painting scratch */
 	uint32_t *pts, *owner, *next;
+	/* node -> its address map value (NULL for the roots) */
+	struct vigil_fw_class **src_cv, **dst_cv;
 	char *err;
 	size_t errlen;
 };
@@ -1377,33 +1379,66 @@ static int compile_src_class(struct compiler *c, uint32_t s, struct vigil_fw_cla
 	return 0;
 }
 
-/* the side's nodes -> host hash entries and trie entries; ids are node indices */
-static int fill_side(const struct side *s, struct vigil_fw_side_table *st)
+/*
+ * The side's nodes -> the per-family hash entries and the distinct lengths,
+ * longest first; class ids are node indices. The family roots get no entry:
+ * the program falls back to them after the last length. cv[node] points at
+ * the node's map value (NULL for the roots).
+ */
+static int fill_side(const struct side *s, struct vigil_fw_side_table *st,
+		     struct vigil_fw_lens *lens, struct vigil_fw_class **cv)
 {
-	uint32_t nh = 0, nt = 0;
+	bool used4[33] = { false }, used6[129] = { false };
+	uint32_t n4 = 0, n6 = 0;
 
-	for (uint32_t i = 0; i < s->n; i++)
-		if (s->nodes[i].len == 128)
-			nh++;
-	nt = s->n - nh;
-	st->keys = calloc(nt ? nt : 1, sizeof(*st->keys));
-	st->vals = calloc(nt ? nt : 1, sizeof(*st->vals));
-	st->hosts = calloc(nh ? nh : 1, sizeof(*st->hosts));
-	st->host_vals = calloc(nh ? nh : 1, sizeof(*st->host_vals));
-	if (!st->keys || !st->vals || !st->hosts || !st->host_vals)
+	for (uint32_t i = 0; i < s->n; i++) {
+		if (i == s->root4 || i == s->root6)
+			continue;
+		if (s->nodes[i].family == 4)
+			n4++;
+		else
+			n6++;
+	}
+	st->keys4 = calloc(n4 ? n4 : 1, sizeof(*st->keys4));
+	st->vals4 = calloc(n4 ? n4 : 1, sizeof(*st->vals4));
+	st->keys6 = calloc(n6 ? n6 : 1, sizeof(*st->keys6));
+	st->vals6 = calloc(n6 ? n6 : 1, sizeof(*st->vals6));
+	if (!st->keys4 || !st->vals4 || !st->keys6 || !st->vals6)
 		return -1;
 	for (uint32_t i = 0; i < s->n; i++) {
 		const struct node *nd = &s->nodes[i];
 
-		if (nd->len == 128) {
-			memcpy(st->hosts[st->nhosts].addr, nd->addr, 16);
-			st->host_vals[st->nhosts++].id = i;
+		cv[i] = NULL;
+		if (i == s->root4 || i == s->root6)
+			continue;
+		if (nd->family == 4) {
+			struct vigil_fw_addr4_key *k = &st->keys4[st->n4];
+
+			/* node addresses are already masked (the parser rejects host bits) */
+			k->prefixlen = nd->len - 96;
+			memcpy(k->addr, nd->addr + 12, 4);
+			used4[k->prefixlen] = true;
+			cv[i] = &st->vals4[st->n4++];
 		} else {
-			st->keys[st->n].prefixlen = nd->len;
-			memcpy(st->keys[st->n].addr, nd->addr, 16);
-			st->vals[st->n++].id = i;
+			struct vigil_fw_addr6_key *k = &st->keys6[st->n6];
+
+			k->prefixlen = nd->len;
+			memcpy(k->addr, nd->addr, 16);
+			used6[k->prefixlen] = true;
+			cv[i] = &st->vals6[st->n6++];
 		}
+		cv[i]->id = i;
+		if (nd->len == 128)
+			st->nhosts++;
 	}
+	memset(lens, 0, sizeof(*lens));
+	/* lengths 0 are the roots only: a prefix of length 0 is its family root */
+	for (uint32_t l = 32; l >= 1; l--)
+		if (used4[l])
+			lens->v4[lens->n4++] = (uint8_t)l;
+	for (uint32_t l = 128; l >= 1; l--)
+		if (used6[l])
+			lens->v6[lens->n6++] = (uint8_t)l;
 	return 0;
 }
 
@@ -1467,13 +1502,13 @@ int vigil_fw_compile(struct vigil_rules *rs, struct vigil_fw_table *t, char *err
 	for (uint32_t i = 0; i < nr; i++)
 		c.rank[order[i]] = i;
 
-	if (fill_side(&c.src, &t->src) || fill_side(&c.dst, &t->dst))
+	c.src_cv = calloc(c.src.n, sizeof(*c.src_cv));
+	c.dst_cv = calloc(c.dst.n, sizeof(*c.dst_cv));
+	if (!c.src_cv || !c.dst_cv)
 		goto out;
-	/* the trie is worth a lookup only with prefixes besides the two roots */
-	t->gen.flags |= (t->src.nhosts ? VIGIL_FW_G_SRC_HOSTS : 0) |
-		       (t->src.n > 2 ? VIGIL_FW_G_SRC_TRIE : 0) |
-		       (t->dst.nhosts ? VIGIL_FW_G_DST_HOSTS : 0) |
-		       (t->dst.n > 2 ? VIGIL_FW_G_DST_TRIE : 0);
+	if (fill_side(&c.src, &t->src, &t->gen.src_lens, c.src_cv) ||
+	    fill_side(&c.dst, &t->dst, &t->gen.dst_lens, c.dst_cv))
+		goto out;
 	t->gen.src_root4 = c.src.root4;
 	t->gen.src_root6 = c.src.root6;
 	t->gen.src_mapped6 = mapped6_class(&c.src);
@@ -1490,10 +1525,8 @@ int vigil_fw_compile(struct vigil_rules *rs, struct vigil_fw_table *t, char *err
 	/* no rule matched: the default policy decides */
 	verdict_fill(&c, 0, &t->gen.dflt);
 	c.won[0] = 1;
-	for (uint32_t s = 0, h = 0, k = 0; s < c.src.n; s++) {
-		/* nodes are in node order in the host and trie tables (fill_side) */
-		struct vigil_fw_class *cv = c.src.nodes[s].len == 128 ? &t->src.host_vals[h++] :
-					    &t->src.vals[k++];
+	for (uint32_t s = 0; s < c.src.n; s++) {
+		struct vigil_fw_class *cv = c.src_cv[s];
 
 		/* the roots and the mapped class are also reached without a lookup,
 		 * so they must keep their combination entries */
@@ -1539,19 +1572,21 @@ out:
 	free(c.pts);
 	free(c.owner);
 	free(c.next);
+	free(c.src_cv);
+	free(c.dst_cv);
 	return ret;
 }
 
 void vigil_fw_table_free(struct vigil_fw_table *t)
 {
-	free(t->src.keys);
-	free(t->src.vals);
-	free(t->src.hosts);
-	free(t->src.host_vals);
-	free(t->dst.keys);
-	free(t->dst.vals);
-	free(t->dst.hosts);
-	free(t->dst.host_vals);
+	free(t->src.keys4);
+	free(t->src.vals4);
+	free(t->src.keys6);
+	free(t->src.vals6);
+	free(t->dst.keys4);
+	free(t->dst.vals4);
+	free(t->dst.keys6);
+	free(t->dst.vals6);
 	free(t->ckeys);
 	free(t->cvals);
 	free(t->mkeys);
@@ -1564,23 +1599,6 @@ void vigil_fw_table_free(struct vigil_fw_table *t)
 static bool lpm_match(const uint8_t *key, const uint8_t *data, uint32_t prefixlen)
 {
 	return bits_equal(key, data, prefixlen);
-}
-
-/* index of the longest matching entry, or -1 */
-static int64_t lpm_addr(const struct vigil_fw_addr_key *keys, uint32_t n, const uint8_t addr[16])
-{
-	int64_t best = -1;
-	uint32_t best_len = 0;
-
-	for (uint32_t i = 0; i < n; i++) {
-		if (!lpm_match(keys[i].addr, addr, keys[i].prefixlen))
-			continue;
-		if (best < 0 || keys[i].prefixlen > best_len) {
-			best = i;
-			best_len = keys[i].prefixlen;
-		}
-	}
-	return best;
 }
 
 static const struct vigil_fw_verdict *lpm_match_key(const struct vigil_fw_table *t,
@@ -1602,49 +1620,63 @@ static const struct vigil_fw_verdict *lpm_match_key(const struct vigil_fw_table 
 	return best;
 }
 
-/* a class the way the program finds it: mapped IPv6, host hash, trie or family root;
- * *decided: the host entry's verdict when it has one */
+/* a class the way the program finds it: mapped IPv6, then one hash probe per
+ * distinct length, longest first, then the family root; *decided: the
+ * entry's verdict when it carries one */
 static uint32_t sim_class(const struct vigil_fw_table *t, bool src, const struct vigil_fw_pkt *p,
 			  const struct vigil_fw_verdict **decided)
 {
 	const struct vigil_fw_gen *g = &t->gen;
 	const struct vigil_fw_side_table *st = src ? &t->src : &t->dst;
+	const struct vigil_fw_lens *lens = src ? &g->src_lens : &g->dst_lens;
 	const uint8_t *addr = src ? p->src : p->dst;
-	uint32_t flags = g->flags;
-	uint32_t hosts_flag = src ? VIGIL_FW_G_SRC_HOSTS : VIGIL_FW_G_DST_HOSTS;
-	uint32_t trie_flag = src ? VIGIL_FW_G_SRC_TRIE : VIGIL_FW_G_DST_TRIE;
-	int64_t id;
+	const struct vigil_fw_class *hit = NULL;
+	uint32_t none;
 
 	*decided = NULL;
 	if (p->family == 6 && !memcmp(addr, v4_mapped_prefix, 12)) {
-		if (src && (flags & VIGIL_FW_G_SRC_MAPPED6_NONE))
+		if (src && (g->flags & VIGIL_FW_G_SRC_MAPPED6_NONE))
 			*decided = &g->dflt;
 		return src ? g->src_mapped6 : g->dst_mapped6;
 	}
-	if (flags & hosts_flag) {
-		for (uint32_t i = 0; i < st->nhosts; i++) {
-			if (memcmp(st->hosts[i].addr, addr, 16))
-				continue;
-			if (src && (st->host_vals[i].flags & VIGIL_FW_C_DECIDED))
-				*decided = &st->host_vals[i].v;
-			return st->host_vals[i].id;
+	if (p->family == 4) {
+		for (uint32_t i = 0; i < lens->n4 && !hit; i++) {
+			struct vigil_fw_addr4_key k;
+			uint8_t a[16];
+
+			memset(&k, 0, sizeof(k));
+			k.prefixlen = lens->v4[i];
+			memcpy(a, addr, 16);
+			mask_bits(a, 96 + k.prefixlen);
+			memcpy(k.addr, a + 12, 4);
+			for (uint32_t j = 0; j < st->n4; j++)
+				if (!memcmp(&st->keys4[j], &k, sizeof(k)))
+					hit = &st->vals4[j];
+		}
+	} else {
+		for (uint32_t i = 0; i < lens->n6 && !hit; i++) {
+			struct vigil_fw_addr6_key k;
+
+			memset(&k, 0, sizeof(k));
+			k.prefixlen = lens->v6[i];
+			memcpy(k.addr, addr, 16);
+			mask_bits(k.addr, k.prefixlen);
+			for (uint32_t j = 0; j < st->n6; j++)
+				if (!memcmp(&st->keys6[j], &k, sizeof(k)))
+					hit = &st->vals6[j];
 		}
 	}
-	if (!(flags & trie_flag)) {
-		uint32_t none = p->family == 4 ? VIGIL_FW_G_SRC_ROOT4_NONE : VIGIL_FW_G_SRC_ROOT6_NONE;
-
-		if (src && (flags & none))
-			*decided = &g->dflt;
-		if (p->family == 4)
-			return src ? g->src_root4 : g->dst_root4;
-		return src ? g->src_root6 : g->dst_root6;
+	if (hit) {
+		if (src && (hit->flags & VIGIL_FW_C_DECIDED))
+			*decided = &hit->v;
+		return hit->id;
 	}
-	id = lpm_addr(st->keys, st->n, addr);
-	if (id < 0)
-		return UINT32_MAX;
-	if (src && (st->vals[id].flags & VIGIL_FW_C_DECIDED))
-		*decided = &st->vals[id].v;
-	return st->vals[id].id;
+	none = p->family == 4 ? VIGIL_FW_G_SRC_ROOT4_NONE : VIGIL_FW_G_SRC_ROOT6_NONE;
+	if (src && (g->flags & none))
+		*decided = &g->dflt;
+	if (p->family == 4)
+		return src ? g->src_root4 : g->dst_root4;
+	return src ? g->src_root6 : g->dst_root6;
 }
 
 static const struct vigil_fw_verdict *combo_find(const struct vigil_fw_table *t,

@@ -57,18 +57,20 @@ int vigil_fw_precedence_cmp(const struct vigil_fw_rule *a, const struct vigil_fw
 /* ---- compiled tables: exactly the entries of the BPF maps ---- */
 
 /*
- * Per side (source, destination): host addresses (/32, /128) go to a hash,
- * every other prefix and the two family roots to an LPM trie. Classes are
- * shared: an address's class is its host entry if it has one (a host entry
- * is always its longest matching prefix), else the trie's answer.
+ * Per side (source, destination) and family: every prefix except the family
+ * roots, keyed by (length, masked address), and the distinct lengths longest
+ * first (in gen.src_lens / gen.dst_lens). An address's class is the first
+ * hit probing the lengths in that order (its longest matching prefix), else
+ * its family root. Hosts (/32, /128) are just the longest length.
  */
 struct vigil_fw_side_table {
-	struct vigil_fw_addr_key *keys;		/* trie */
-	struct vigil_fw_class *vals;		/* class, and for sources maybe the verdict */
-	uint32_t n;
-	struct vigil_fw_host_key *hosts;	/* hash */
-	struct vigil_fw_class *host_vals;	/* class, and for sources maybe the verdict */
-	uint32_t nhosts;
+	struct vigil_fw_addr4_key *keys4;
+	struct vigil_fw_class *vals4;		/* class, and for sources maybe the verdict */
+	uint32_t n4;
+	struct vigil_fw_addr6_key *keys6;
+	struct vigil_fw_class *vals6;
+	uint32_t n6;
+	uint32_t nhosts;			/* entries of length 32 (v4) or 128 (v6) */
 };
 
 struct vigil_fw_table {

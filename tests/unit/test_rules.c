@@ -266,9 +266,13 @@ static void test_hosts(void)
 	CHECK(parse(&rs, text) == 0);
 	CHECK(vigil_fw_compile(&rs, &t, err, sizeof(err)) == 0);
 	CHECK(t.src.nhosts == 3 && t.dst.nhosts == 2);
-	CHECK((t.gen.flags & (VIGIL_FW_G_SRC_HOSTS | VIGIL_FW_G_SRC_TRIE | VIGIL_FW_G_DST_HOSTS |
-			      VIGIL_FW_G_DST_TRIE)) == (VIGIL_FW_G_SRC_HOSTS | VIGIL_FW_G_SRC_TRIE |
-							VIGIL_FW_G_DST_HOSTS | VIGIL_FW_G_DST_TRIE));
+	/* distinct lengths per family, longest first, without the roots */
+	CHECK(t.gen.src_lens.n4 == 2 && t.gen.src_lens.v4[0] == 32 && t.gen.src_lens.v4[1] == 16);
+	CHECK(t.gen.src_lens.n6 == 3 && t.gen.src_lens.v6[0] == 128 && t.gen.src_lens.v6[1] == 64 &&
+	      t.gen.src_lens.v6[2] == 32);
+	CHECK(t.gen.dst_lens.n4 == 2 && t.gen.dst_lens.v4[0] == 32 && t.gen.dst_lens.v4[1] == 16);
+	CHECK(t.gen.dst_lens.n6 == 2 && t.gen.dst_lens.v6[0] == 128 && t.gen.dst_lens.v6[1] == 48);
+	CHECK(t.src.n4 == 3 && t.src.n6 == 3 && t.dst.n4 == 2 && t.dst.n6 == 2);
 	check_cases("hosts", &rs, &t, cases, sizeof(cases) / sizeof(cases[0]));
 	vigil_fw_table_free(&t);
 	vigil_rules_free(&rs);
@@ -278,7 +282,10 @@ static void test_hosts(void)
 			 "drop icmp\n") == 0);
 	memset(&t, 0, sizeof(t));
 	CHECK(vigil_fw_compile(&rs, &t, err, sizeof(err)) == 0);
-	CHECK(!(t.gen.flags & (VIGIL_FW_G_SRC_TRIE | VIGIL_FW_G_DST_TRIE)));
+	/* hosts only: one probe per family, a miss is the family root's class */
+	CHECK(t.gen.src_lens.n4 == 1 && t.gen.src_lens.v4[0] == 32);
+	CHECK(t.gen.src_lens.n6 == 1 && t.gen.src_lens.v6[0] == 128);
+	CHECK(t.gen.dst_lens.n4 == 1 && t.gen.dst_lens.n6 == 0);
 	{
 		static const struct { const char *s, *d; int proto; uint32_t rule; } c2[] = {
 			{ "10.0.0.1", "1.1.1.1", 6, 1 }, { "10.0.0.9", "1.1.1.1", 1, 4 },
@@ -301,14 +308,14 @@ static void test_hosts(void)
 	CHECK(parse(&rs, "drop from 10.0.0.0/8\npass tcp from 11.0.0.0/8\ndrop\n") == 0);
 	memset(&t, 0, sizeof(t));
 	CHECK(vigil_fw_compile(&rs, &t, err, sizeof(err)) == 0);
-	CHECK(t.src.n == 4);
-	for (uint32_t i = 0; i < t.src.n; i++) {
-		const struct vigil_fw_addr_key *k = &t.src.keys[i];
-		bool ten = k->prefixlen == 104 && k->addr[12] == 10;
+	CHECK(t.src.n4 == 2 && t.src.n6 == 0);	/* the roots have no entries */
+	for (uint32_t i = 0; i < t.src.n4; i++) {
+		const struct vigil_fw_addr4_key *k = &t.src.keys4[i];
+		bool ten = k->prefixlen == 8 && k->addr[0] == 10;
 
-		CHECK(!!(t.src.vals[i].flags & VIGIL_FW_C_DECIDED) == ten);
+		CHECK(!!(t.src.vals4[i].flags & VIGIL_FW_C_DECIDED) == ten);
 		if (ten)
-			CHECK(t.src.vals[i].v.rule_id == 1);
+			CHECK(t.src.vals4[i].v.rule_id == 1);
 	}
 	{
 		struct vigil_fw_pkt p1 = pkt("10.1.1.1", "1.1.1.1", 6, 80), p2 = pkt("11.1.1.1", "1.1.1.1", 6, 80);
@@ -416,12 +423,12 @@ static void test_scale(void)
 	/* host rules: all in the source hash, the trie keeps only the two roots and
 	 * is not consulted; every host decides its packets alone, so no
 	 * combination entries at all */
-	CHECK(t.src.nhosts == 100000 && t.src.n == 2);
-	CHECK(!(t.gen.flags & (VIGIL_FW_G_SRC_TRIE | VIGIL_FW_G_DST_TRIE | VIGIL_FW_G_DST_HOSTS)));
-	CHECK(t.gen.flags & VIGIL_FW_G_SRC_HOSTS);
-	CHECK(t.src.host_vals[66051].flags == VIGIL_FW_C_DECIDED);
-	CHECK(t.src.host_vals[66051].v.rule_id == 66051 + 1);
-	CHECK(t.src.host_vals[66051].v.action == VIGIL_FW_DROP);
+	CHECK(t.src.nhosts == 100000 && t.src.n4 == 100000 && t.src.n6 == 0);
+	CHECK(t.gen.src_lens.n4 == 1 && t.gen.src_lens.v4[0] == 32 && t.gen.src_lens.n6 == 0);
+	CHECK(t.gen.dst_lens.n4 == 0 && t.gen.dst_lens.n6 == 0);
+	CHECK(t.src.vals4[66051].flags == VIGIL_FW_C_DECIDED);
+	CHECK(t.src.vals4[66051].v.rule_id == 66051 + 1);
+	CHECK(t.src.vals4[66051].v.action == VIGIL_FW_DROP);
 	CHECK(t.ncombo == 0);
 	CHECK(t.nmatch == 0);
 	struct vigil_fw_pkt p = pkt("10.1.2.3", "1.1.1.1", 6, 80);
