@@ -75,13 +75,6 @@ struct fw_combo_hash {
 	__uint(value_size, sizeof(struct vigil_fw_verdict));
 };
 
-struct fw_gen_array {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, sizeof(struct vigil_fw_gen));
-};
-
 struct fw_counter_array {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, VIGIL_FW_MAX_RULES + 1);
@@ -140,11 +133,14 @@ struct {
 	__array(values, struct fw_combo_hash);
 } fw_combo SEC(".maps");
 
+/* the generations' flags, lengths and default, by generation: plain data, so
+ * no inner map (one lookup less). A reload writes the inactive slot, which
+ * no packet reads any more (see install() in src/cmd/firewall.c). */
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 2);
 	__type(key, __u32);
-	__array(values, struct fw_gen_array);
+	__type(value, struct vigil_fw_gen);
 } fw_gen SEC(".maps");
 
 struct {
@@ -214,7 +210,7 @@ struct pkt {
 	__be32 dst[4];
 	__u8 family;
 	__u8 proto;
-	__u16 sport;
+	__u16 sport;		/* host order */
 	__u16 dport;
 	__u8 nonfirst_frag;
 	__u8 src_mapped6;	/* an IPv6 packet with an address in ::ffff:0:0/96 */
@@ -252,6 +248,9 @@ static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
 	__u16 h_proto;
 	__u32 l4off;
 
+	p->nonfirst_frag = 0;
+	p->src_mapped6 = 0;
+	p->dst_mapped6 = 0;
 	if ((void *)(eth + 1) > end)
 		return -1;
 	h_proto = eth->h_proto;
@@ -325,6 +324,10 @@ static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
 		return -1;
 	}
 
+	/* read here, not when needed: the offset would then stay live (and precise,
+	 * for the verifier) across the address loops, multiplying their states */
+	p->sport = 0;
+	p->dport = 0;
 	if ((p->proto == PROTO_TCP || p->proto == PROTO_UDP) && !p->nonfirst_frag) {
 		__be16 *ports = data + (l4off & 0xffff);
 
@@ -438,15 +441,31 @@ static __always_inline struct vigil_fw_class *lookup4(void *m, const struct vigi
 	return NULL;
 }
 
-/* the same for IPv6: up to 128 lengths, a bounded loop the verifier walks */
-static __always_inline struct vigil_fw_class *lookup6(void *m, const struct vigil_fw_lens *l,
-						      const __be32 *a)
+/*
+ * The same for IPv6, up to 128 lengths: a global function, so the verifier
+ * checks it once on its own. Inlined, its bounded loop would be walked again
+ * for every distinct state the IPv6 parser hands it (3x the verifier's work
+ * for the whole program). Global functions cannot return map pointers:
+ * copies the entry to *out. side: 0 source, 1 destination. 1: hit, 0: no
+ * prefix matches, -1: this generation's map is missing.
+ */
+__noinline int fw_lookup6(__u32 side, __u32 gen, const struct vigil_fw_lens *l,
+			  const struct pkt *p, struct vigil_fw_class *out)
 {
 	struct vigil_fw_addr6_key k;
 	struct vigil_fw_class *hc;
-	__u32 n = l->n6;
+	const __be32 *a;
+	void *m;
+	__u32 n;
 
-#pragma clang loop unroll(disable)
+	if (!l || !p || !out)
+		return -1;
+	gen &= 1;
+	m = bpf_map_lookup_elem(side ? (void *)&fw_dst6 : (void *)&fw_src6, &gen);
+	if (!m)
+		return -1;
+	a = side ? p->dst : p->src;
+	n = l->n6;
 	for (__u32 i = 0; i < 128; i++) {
 		__be32 w[4];
 		__u32 len;
@@ -464,10 +483,12 @@ static __always_inline struct vigil_fw_class *lookup6(void *m, const struct vigi
 		k.prefixlen = len;
 		__builtin_memcpy(k.addr, w, 16);
 		hc = bpf_map_lookup_elem(m, &k);
-		if (hc)
-			return hc;
+		if (hc) {
+			*out = *hc;
+			return 1;
+		}
 	}
-	return NULL;
+	return 0;
 }
 
 /*
@@ -479,7 +500,7 @@ static __always_inline struct vigil_fw_class *lookup6(void *m, const struct vigi
  */
 static __always_inline int addr_class(bool src, __u32 gen, struct vigil_fw_gen *g,
 				      const struct pkt *p, __u32 *out,
-				      struct vigil_fw_verdict **decided)
+				      struct vigil_fw_verdict **decided, struct vigil_fw_class *copy)
 {
 	const struct vigil_fw_lens *l = src ? &g->src_lens : &g->dst_lens;
 	struct vigil_fw_class *hc = NULL;
@@ -503,10 +524,12 @@ static __always_inline int addr_class(bool src, __u32 gen, struct vigil_fw_gen *
 		none = VIGIL_FW_G_SRC_ROOT4_NONE;
 	} else {
 		if (l->n6) {
-			m = bpf_map_lookup_elem(src ? (void *)&fw_src6 : (void *)&fw_dst6, &gen);
-			if (!m)
+			int r = fw_lookup6(src ? 0 : 1, gen, l, p, copy);
+
+			if (r < 0)
 				return -1;
-			hc = lookup6(m, l, src ? p->src : p->dst);
+			if (r)
+				hc = copy;
 		}
 		*out = src ? g->src_root6 : g->dst_root6;
 		none = VIGIL_FW_G_SRC_ROOT6_NONE;
@@ -552,8 +575,9 @@ int vigil_firewall(struct xdp_md *ctx)
 	struct vigil_fw_verdict *v = NULL;
 	struct vigil_fw_counter *c;
 	struct vigil_fw_gen *g;
-	struct pkt p = {};
-	void *gen_t, *combo_t, *ctr_t;
+	struct vigil_fw_class cls6, dcls6;	/* IPv6 entries, copied (fw_lookup6) */
+	struct pkt p;
+	void *combo_t, *ctr_t;
 	__u32 zero = 0, gen, rule_id, action, len, *active, sid, did;
 	__u8 cls = 0;
 
@@ -566,21 +590,18 @@ int vigil_firewall(struct xdp_md *ctx)
 	if (!active)
 		return XDP_PASS;
 	gen = *(volatile __u32 *)active & 1;
-	gen_t = bpf_map_lookup_elem(&fw_gen, &gen);
+	g = bpf_map_lookup_elem(&fw_gen, &gen);
 	ctr_t = bpf_map_lookup_elem(&fw_counters, &gen);
-	if (!gen_t || !ctr_t)
+	if (!g || !ctr_t)
 		return XDP_PASS;	/* not filled yet: only before the first load completes */
-	g = bpf_map_lookup_elem(gen_t, &zero);
-	if (!g)
-		return XDP_PASS;
 
-	if (addr_class(true, gen, g, &p, &sid, &v))
+	if (addr_class(true, gen, g, &p, &sid, &v, &cls6))
 		return XDP_PASS;
 	/* the source alone decides (see addr_class): no more lookups */
 	if (v)
 		goto verdict;
 	combo_t = bpf_map_lookup_elem(&fw_combo, &gen);
-	if (!combo_t || addr_class(false, gen, g, &p, &did, &v))
+	if (!combo_t || addr_class(false, gen, g, &p, &did, &v, &dcls6))
 		return XDP_PASS;
 
 	/* a protocol no combination names needs no lookup of its own */

@@ -137,13 +137,6 @@ static int map_fill(int fd, const void *keys, size_t ksz, const void *vals, size
 	return 0;
 }
 
-/*
- * Build the new generation's maps completely, put them in the inactive
- * slots, then switch the active generation with one map update. The last
- * step re-installs a map-in-map slot, which makes the kernel wait for an RCU
- * grace period: when this returns no packet still uses the old generation,
- * so the next reload may overwrite its slots.
- */
 /* a hash sized to its contents: the kernel allocates its buckets at creation */
 static int hash_create(const char *name, size_t ksz, size_t vsz, uint32_t n)
 {
@@ -152,15 +145,22 @@ static int hash_create(const char *name, size_t ksz, size_t vsz, uint32_t n)
 	return bpf_map_create(BPF_MAP_TYPE_HASH, name, ksz, vsz, n ? n : 1, &noprealloc);
 }
 
+/*
+ * Build the new generation's maps completely, put them in the inactive
+ * slots, then switch the active generation with one map update. The last
+ * step re-installs a map-in-map slot, which makes the kernel wait for an RCU
+ * grace period: when this returns no packet still uses the old generation,
+ * so the next reload may overwrite its slots.
+ */
 static int install(const struct fw_fds *f, const struct vigil_rules *rs,
 		   const struct vigil_fw_table *t, bool initial)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, noprealloc, .map_flags = BPF_F_NO_PREALLOC);
-	enum { SRC4, SRC6, DST4, DST6, MATCH, CTR, COMBO, GEN, RULES, NMAPS };
+	enum { SRC4, SRC6, DST4, DST6, MATCH, CTR, COMBO, RULES, NMAPS };
 	int fds[NMAPS];
 	/* fw_rules last: re-installing its slot is the RCU wait (see above) */
 	const int outer[NMAPS] = { f->src4, f->src6, f->dst4, f->dst6, f->match, f->counters,
-				   f->combo, f->gen, f->rules };
+				   f->combo, f->rules };
 	__u32 zero = 0, cur = 0, next;
 	int err = 0;
 
@@ -180,8 +180,6 @@ static int install(const struct fw_fds *f, const struct vigil_rules *rs,
 	fds[CTR] = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "fw_ctr_gen", sizeof(__u32),
 				  sizeof(struct vigil_fw_counter), VIGIL_FW_MAX_RULES + 1, NULL);
 	fds[COMBO] = hash_create("fw_combo_gen", sizeof(*t->ckeys), sizeof(*t->cvals), t->ncombo);
-	fds[GEN] = bpf_map_create(BPF_MAP_TYPE_ARRAY, "fw_gen_gen", sizeof(__u32),
-				  sizeof(struct vigil_fw_gen), 1, NULL);
 	fds[RULES] = hash_create("fw_rules_gen", sizeof(__u32), sizeof(struct vigil_fw_rule), rs->n);
 	for (int i = 0; i < NMAPS; i++) {
 		if (fds[i] < 0) {
@@ -206,7 +204,8 @@ static int install(const struct fw_fds *f, const struct vigil_rules *rs,
 	if (!err)
 		err = map_fill(fds[MATCH], t->mkeys, sizeof(*t->mkeys), t->mvals, sizeof(*t->mvals),
 			       t->nmatch);
-	if (!err && bpf_map_update_elem(fds[GEN], &zero, &t->gen, BPF_ANY))
+	/* plain data in the inactive slot: no packet reads it (see above) */
+	if (!err && bpf_map_update_elem(f->gen, &next, &t->gen, BPF_ANY))
 		err = -errno;
 	for (uint32_t i = 0; !err && i < rs->n; i++)
 		if (bpf_map_update_elem(fds[RULES], &i, &rs->rules[i], BPF_NOEXIST))
