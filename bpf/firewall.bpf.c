@@ -210,8 +210,9 @@ struct pkt {
 	__be32 dst[4];
 	__u8 family;
 	__u8 proto;
-	__u16 sport;		/* host order */
+	__u16 sport;		/* host order; read by load_ports() */
 	__u16 dport;
+	__u16 l4off;		/* of the L4 header, from data */
 	__u8 nonfirst_frag;
 	__u8 src_mapped6;	/* an IPv6 packet with an address in ::ffff:0:0/96 */
 	__u8 dst_mapped6;
@@ -324,12 +325,29 @@ static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
 		return -1;
 	}
 
-	/* read here, not when needed: the offset would then stay live (and precise,
-	 * for the verifier) across the address loops, multiplying their states */
+	p->l4off = l4off & 0xffff;
+	return 0;
+}
+
+/*
+ * The ports, read only when something needs them: a source that decides
+ * alone does not (then only a sampled drop event does). Not inlined into
+ * the IPv6 loop's caller states: fw_lookup6 is a global function, so the
+ * offset staying live across it costs the verifier nothing there.
+ */
+static __always_inline void load_ports(struct xdp_md *ctx, struct pkt *p)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+
 	p->sport = 0;
 	p->dport = 0;
+	/* beyond any XDP buffer (so the header is not there); and the verifier
+	 * needs a bound on the offset below 64k to accept the check */
+	if (p->l4off > 0x3fff)
+		return;
 	if ((p->proto == PROTO_TCP || p->proto == PROTO_UDP) && !p->nonfirst_frag) {
-		__be16 *ports = data + (l4off & 0xffff);
+		__be16 *ports = data + p->l4off;
 
 		/* a truncated header leaves the ports at 0 */
 		if ((void *)(ports + 2) <= end) {
@@ -337,10 +355,9 @@ static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
 			p->dport = bpf_ntohs(ports[1]);
 		}
 	}
-	return 0;
 }
 
-static __always_inline void emit_drop(struct xdp_md *ctx, const struct pkt *p, __u32 rule_id,
+static __always_inline void emit_drop(struct xdp_md *ctx, struct pkt *p, __u32 rule_id,
 				      __u32 len, __u32 flags)
 {
 	struct vigil_fw_drop *e;
@@ -359,6 +376,7 @@ static __always_inline void emit_drop(struct xdp_md *ctx, const struct pkt *p, _
 	e = vigil_reserve(sizeof(*e));
 	if (!e)
 		return;
+	load_ports(ctx, p);
 	__builtin_memset(e, 0, sizeof(*e));
 	e->hdr.ts = bpf_ktime_get_boot_ns();
 	e->hdr.type = VIGIL_EV_FW_DROP;
@@ -504,7 +522,7 @@ static __always_inline int addr_class(bool src, __u32 gen, struct vigil_fw_gen *
 {
 	const struct vigil_fw_lens *l = src ? &g->src_lens : &g->dst_lens;
 	struct vigil_fw_class *hc = NULL;
-	__u32 flags = g->flags, none;
+	__u32 none;
 	void *m;
 
 	/* IPv4 rules never apply to IPv6 packets, whatever their address */
@@ -541,7 +559,7 @@ static __always_inline int addr_class(bool src, __u32 gen, struct vigil_fw_gen *
 		return 0;
 	}
 root:
-	if (src && (flags & none))
+	if (src && (g->flags & none))
 		*decided = &g->dflt;
 	return 0;
 }
@@ -591,9 +609,8 @@ int vigil_firewall(struct xdp_md *ctx)
 		return XDP_PASS;
 	gen = *(volatile __u32 *)active & 1;
 	g = bpf_map_lookup_elem(&fw_gen, &gen);
-	ctr_t = bpf_map_lookup_elem(&fw_counters, &gen);
-	if (!g || !ctr_t)
-		return XDP_PASS;	/* not filled yet: only before the first load completes */
+	if (!g)
+		return XDP_PASS;
 
 	if (addr_class(true, gen, g, &p, &sid, &v, &cls6))
 		return XDP_PASS;
@@ -603,6 +620,7 @@ int vigil_firewall(struct xdp_md *ctx)
 	combo_t = bpf_map_lookup_elem(&fw_combo, &gen);
 	if (!combo_t || addr_class(false, gen, g, &p, &did, &v, &dcls6))
 		return XDP_PASS;
+	load_ports(ctx, &p);
 
 	/* a protocol no combination names needs no lookup of its own */
 	if (p.proto == PROTO_TCP)
@@ -625,6 +643,10 @@ verdict:
 	rule_id = v->rule_id;
 	action = v->action;
 
+	/* looked up only now: one value less to keep across the address lookups */
+	ctr_t = bpf_map_lookup_elem(&fw_counters, &gen);
+	if (!ctr_t)
+		return XDP_PASS;	/* not filled yet: only before the first load completes */
 	c = bpf_map_lookup_elem(ctr_t, &rule_id);
 	if (c) {
 		c->packets++;
@@ -640,8 +662,8 @@ verdict:
 		emit_drop(ctx, &p, rule_id, len, VIGIL_FW_E_RATELIMIT);
 		return fw_dry_run ? XDP_PASS : XDP_DROP;
 	}
-	if (c)
-		c->drops++;
+	/* a drop rule drops every packet it matches: user space reports its
+	 * packets as its drops, one counter update less per drop */
 	emit_drop(ctx, &p, rule_id, len, 0);
 	return fw_dry_run ? XDP_PASS : XDP_DROP;
 }

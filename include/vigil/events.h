@@ -405,8 +405,9 @@ VIGIL_CHECK_OFF(struct vigil_fw_gen, dflt, 32);
 VIGIL_CHECK_OFF(struct vigil_fw_gen, src_lens, 56);
 VIGIL_CHECK_OFF(struct vigil_fw_gen, dst_lens, 56 + 164);
 
-/* per-CPU, per-rule: packets and bytes matched; drops include dry-run
- * "would drop" and rate limit excess */
+/* per-CPU, per-rule: packets and bytes matched; drops: rate limit excess
+ * (with dry run: what would have been dropped). For drop rules the program
+ * leaves drops at 0: every packet is a drop, and user space reports packets */
 struct vigil_fw_counter {
 	__u64 packets;
 	__u64 bytes;

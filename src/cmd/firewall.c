@@ -439,6 +439,10 @@ static int collect_rules(const struct fw_fds *f, struct rule_row **rows, uint32_
 				row->c.drops += vals[c].drops;
 			}
 		}
+		/* the program counts drops only for rate limits: a drop rule drops
+		 * (or, dry run, would drop) every packet it matches */
+		if (row->r.action == VIGIL_FW_DROP)
+			row->c.drops = row->c.packets;
 		(*n)++;
 	}
 out:
