@@ -330,6 +330,105 @@ static void test_hosts(void)
 	vigil_rules_free(&rs);
 }
 
+/*
+ * The address maps: one entry per prefix (not the roots), keyed by the length
+ * in the rule's family and the masked address; the lengths listed once each,
+ * longest first. With every length present (32 IPv4, 128 IPv6), each packet
+ * must still land on its longest match, as the reference says.
+ */
+static void test_lengths(void)
+{
+	size_t cap = 200 * 64, o = 0;
+	char *text = malloc(cap);
+	struct vigil_rules rs;
+	struct vigil_fw_table t = { 0 };
+	char err[200], a[64];
+	uint8_t want[16];
+
+	/* 10.0.0.0/8 twice over (a duplicate) and a nested /16: two lengths */
+	CHECK(parse(&rs, "drop from 10.0.0.0/8\npass from 10.1.0.0/16 to 2.0.0.0/8\n"
+			 "drop from 10.0.0.0/8\npass to 2001:db8::/32\n") == 0);
+	CHECK(vigil_fw_compile(&rs, &t, err, sizeof(err)) == 0);
+	CHECK(t.src.n4 == 2 && t.src.n6 == 0 && t.src.nhosts == 0);
+	CHECK(t.gen.src_lens.n4 == 2 && t.gen.src_lens.v4[0] == 16 && t.gen.src_lens.v4[1] == 8);
+	CHECK(t.gen.src_lens.n6 == 0);
+	CHECK(t.gen.dst_lens.n4 == 1 && t.gen.dst_lens.v4[0] == 8);
+	CHECK(t.gen.dst_lens.n6 == 1 && t.gen.dst_lens.v6[0] == 32);
+	for (uint32_t i = 0; i < t.src.n4; i++) {
+		const struct vigil_fw_addr4_key *k = &t.src.keys4[i];
+
+		/* the IPv4 length, not the mapped one (8, not 104); address bytes only */
+		CHECK((k->prefixlen == 8 && !memcmp(k->addr, "\x0a\0\0\0", 4)) ||
+		      (k->prefixlen == 16 && !memcmp(k->addr, "\x0a\x01\0\0", 4)));
+		CHECK(t.src.vals4[i].id != t.gen.src_root4 && t.src.vals4[i].id != t.gen.src_root6);
+	}
+	vigil_fw_addr_parse("2001:db8::", want);
+	CHECK(t.dst.n6 == 1 && t.dst.keys6[0].prefixlen == 32 && !memcmp(t.dst.keys6[0].addr, want, 16));
+	vigil_fw_table_free(&t);
+	vigil_rules_free(&rs);
+
+	/* every length, nested: rule L covers the addresses whose first L bits are
+	 * all one, so an address whose first zero bit is bit l (host bits after
+	 * it set again) has every rule up to l as a match, and /l the longest */
+	for (int l = 1; l <= 32; l++) {
+		uint32_t v = (uint32_t)(0xffffffff00000000ull >> l);
+
+		o += snprintf(text + o, cap - o, "drop from %u.%u.%u.%u/%d\n", v >> 24, (v >> 16) & 255,
+			      (v >> 8) & 255, v & 255, l);
+	}
+	for (int l = 1; l <= 128; l++) {
+		uint8_t b[16] = { 0 };
+
+		for (int bit = 0; bit < l; bit++)
+			b[bit / 8] |= (uint8_t)(0x80 >> (bit % 8));
+		inet_ntop(AF_INET6, b, a, sizeof(a));
+		o += snprintf(text + o, cap - o, "pass from %s/%d\n", a, l);
+	}
+	o += snprintf(text + o, cap - o, "default drop\n");
+	CHECK(vigil_rules_parse(&rs, "all", text, o) == 0);
+	memset(&t, 0, sizeof(t));
+	CHECK(vigil_fw_compile(&rs, &t, err, sizeof(err)) == 0);
+	CHECK(t.gen.src_lens.n4 == 32 && t.gen.src_lens.n6 == 128);
+	for (int i = 0; i < 32; i++)
+		CHECK(t.gen.src_lens.v4[i] == 32 - i);
+	for (int i = 0; i < 128; i++)
+		CHECK(t.gen.src_lens.v6[i] == 128 - i);
+	CHECK(t.src.nhosts == 2);	/* 255.255.255.255/32 and ffff:...:ffff/128 */
+	for (int l = 1; l <= 32; l++) {
+		uint32_t v = ~(0x80000000u >> l);	/* bit l clear (none when l = 32) */
+		struct vigil_fw_pkt p;
+
+		if (l == 32)
+			v = 0xffffffff;
+		snprintf(a, sizeof(a), "%u.%u.%u.%u", v >> 24, (v >> 16) & 255, (v >> 8) & 255, v & 255);
+		p = pkt(a, "1.1.1.1", 17, 53);
+		CHECK(vigil_fw_eval(&rs, &p) == (uint32_t)l);
+		CHECK(vigil_fw_simulate(&t, &p) == (uint32_t)l);
+	}
+	for (int l = 1; l <= 128; l++) {
+		uint8_t b[16];
+		struct vigil_fw_pkt p;
+
+		memset(b, 0xff, sizeof(b));
+		if (l < 128)
+			b[l / 8] &= (uint8_t)~(0x80 >> (l % 8));
+		inet_ntop(AF_INET6, b, a, sizeof(a));
+		p = pkt(a, "2002::1", 17, 53);
+		CHECK(vigil_fw_eval(&rs, &p) == (uint32_t)(32 + l));
+		CHECK(vigil_fw_simulate(&t, &p) == (uint32_t)(32 + l));
+	}
+	/* no match in the family: the root, i.e. the default */
+	{
+		struct vigil_fw_pkt p4 = pkt("127.0.0.1", "1.1.1.1", 17, 53), p6 = pkt("2002::1", "::1", 17, 53);
+
+		CHECK(vigil_fw_simulate(&t, &p4) == 0 && vigil_fw_eval(&rs, &p4) == 0);
+		CHECK(vigil_fw_simulate(&t, &p6) == 0 && vigil_fw_eval(&rs, &p6) == 0);
+	}
+	vigil_fw_table_free(&t);
+	vigil_rules_free(&rs);
+	free(text);
+}
+
 /* random rule sets over a small address pool: the tables must agree with the reference */
 static void test_differential(void)
 {
@@ -462,6 +561,7 @@ int main(void)
 	test_warnings();
 	test_precedence();
 	test_hosts();
+	test_lengths();
 	test_differential();
 	test_scale();
 	return check_done("test_rules");
