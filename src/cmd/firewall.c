@@ -780,7 +780,9 @@ static int pin_all(struct firewall_bpf *skel, int link_fd, const char *iface)
 static int unpin_all(const char *iface)
 {
 	char path[PATH_MAX];
+	struct dirent *de;
 	int fd, err = 0;
+	DIR *d;
 
 	pin_path(path, sizeof(path), iface, "link");
 	fd = bpf_obj_get(path);
@@ -790,12 +792,20 @@ static int unpin_all(const char *iface)
 		close(fd);
 	}
 	unlink(path);
-	for (size_t i = 0; i < sizeof(pin_maps) / sizeof(pin_maps[0]); i++) {
-		pin_path(path, sizeof(path), iface, pin_maps[i]);
-		if (unlink(path) && errno != ENOENT && !err)
+	/* every pin in the directory, not just this version's map names: a
+	 * firewall pinned by another vigil version must go away too */
+	pin_path(path, sizeof(path), iface, NULL);
+	d = opendir(path);
+	while (d && (de = readdir(d))) {
+		char pin[PATH_MAX];
+
+		if (de->d_name[0] == '.' || pin_path(pin, sizeof(pin), iface, de->d_name))
+			continue;
+		if (unlink(pin) && errno != ENOENT && !err)
 			err = -errno;
 	}
-	pin_path(path, sizeof(path), iface, NULL);
+	if (d)
+		closedir(d);
 	if (rmdir(path) && errno != ENOENT && !err)
 		err = -errno;
 	rmdir(PIN_DIR);		/* only when empty: other interfaces keep it */
