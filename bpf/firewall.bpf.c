@@ -75,13 +75,6 @@ struct fw_combo_hash {
 	__uint(value_size, sizeof(struct vigil_fw_verdict));
 };
 
-struct fw_counter_array {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, VIGIL_FW_MAX_RULES + 1);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, sizeof(struct vigil_fw_counter));
-};
-
 struct fw_rule_hash {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, VIGIL_FW_MAX_RULES + 1);
@@ -143,11 +136,13 @@ struct {
 	__type(value, struct vigil_fw_gen);
 } fw_gen SEC(".maps");
 
+/* per rule, by counter slot (vigil_fw_verdict.ctr), shared by the
+ * generations: a rule unchanged by a reload keeps its slot and its counts */
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 2);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VIGIL_FW_MAX_CTRS);
 	__type(key, __u32);
-	__array(values, struct fw_counter_array);
+	__type(value, struct vigil_fw_counter);
 } fw_counters SEC(".maps");
 
 /* not read here: the rules as loaded, for `status` */
@@ -595,8 +590,8 @@ int vigil_firewall(struct xdp_md *ctx)
 	struct vigil_fw_gen *g;
 	struct vigil_fw_class cls6, dcls6;	/* IPv6 entries, copied (fw_lookup6) */
 	struct pkt p;
-	void *combo_t, *ctr_t;
-	__u32 zero = 0, gen, rule_id, action, len, *active, sid, did;
+	void *combo_t;
+	__u32 zero = 0, gen, rule_id, action, len, *active, sid, did, ctr;
 	__u8 cls = 0;
 
 	if (parse(ctx, &p))
@@ -643,11 +638,8 @@ verdict:
 	rule_id = v->rule_id;
 	action = v->action;
 
-	/* looked up only now: one value less to keep across the address lookups */
-	ctr_t = bpf_map_lookup_elem(&fw_counters, &gen);
-	if (!ctr_t)
-		return XDP_PASS;	/* not filled yet: only before the first load completes */
-	c = bpf_map_lookup_elem(ctr_t, &rule_id);
+	ctr = v->ctr;
+	c = bpf_map_lookup_elem(&fw_counters, &ctr);
 	if (c) {
 		c->packets++;
 		c->bytes += len;

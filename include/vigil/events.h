@@ -255,6 +255,9 @@ VIGIL_CHECK_OFF(struct vigil_sc_stat, max_ns, 24);
 #define VIGIL_FW_MAX_ADDRS VIGIL_FW_MAX_RULES	/* prefixes per side and family: one per rule at most */
 #define VIGIL_FW_MAX_COMBOS (1 << 20)	/* (source class, destination class, protocol) entries */
 #define VIGIL_FW_MATCH_FIXED_BITS 80	/* src_id, dst_id, proto, _pad */
+/* counter slots: the active rule set's and the next one's, each at most
+ * MAX_RULES + 1 (with the default) */
+#define VIGIL_FW_MAX_CTRS (2 * (VIGIL_FW_MAX_RULES + 1))
 
 enum vigil_fw_action {
 	VIGIL_FW_PASS = 0,
@@ -325,11 +328,14 @@ struct vigil_fw_verdict {
 	__u32 burst;		/* ratelimit: bucket depth in packets */
 	__u32 bucket;		/* ratelimit: stable id of the rule's buckets */
 	__u32 flags;		/* enum vigil_fw_verdict_flags */
+	__u32 ctr;		/* the rule's slot in fw_counters */
+	__u32 _pad;
 };
-VIGIL_CHECK_SIZE(struct vigil_fw_verdict, 24);
+VIGIL_CHECK_SIZE(struct vigil_fw_verdict, 32);
 VIGIL_CHECK_OFF(struct vigil_fw_verdict, action, 4);
 VIGIL_CHECK_OFF(struct vigil_fw_verdict, bucket, 16);
 VIGIL_CHECK_OFF(struct vigil_fw_verdict, flags, 20);
+VIGIL_CHECK_OFF(struct vigil_fw_verdict, ctr, 24);
 
 enum vigil_fw_class_flags {
 	/* source only: the class's best rule has no destination, protocol or
@@ -345,7 +351,7 @@ struct vigil_fw_class {
 	__u32 flags;		/* enum vigil_fw_class_flags */
 	struct vigil_fw_verdict v;	/* with VIGIL_FW_C_DECIDED: no more lookups */
 };
-VIGIL_CHECK_SIZE(struct vigil_fw_class, 32);
+VIGIL_CHECK_SIZE(struct vigil_fw_class, 40);
 VIGIL_CHECK_OFF(struct vigil_fw_class, v, 8);
 
 enum vigil_fw_gen_flags {
@@ -399,13 +405,14 @@ struct vigil_fw_gen {
 	struct vigil_fw_lens src_lens;
 	struct vigil_fw_lens dst_lens;
 };
-VIGIL_CHECK_SIZE(struct vigil_fw_gen, 32 + 24 + 2 * 164);
+VIGIL_CHECK_SIZE(struct vigil_fw_gen, 32 + 32 + 2 * 164);
 VIGIL_CHECK_OFF(struct vigil_fw_gen, dst_root4, 16);
 VIGIL_CHECK_OFF(struct vigil_fw_gen, dflt, 32);
-VIGIL_CHECK_OFF(struct vigil_fw_gen, src_lens, 56);
-VIGIL_CHECK_OFF(struct vigil_fw_gen, dst_lens, 56 + 164);
+VIGIL_CHECK_OFF(struct vigil_fw_gen, src_lens, 64);
+VIGIL_CHECK_OFF(struct vigil_fw_gen, dst_lens, 64 + 164);
 
-/* per-CPU, per-rule: packets and bytes matched; drops: rate limit excess
+/* per-CPU, per counter slot (one per rule; an unchanged rule keeps its slot
+ * across reloads, so its counters go on): packets and bytes matched; drops: rate limit excess
  * (with dry run: what would have been dropped). For drop rules the program
  * leaves drops at 0: every packet is a drop, and user space reports packets */
 struct vigil_fw_counter {
@@ -453,8 +460,11 @@ struct vigil_fw_rule {
 	__u32 rate;
 	__u32 line;		/* in the rules file; 0 for the default */
 	__u32 flags;		/* enum vigil_fw_rule_flags */
+	__u32 ctr;		/* its slot in fw_counters */
+	__u32 _pad;
 };
-VIGIL_CHECK_SIZE(struct vigil_fw_rule, 56);
+VIGIL_CHECK_SIZE(struct vigil_fw_rule, 64);
+VIGIL_CHECK_OFF(struct vigil_fw_rule, ctr, 56);
 VIGIL_CHECK_OFF(struct vigil_fw_rule, src_len, 32);
 VIGIL_CHECK_OFF(struct vigil_fw_rule, port_lo, 36);
 VIGIL_CHECK_OFF(struct vigil_fw_rule, action, 40);

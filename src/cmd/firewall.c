@@ -145,6 +145,66 @@ static int hash_create(const char *name, size_t ksz, size_t vsz, uint32_t n)
 	return bpf_map_create(BPF_MAP_TYPE_HASH, name, ksz, vsz, n ? n : 1, &noprealloc);
 }
 
+static int inner_fd(int outer, __u32 gen);
+
+/*
+ * Counter slots for a reload: rules unchanged since the running set keep
+ * theirs (their counters go on), the others get free slots, zeroed here
+ * before any packet can reach them.
+ */
+static int assign_ctrs(const struct fw_fds *f, __u32 cur, struct vigil_rules *rs,
+		       struct vigil_fw_table *t)
+{
+	int ncpu = libbpf_num_possible_cpus(), rfd, err = 0;
+	struct vigil_fw_rule *old = NULL;
+	struct vigil_fw_counter *zeros = NULL;
+	uint32_t nold = 0, cap = 0, nfresh = 0, *fresh = NULL;
+	__u32 key, nkey;
+
+	rfd = inner_fd(f->rules, cur);
+	if (rfd < 0)
+		return -ENOENT;
+	for (int more = !bpf_map_get_next_key(rfd, NULL, &key); more;
+	     more = !bpf_map_get_next_key(rfd, &key, &nkey), key = nkey) {
+		if (nold == cap) {
+			void *p;
+
+			cap = cap ? cap * 2 : 64;
+			p = realloc(old, cap * sizeof(*old));
+			if (!p) {
+				err = -ENOMEM;
+				goto out;
+			}
+			old = p;
+		}
+		if (!bpf_map_lookup_elem(rfd, &key, &old[nold]))
+			nold++;
+	}
+	fresh = malloc(rs->n * sizeof(*fresh));
+	zeros = calloc(ncpu > 0 ? ncpu : 1, sizeof(*zeros));
+	if (!fresh || !zeros || ncpu <= 0) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (vigil_fw_ctr_assign(old, nold, rs, fresh, &nfresh)) {
+		err = -EINVAL;
+		goto out;
+	}
+	for (uint32_t i = 0; i < nfresh; i++) {
+		if (bpf_map_update_elem(f->counters, &fresh[i], zeros, BPF_ANY)) {
+			err = -errno;
+			goto out;
+		}
+	}
+	vigil_fw_table_set_ctrs(t, rs);
+out:
+	close(rfd);
+	free(old);
+	free(fresh);
+	free(zeros);
+	return err;
+}
+
 /*
  * Build the new generation's maps completely, put them in the inactive
  * slots, then switch the active generation with one map update. The last
@@ -152,15 +212,15 @@ static int hash_create(const char *name, size_t ksz, size_t vsz, uint32_t n)
  * grace period: when this returns no packet still uses the old generation,
  * so the next reload may overwrite its slots.
  */
-static int install(const struct fw_fds *f, const struct vigil_rules *rs,
-		   const struct vigil_fw_table *t, bool initial)
+static int install(const struct fw_fds *f, struct vigil_rules *rs, struct vigil_fw_table *t,
+		   bool initial)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, noprealloc, .map_flags = BPF_F_NO_PREALLOC);
-	enum { SRC4, SRC6, DST4, DST6, MATCH, CTR, COMBO, RULES, NMAPS };
+	enum { SRC4, SRC6, DST4, DST6, MATCH, COMBO, RULES, NMAPS };
 	int fds[NMAPS];
 	/* fw_rules last: re-installing its slot is the RCU wait (see above) */
-	const int outer[NMAPS] = { f->src4, f->src6, f->dst4, f->dst6, f->match, f->counters,
-				   f->combo, f->rules };
+	const int outer[NMAPS] = { f->src4, f->src6, f->dst4, f->dst6, f->match, f->combo,
+				   f->rules };
 	__u32 zero = 0, cur = 0, next;
 	int err = 0;
 
@@ -171,14 +231,18 @@ static int install(const struct fw_fds *f, const struct vigil_rules *rs,
 		goto out;
 	}
 	next = initial ? 0 : (cur ^ 1) & 1;
+	/* a fresh object's counters are all zero: the parser's slots will do */
+	if (!initial) {
+		err = assign_ctrs(f, cur & 1, rs, t);
+		if (err)
+			goto out;
+	}
 	fds[SRC4] = hash_create("fw_src4_gen", sizeof(*t->src.keys4), sizeof(*t->src.vals4), t->src.n4);
 	fds[SRC6] = hash_create("fw_src6_gen", sizeof(*t->src.keys6), sizeof(*t->src.vals6), t->src.n6);
 	fds[DST4] = hash_create("fw_dst4_gen", sizeof(*t->dst.keys4), sizeof(*t->dst.vals4), t->dst.n4);
 	fds[DST6] = hash_create("fw_dst6_gen", sizeof(*t->dst.keys6), sizeof(*t->dst.vals6), t->dst.n6);
 	fds[MATCH] = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "fw_match_gen", sizeof(struct vigil_fw_match_key),
 				    sizeof(struct vigil_fw_verdict), VIGIL_FW_MAX_MATCH, &noprealloc);
-	fds[CTR] = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "fw_ctr_gen", sizeof(__u32),
-				  sizeof(struct vigil_fw_counter), VIGIL_FW_MAX_RULES + 1, NULL);
 	fds[COMBO] = hash_create("fw_combo_gen", sizeof(*t->ckeys), sizeof(*t->cvals), t->ncombo);
 	fds[RULES] = hash_create("fw_rules_gen", sizeof(__u32), sizeof(struct vigil_fw_rule), rs->n);
 	for (int i = 0; i < NMAPS; i++) {
@@ -406,7 +470,7 @@ static int collect_rules(const struct fw_fds *f, struct rule_row **rows, uint32_
 	if (bpf_map_lookup_elem(f->active, &zero, &gen))
 		return -errno;
 	rfd = inner_fd(f->rules, gen);
-	cfd = inner_fd(f->counters, gen);
+	cfd = dup(f->counters);
 	vals = calloc(ncpu > 0 ? ncpu : 1, sizeof(*vals));
 	if (rfd < 0 || cfd < 0 || !vals) {
 		err = -ENOENT;
@@ -432,7 +496,7 @@ static int collect_rules(const struct fw_fds *f, struct rule_row **rows, uint32_
 		row->id = key;
 		if (bpf_map_lookup_elem(rfd, &key, &row->r))
 			continue;
-		if (!bpf_map_lookup_elem(cfd, &key, vals)) {
+		if (!bpf_map_lookup_elem(cfd, &row->r.ctr, vals)) {
 			for (int c = 0; c < ncpu; c++) {
 				row->c.packets += vals[c].packets;
 				row->c.bytes += vals[c].bytes;
@@ -1038,6 +1102,7 @@ static int do_events(void)
 	/* only the ring buffer is wanted: no program, and tiny unused maps */
 	bpf_program__set_autoload(skel->progs.vigil_firewall, false);
 	bpf_map__set_max_entries(skel->maps.fw_buckets, 1);
+	bpf_map__set_max_entries(skel->maps.fw_counters, 1);
 	out_set_columns(event_cols);
 	err = vigil_session_start(&s, on_event, NULL);
 	if (err)

@@ -619,7 +619,110 @@ int vigil_rules_parse(struct vigil_rules *rs, const char *name, const char *text
 	}
 	if (!rs->nerrors)
 		warn_duplicates(rs);
+	/* counter slots: the rule ids until vigil_fw_ctr_assign() says otherwise */
+	for (uint32_t i = 0; i < rs->n; i++)
+		rs->rules[i].ctr = i;
 	return (int)rs->nerrors;
+}
+
+/* ---- counter slots across reloads ---- */
+
+/* the same rule for counting: what it matches, what it does (not its line) */
+static int ctr_cmp(const struct vigil_fw_rule *a, const struct vigil_fw_rule *b)
+{
+	int c = match_cmp(a, b);
+
+	if (c)
+		return c;
+	if (a->action != b->action)
+		return a->action < b->action ? -1 : 1;
+	if (a->rate != b->rate)
+		return a->rate < b->rate ? -1 : 1;
+	return 0;
+}
+
+static const struct vigil_fw_rule *ctr_sort_rules;
+
+static int ctr_idx_cmp(const void *pa, const void *pb)
+{
+	uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
+	int c = ctr_cmp(&ctr_sort_rules[a], &ctr_sort_rules[b]);
+
+	return c ? c : (a < b ? -1 : a > b);
+}
+
+int vigil_fw_ctr_assign(const struct vigil_fw_rule *old, uint32_t nold, struct vigil_rules *rs,
+			uint32_t *fresh, uint32_t *nfresh)
+{
+	uint8_t *busy = calloc(VIGIL_FW_MAX_CTRS, 1);
+	uint32_t *idx = malloc((nold ? nold : 1) * sizeof(uint32_t));
+	uint8_t *taken = calloc(nold ? nold : 1, 1);
+	uint32_t next = 0;
+	int ret = -1;
+
+	*nfresh = 0;
+	if (!busy || !idx || !taken || nold > VIGIL_FW_MAX_RULES + 1 || rs->n > VIGIL_FW_MAX_RULES + 1)
+		goto out;
+	/* every slot of the running set stays off limits for new rules: its
+	 * packets may still count into them until the switch has completed */
+	for (uint32_t i = 0; i < nold; i++) {
+		if (old[i].ctr >= VIGIL_FW_MAX_CTRS)
+			goto out;
+		busy[old[i].ctr] = 1;
+		idx[i] = i;
+	}
+	ctr_sort_rules = old;
+	qsort(idx, nold, sizeof(uint32_t), ctr_idx_cmp);
+	for (uint32_t i = 0; i < rs->n; i++) {
+		struct vigil_fw_rule *r = &rs->rules[i];
+		uint32_t lo = 0, hi = nold;
+
+		/* the first old rule equal to r, then the first of those not taken */
+		while (lo < hi) {
+			uint32_t mid = lo + (hi - lo) / 2;
+
+			if (ctr_cmp(&old[idx[mid]], r) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		while (lo < nold && taken[lo] && !ctr_cmp(&old[idx[lo]], r))
+			lo++;
+		if (lo < nold && !ctr_cmp(&old[idx[lo]], r)) {
+			taken[lo] = 1;
+			r->ctr = old[idx[lo]].ctr;
+			continue;
+		}
+		/* at most MAX_RULES + 1 busy and as many new: a free slot exists */
+		while (busy[next])
+			next++;
+		busy[next] = 1;
+		r->ctr = next;
+		fresh[(*nfresh)++] = next;
+	}
+	ret = 0;
+out:
+	free(busy);
+	free(idx);
+	free(taken);
+	return ret;
+}
+
+void vigil_fw_table_set_ctrs(struct vigil_fw_table *t, const struct vigil_rules *rs)
+{
+	struct vigil_fw_side_table *st = &t->src;
+
+#define SET_CTR(v) ((v).ctr = (v).rule_id < rs->n ? rs->rules[(v).rule_id].ctr : 0)
+	for (uint32_t i = 0; i < st->n4; i++)
+		SET_CTR(st->vals4[i].v);
+	for (uint32_t i = 0; i < st->n6; i++)
+		SET_CTR(st->vals6[i].v);
+	for (uint32_t i = 0; i < t->ncombo; i++)
+		SET_CTR(t->cvals[i]);
+	for (uint32_t i = 0; i < t->nmatch; i++)
+		SET_CTR(t->mvals[i]);
+	SET_CTR(t->gen.dflt);
+#undef SET_CTR
 }
 
 int vigil_rules_parse_file(struct vigil_rules *rs, const char *path)
@@ -1032,6 +1135,7 @@ static void verdict_fill(const struct compiler *c, uint32_t rule, struct vigil_f
 	memset(v, 0, sizeof(*v));
 	v->rule_id = rule;
 	v->action = r->action;
+	v->ctr = r->ctr;
 	if (r->action == VIGIL_FW_RATELIMIT) {
 		/* the bucket id is a hash of the rule, so a reload keeps the buckets of
 		 * unchanged rules */

@@ -96,6 +96,21 @@ struct vigil_fw_table {
 int vigil_fw_compile(struct vigil_rules *rs, struct vigil_fw_table *t, char *err, size_t errlen);
 void vigil_fw_table_free(struct vigil_fw_table *t);
 
+/*
+ * Counter slots for a new rule set rs, given the running set's rules (old,
+ * nold, each with its slot in ctr): a rule equal to a running one (what it
+ * matches and does, whatever its line; duplicates pair up in order) takes
+ * over its slot, so its counters go on across the reload. Every other rule
+ * gets a slot below VIGIL_FW_MAX_CTRS that no running rule uses (the old
+ * set's packets may count into those until the switch completes), listed in
+ * fresh (room for rs->n) for the caller to zero. Sets rs->rules[i].ctr.
+ * Returns 0, or -1 (out of memory, or an old slot out of range).
+ */
+int vigil_fw_ctr_assign(const struct vigil_fw_rule *old, uint32_t nold, struct vigil_rules *rs,
+			uint32_t *fresh, uint32_t *nfresh);
+/* copy the rules' slots into every verdict of the tables (after the above) */
+void vigil_fw_table_set_ctrs(struct vigil_fw_table *t, const struct vigil_rules *rs);
+
 /* rate limit bucket depth for a rate: a tenth of a second, at least 1 */
 uint32_t vigil_fw_burst(uint32_t rate);
 

@@ -429,6 +429,96 @@ static void test_lengths(void)
 	free(text);
 }
 
+/* counter slots across a reload: unchanged rules keep theirs, the rest get free ones */
+static void test_ctr_slots(void)
+{
+	struct vigil_rules a, b;
+	uint32_t fresh[16], nfresh = 99;
+	struct vigil_fw_table t = { 0 };
+	char err[200];
+
+	CHECK(parse(&a, "drop from 10.0.0.1\npass tcp port 22\ndrop udp to 10.9.0.0/16 port 53\n"
+			"ratelimit 10/s icmp\ndrop from 10.0.0.7\ndrop from 10.0.0.7\ndefault drop\n") == 0);
+	/* the parser's slots are the rule ids */
+	for (uint32_t i = 0; i < a.n; i++)
+		CHECK(a.rules[i].ctr == i);
+	/* pretend the running set had other slots */
+	for (uint32_t i = 0; i < a.n; i++)
+		a.rules[i].ctr = 100 + 2 * i;
+	/* reordered; rule 3 changed (port), the rate limit's rate changed, one
+	 * duplicate of three is new, a new rule; the default is unchanged */
+	CHECK(parse(&b, "default drop\ndrop from 10.0.0.7\npass tcp port 22\n"
+			"drop udp to 10.9.0.0/16 port 54\nratelimit 20/s icmp\ndrop from 10.0.0.1\n"
+			"drop from 10.0.0.7\ndrop from 10.0.0.7\npass from 10.0.0.1\n") == 0);
+	CHECK(b.n == 9);
+	CHECK(vigil_fw_ctr_assign(a.rules, a.n, &b, fresh, &nfresh) == 0);
+	CHECK(b.rules[0].ctr == 100);		/* default */
+	CHECK(b.rules[1].ctr == 110 || b.rules[1].ctr == 112);	/* 10.0.0.7, old 5 or 6 */
+	CHECK(b.rules[2].ctr == 104);		/* tcp port 22, old 2 */
+	CHECK(b.rules[5].ctr == 102);		/* 10.0.0.1, old 1 */
+	CHECK(b.rules[6].ctr == 110 || b.rules[6].ctr == 112);
+	CHECK(b.rules[1].ctr != b.rules[6].ctr);
+	CHECK(nfresh == 4);			/* port 54, 20/s, the third 10.0.0.7, pass from */
+	for (uint32_t i = 0; i < nfresh; i++) {
+		CHECK(fresh[i] < VIGIL_FW_MAX_CTRS);
+		/* never a slot of the running set, never twice */
+		for (uint32_t k = 0; k < a.n; k++)
+			CHECK(fresh[i] != a.rules[k].ctr);
+		for (uint32_t k = 0; k < i; k++)
+			CHECK(fresh[i] != fresh[k]);
+	}
+	{
+		uint32_t seen = 0;
+
+		for (uint32_t i = 0; i < b.n; i++)
+			for (uint32_t k = 0; k < nfresh; k++)
+				seen += b.rules[i].ctr == fresh[k];
+		CHECK(seen == nfresh);
+	}
+	/* the verdicts carry the slots: compile, then copy them in */
+	CHECK(vigil_fw_compile(&b, &t, err, sizeof(err)) == 0);
+	vigil_fw_table_set_ctrs(&t, &b);
+	CHECK(t.gen.dflt.ctr == 100);
+	for (uint32_t i = 0; i < t.src.n4; i++)
+		if (t.src.vals4[i].flags & VIGIL_FW_C_DECIDED)
+			CHECK(t.src.vals4[i].v.ctr == b.rules[t.src.vals4[i].v.rule_id].ctr);
+	for (uint32_t i = 0; i < t.ncombo; i++)
+		if (!(t.cvals[i].flags & VIGIL_FW_V_PORTS))
+			CHECK(t.cvals[i].ctr == b.rules[t.cvals[i].rule_id].ctr);
+	for (uint32_t i = 0; i < t.nmatch; i++)
+		CHECK(t.mvals[i].ctr == b.rules[t.mvals[i].rule_id].ctr);
+	CHECK(t.ncombo > 0 && t.nmatch > 0);
+	vigil_fw_table_free(&t);
+	/* a bad slot in the running set is refused */
+	a.rules[3].ctr = VIGIL_FW_MAX_CTRS;
+	CHECK(vigil_fw_ctr_assign(a.rules, a.n, &b, fresh, &nfresh) < 0);
+	vigil_rules_free(&a);
+	vigil_rules_free(&b);
+
+	/* both sets full and disjoint: the fresh slots still fit */
+	{
+		uint32_t n = VIGIL_FW_MAX_RULES + 1, *fr = malloc(n * sizeof(uint32_t)), nf = 0, bad = 0;
+		struct vigil_fw_rule *old = calloc(n, sizeof(*old));
+		struct vigil_rules big = { .n = n, .rules = calloc(n, sizeof(struct vigil_fw_rule)) };
+
+		for (uint32_t i = 0; i < n; i++) {
+			old[i].port_lo = old[i].port_hi = (uint16_t)i;
+			old[i].src[0] = (uint8_t)(i >> 16);
+			old[i].ctr = i;
+			big.rules[i] = old[i];
+			big.rules[i].action = VIGIL_FW_DROP;	/* every rule differs from its old self */
+		}
+		CHECK(vigil_fw_ctr_assign(old, n, &big, fr, &nf) == 0);
+		CHECK(nf == n);
+		for (uint32_t i = 0; i < n; i++)
+			bad += big.rules[i].ctr != n + i;
+		CHECK(bad == 0);
+		free(fr);
+		free(old);
+		free(big.rules);
+	}
+}
+
 /* random rule sets over a small address pool: the tables must agree with the reference */
 static void test_differential(void)
 {
@@ -562,6 +652,7 @@ int main(void)
 	test_precedence();
 	test_hosts();
 	test_lengths();
+	test_ctr_slots();
 	test_differential();
 	test_scale();
 	return check_done("test_rules");
