@@ -429,25 +429,34 @@ static __always_inline __be32 mask32(__u32 len)
 	return bpf_htonl((__u32)(0xffffffff00000000ull >> (len & 63)));
 }
 
+static __always_inline struct vigil_fw_class *probe4(void *m, __u32 len, __be32 a)
+{
+	struct vigil_fw_addr4_key k;
+	__be32 masked = a & mask32(len);
+
+	k.prefixlen = len;
+	__builtin_memcpy(k.addr, &masked, 4);
+	return bpf_map_lookup_elem(m, &k);
+}
+
 /* longest matching IPv4 prefix: one hash probe per distinct length, longest first */
 static __always_inline struct vigil_fw_class *lookup4(void *m, const struct vigil_fw_lens *l,
 						      __be32 a)
 {
-	struct vigil_fw_addr4_key k;
 	struct vigil_fw_class *hc;
 	__u32 n = l->n4;
 
-	for (__u32 i = 0; i < 32; i++) {
-		__u32 len;
-		__be32 masked;
-
+	/* the first probe outside the loop: hosts only, or one prefix length
+	 * (block lists), end here without a loop counter to keep */
+	if (!n)
+		return NULL;
+	hc = probe4(m, l->v4[0], a);
+	if (hc)
+		return hc;
+	for (__u32 i = 1; i < 32; i++) {
 		if (i >= n)
 			break;
-		len = l->v4[i];
-		masked = a & mask32(len);
-		k.prefixlen = len;
-		__builtin_memcpy(k.addr, &masked, 4);
-		hc = bpf_map_lookup_elem(m, &k);
+		hc = probe4(m, l->v4[i], a);
 		if (hc)
 			return hc;
 	}
@@ -520,12 +529,6 @@ static __always_inline int addr_class(bool src, __u32 gen, struct vigil_fw_gen *
 	__u32 none;
 	void *m;
 
-	/* IPv4 rules never apply to IPv6 packets, whatever their address */
-	if (src ? p->src_mapped6 : p->dst_mapped6) {
-		*out = src ? g->src_mapped6 : g->dst_mapped6;
-		none = VIGIL_FW_G_SRC_MAPPED6_NONE;
-		goto root;
-	}
 	if (p->family == 4) {
 		if (l->n4) {
 			m = bpf_map_lookup_elem(src ? (void *)&fw_src4 : (void *)&fw_dst4, &gen);
@@ -535,6 +538,11 @@ static __always_inline int addr_class(bool src, __u32 gen, struct vigil_fw_gen *
 		}
 		*out = src ? g->src_root4 : g->dst_root4;
 		none = VIGIL_FW_G_SRC_ROOT4_NONE;
+	} else if (src ? p->src_mapped6 : p->dst_mapped6) {
+		/* IPv4 rules never apply to IPv6 packets, whatever their address */
+		*out = src ? g->src_mapped6 : g->dst_mapped6;
+		none = VIGIL_FW_G_SRC_MAPPED6_NONE;
+		goto root;
 	} else {
 		if (l->n6) {
 			int r = fw_lookup6(src ? 0 : 1, gen, l, p, copy);
