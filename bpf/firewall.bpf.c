@@ -38,6 +38,8 @@
 const volatile __u32 fw_dry_run = 0;
 /* one drop event per this many drops, per CPU; 0 disables events */
 const volatile __u32 fw_sample = 100;
+/* always 0: see the start of vigil_firewall() */
+const volatile __u32 fw_never = 0;
 
 /* inner map templates: sizes, not BTF types (clang would emit only forward
  * declarations for types used nowhere else, and libbpf rejects those). The
@@ -602,6 +604,13 @@ int vigil_firewall(struct xdp_md *ctx)
 	__u32 zero = 0, gen, rule_id, action, len, *active, sid, did, ctr;
 	__u8 cls = 0;
 
+	/* never true (fixed at load, so the verifier removes this): it only makes
+	 * the maps the program does not read part of it, so that `status` finds
+	 * a foreground firewall's rules and info from its XDP link (no pins) */
+	if (fw_never) {
+		bpf_map_lookup_elem(&fw_rules, &zero);
+		bpf_map_lookup_elem(&fw_info, &zero);
+	}
 	if (parse(ctx, &p))
 		return XDP_PASS;
 	len = ctx->data_end - ctx->data;

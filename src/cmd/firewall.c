@@ -4,7 +4,8 @@
  *
  *   load -i IFACE RULES     attach; foreground (Ctrl-C detaches) or --persist
  *   reload -i IFACE RULES   swap in a new rule set in one step (persistent)
- *   status [-i IFACE]       rules with hit counters, mode, since when
+ *   status [-i IFACE]       rules with hit counters, mode, since when (persistent
+ *                           and foreground firewalls)
  *   unload -i IFACE         detach and remove the pins
  *   events -i IFACE         sampled drops of a persistent firewall
  *   check RULES             parse and compile only
@@ -606,6 +607,109 @@ static int render_status(const char *iface, const struct fw_fds *f)
 	return 0;
 }
 
+/* open the maps of a loaded firewall program by name (a foreground one pins nothing) */
+static int fds_from_prog(__u32 prog_id, struct fw_fds *f)
+{
+	struct bpf_prog_info pi;
+	__u32 ids[32], len = sizeof(pi);
+	int pfd, n = 0;
+
+	for (int *fd = &f->active; fd <= &f->info; fd++)
+		*fd = -1;
+	pfd = bpf_prog_get_fd_by_id(prog_id);
+	if (pfd < 0)
+		return -errno;
+	memset(&pi, 0, sizeof(pi));
+	pi.nr_map_ids = 32;
+	pi.map_ids = (__u64)(unsigned long)ids;
+	if (bpf_obj_get_info_by_fd(pfd, &pi, &len) || pi.nr_map_ids > 32) {
+		close(pfd);
+		return -EINVAL;
+	}
+	close(pfd);
+	for (__u32 i = 0; i < pi.nr_map_ids; i++) {
+		struct bpf_map_info mi;
+		__u32 mlen = sizeof(mi);
+		int mfd = bpf_map_get_fd_by_id(ids[i]);
+		size_t k;
+
+		if (mfd < 0)
+			continue;
+		memset(&mi, 0, sizeof(mi));
+		if (bpf_obj_get_info_by_fd(mfd, &mi, &mlen)) {
+			close(mfd);
+			continue;
+		}
+		for (k = 0; k < sizeof(fw_map_names) / sizeof(fw_map_names[0]); k++) {
+			if (!strcmp(mi.name, fw_map_names[k]) && (&f->active)[k] < 0) {
+				(&f->active)[k] = mfd;
+				n++;
+				break;
+			}
+		}
+		if (k == sizeof(fw_map_names) / sizeof(fw_map_names[0]))
+			close(mfd);
+	}
+	if (n != (int)(sizeof(fw_map_names) / sizeof(fw_map_names[0]))) {
+		fds_close(f);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/*
+ * Foreground firewalls: vigil's XDP links on interfaces of this network
+ * namespace that have no pins (those are listed from their pins). A link's
+ * ifindex may belong to another namespace: the interface of that index here
+ * must run the link's very program.
+ */
+static int status_foreground(const char *only, int *found)
+{
+	char dir[PATH_MAX], ifname[IF_NAMESIZE];
+	__u32 id = 0;
+	int err = 0;
+
+	while (!bpf_link_get_next_id(id, &id)) {
+		struct bpf_link_info li;
+		struct bpf_prog_info pi;
+		__u32 len = sizeof(li), plen = sizeof(pi);
+		LIBBPF_OPTS(bpf_xdp_query_opts, q);
+		struct fw_fds f;
+		int lfd = bpf_link_get_fd_by_id(id), pfd;
+
+		if (lfd < 0)
+			continue;
+		memset(&li, 0, sizeof(li));
+		if (bpf_obj_get_info_by_fd(lfd, &li, &len) || li.type != BPF_LINK_TYPE_XDP) {
+			close(lfd);
+			continue;
+		}
+		close(lfd);
+		pfd = bpf_prog_get_fd_by_id(li.prog_id);
+		if (pfd < 0)
+			continue;
+		memset(&pi, 0, sizeof(pi));
+		if (bpf_obj_get_info_by_fd(pfd, &pi, &plen) || strcmp(pi.name, "vigil_firewall")) {
+			close(pfd);
+			continue;
+		}
+		close(pfd);
+		if (!if_indextoname(li.xdp.ifindex, ifname) || (only && strcmp(only, ifname)) ||
+		    bpf_xdp_query((int)li.xdp.ifindex, 0, &q) ||
+		    (q.prog_id != li.prog_id && q.drv_prog_id != li.prog_id && q.skb_prog_id != li.prog_id))
+			continue;
+		pin_path(dir, sizeof(dir), ifname, NULL);
+		if (!access(dir, F_OK))
+			continue;	/* persistent: listed from its pins */
+		if (fds_from_prog(li.prog_id, &f))
+			continue;	/* not ours after all, or going away */
+		(*found)++;
+		err |= render_status(ifname, &f);
+		fds_close(&f);
+	}
+	return err;
+}
+
 static int do_status(void)
 {
 	struct fw_fds f;
@@ -614,6 +718,19 @@ static int do_status(void)
 	int err = 0, found = 0;
 
 	if (o.iface) {
+		char dir[PATH_MAX];
+
+		pin_path(dir, sizeof(dir), o.iface, NULL);
+		if (access(dir, F_OK)) {
+			/* not persistent: a foreground one, or none */
+			err = status_foreground(o.iface, &found);
+			if (!found) {
+				vigil_error("no firewall on '%s' (nothing pinned at '%s', no foreground "
+					    "vigil firewall attached)", o.iface, dir);
+				return VIGIL_EXIT_FAIL;
+			}
+			return err;
+		}
 		err = fds_from_pins(o.iface, &f);
 		if (err)
 			return err;
@@ -636,8 +753,9 @@ static int do_status(void)
 		}
 		closedir(d);
 	}
+	err |= status_foreground(NULL, &found);
 	if (!found && !vigil.json)
-		fprintf(vigil.out, "no persistent firewall loaded (foreground ones report on exit)\n");
+		fprintf(vigil.out, "no firewall loaded\n");
 	return err;
 }
 

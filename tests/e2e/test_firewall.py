@@ -483,3 +483,37 @@ def test_counters_survive_reload_for_unchanged_rules(pair, rules):
     assert c["5002"]["drops"] == 15 and c["5002"]["line"] == 3
     assert p.udp(p.ip_a, 5001, 5) == 0
     assert by_rule()["5001"]["drops"] == 5
+
+
+def test_status_shows_foreground_firewalls(pair, rules):
+    """status lists a foreground firewall (it pins nothing) from its XDP link,
+    in its own network namespace only, with and without -i."""
+    p = pair
+    fg = Foreground(p, rules(f"drop udp from {p.ip_b} port 5001\n"))
+    try:
+        assert not os.path.exists(f"{PIN}/{p.dev}")
+        assert p.udp(p.ip_a, 5001, 6) == 0
+        # bpffs is shared: other firewalls (other sessions, other versions) may
+        # be listed too and make the exit code 1; only ours is checked
+        r = fw(p, "status", "--json", check=False)
+        docs = [d for d in parse_ndjson(r.stdout)
+                if d["type"] == "firewall_status" and d["interface"] == p.dev]
+        assert len(docs) == 1, r.stdout + r.stderr
+        assert not docs[0]["persistent"]
+        assert docs[0]["rules"][1]["drops"] == 6
+        st = status(p)                          # with -i
+        assert not st["persistent"] and st["rules"][1]["packets"] == 6
+        r = fw(p, "status", "-i", p.dev)
+        assert f"interface {p.dev} " in r.stdout and "foreground" in r.stdout
+        # the other namespace has an interface with the same index, and no firewall
+        r = subprocess.run(["nsenter", f"--net=/run/netns/{p.b}", VIGIL, "firewall", "status", "--json"],
+                           capture_output=True, text=True)
+        assert [d for d in parse_ndjson(r.stdout) if d["type"] == "firewall_status" and
+                not d["persistent"] and d["interface"] in (p.dev, p.peer)] == [], r.stdout
+        r = subprocess.run(["nsenter", f"--net=/run/netns/{p.b}", VIGIL, "firewall", "status",
+                            "-i", p.peer], capture_output=True, text=True)
+        assert r.returncode == 1 and "no firewall on" in r.stderr
+    finally:
+        assert fg.stop() == 0, fg.stderr()
+    r = fw(p, "status", "-i", p.dev, check=False)
+    assert r.returncode == 1 and "no firewall on" in r.stderr
