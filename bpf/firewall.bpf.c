@@ -4,16 +4,16 @@
  *
  * Per packet: parse to the L4 header, read the active generation once, then
  * in that generation's maps: source class, destination class, then
- * (classes, protocol) -> verdict. Every lookup is a hash lookup except the
- * port trie: the kernel's LPM trie walk gets slower as the trie grows, a
- * hash lookup does not. An address's class is found by probing the side's
- * per-family hash, keyed by (prefix length, masked address), once per
- * distinct prefix length of the generation, longest first: the first hit is
- * the longest matching prefix, and no hit means the family root. So the
- * cost grows with the number of distinct lengths, not with the number of
- * rules. The port trie is consulted only for combinations whose verdict
- * depends on the port. User space (src/core/rules.c) precomputes which rule
- * wins for every combination; see docs/firewall.md.
+ * (classes, protocol) -> verdict. Every lookup is a hash lookup: the
+ * kernel's LPM trie walk gets slower as the trie grows, a hash lookup does
+ * not. An address's class is found by probing the side's per-family hash,
+ * keyed by (prefix length, masked address), once per distinct prefix length
+ * of the generation, longest first: the first hit is the longest matching
+ * prefix, and no hit means the family root. So the cost grows with the
+ * number of distinct lengths, not with the number of rules. The port map is
+ * consulted only for combinations whose verdict depends on the port, once
+ * per port block size they use. User space (src/core/rules.c) precomputes
+ * which rule wins for every combination; see docs/firewall.md.
  */
 #include "common.bpf.h"
 #include <bpf/bpf_endian.h>
@@ -45,11 +45,11 @@ const volatile __u32 fw_never = 0;
  * declarations for types used nowhere else, and libbpf rejects those). The
  * kernel does not compare a hash inner map's max_entries with its template's
  * (5.10+), so user space sizes each generation's hashes to their contents. */
-struct fw_match_trie {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+struct fw_port_hash {
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, VIGIL_FW_MAX_MATCH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(key_size, sizeof(struct vigil_fw_match_key));
+	__uint(key_size, sizeof(struct vigil_fw_port_key));
 	__uint(value_size, sizeof(struct vigil_fw_verdict));
 };
 
@@ -118,7 +118,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
 	__uint(max_entries, 2);
 	__type(key, __u32);
-	__array(values, struct fw_match_trie);
+	__array(values, struct fw_port_hash);
 } fw_match SEC(".maps");
 
 struct {
@@ -569,27 +569,60 @@ root:
 	return 0;
 }
 
-/* the combination's verdict, through the port trie if it depends on the port; NULL: no rule */
+/*
+ * The port map of a combination whose verdict depends on the port: one probe
+ * per block size the combination uses (plens); its blocks are disjoint, so
+ * the first hit is the answer, in any order. A global function, so
+ * the verifier checks its loop once (see fw_lookup6); copies the verdict to
+ * *out. packed: gen << 24 | proto << 16 | dport. 1: hit, 0: no rule for this
+ * port, -1: this generation's map is missing.
+ */
+__noinline int fw_port_lookup(__u32 sid, __u32 did, __u32 packed, __u32 plens,
+			      struct vigil_fw_verdict *out)
+{
+	struct vigil_fw_port_key k;
+	__u32 gen = (packed >> 24) & 1;
+	__u16 dport = packed & 0xffff;
+	struct vigil_fw_verdict *v;
+	void *m;
+
+	if (!out)
+		return -1;
+	m = bpf_map_lookup_elem(&fw_match, &gen);
+	if (!m)
+		return -1;
+	k.src_id = sid;
+	k.dst_id = did;
+	k.proto = (packed >> 16) & 0xff;
+	/* largest blocks first: most ports of a range are in them */
+	for (int b = 0; b <= 16; b++) {
+		if (!(plens & (1u << b)))
+			continue;
+		k.bits = b;
+		k.port = bpf_htons(dport & (__u16)(0xffff0000u >> b));
+		v = bpf_map_lookup_elem(m, &k);
+		if (v) {
+			*out = *v;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* the combination's verdict, through the port map if it depends on the port; NULL: no rule */
 static __always_inline struct vigil_fw_verdict *match(void *combo_t, __u32 gen, __u32 sid,
-						      __u32 did, __u8 proto, __u16 dport)
+						      __u32 did, __u8 proto, __u16 dport,
+						      struct vigil_fw_verdict *buf)
 {
 	struct vigil_fw_combo_key ck = { .src_id = sid, .dst_id = did, .proto = proto };
-	struct vigil_fw_match_key mk = {};
 	struct vigil_fw_verdict *v;
-	void *match_t;
 
 	v = bpf_map_lookup_elem(combo_t, &ck);
 	if (!v || !(v->flags & VIGIL_FW_V_PORTS))
 		return v;
-	match_t = bpf_map_lookup_elem(&fw_match, &gen);
-	if (!match_t)
-		return NULL;
-	mk.prefixlen = VIGIL_FW_MATCH_FIXED_BITS + 16;
-	mk.src_id = sid;
-	mk.dst_id = did;
-	mk.proto = proto;
-	mk.port = bpf_htons(dport);
-	return bpf_map_lookup_elem(match_t, &mk);
+	if (fw_port_lookup(sid, did, gen << 24 | (__u32)proto << 16 | dport, v->plens, buf) > 0)
+		return buf;
+	return NULL;
 }
 
 SEC("xdp")
@@ -599,6 +632,7 @@ int vigil_firewall(struct xdp_md *ctx)
 	struct vigil_fw_counter *c;
 	struct vigil_fw_gen *g;
 	struct vigil_fw_class cls6, dcls6;	/* IPv6 entries, copied (fw_lookup6) */
+	struct vigil_fw_verdict pv;		/* a port map entry, copied (fw_port_lookup) */
 	struct pkt p;
 	void *combo_t;
 	__u32 zero = 0, gen, rule_id, action, len, *active, sid, did, ctr;
@@ -644,10 +678,10 @@ int vigil_firewall(struct xdp_md *ctx)
 	else if (p.proto == PROTO_ICMPV6)
 		cls = g->flags & VIGIL_FW_G_ICMPV6 ? PROTO_ICMPV6 : 0;
 	if (cls)
-		v = match(combo_t, gen, sid, did, cls, p.dport);
+		v = match(combo_t, gen, sid, did, cls, p.dport, &pv);
 	/* nothing specific to this protocol: the protocol-less rules decide */
 	if (!v)
-		v = match(combo_t, gen, sid, did, VIGIL_FW_PROTO_ANY, p.dport);
+		v = match(combo_t, gen, sid, did, VIGIL_FW_PROTO_ANY, p.dport, &pv);
 	/* no rule: the default policy */
 	if (!v)
 		v = &g->dflt;

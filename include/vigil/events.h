@@ -246,15 +246,15 @@ VIGIL_CHECK_OFF(struct vigil_sc_stat, max_ns, 24);
  * length, masked address), probed for each distinct prefix length of the
  * generation, longest first; the first hit is the longest matching prefix.
  * Then (source class, destination class, protocol) in a hash, and the port
- * trie only for combinations whose rules name ports.
+ * hash only for combinations whose rules name ports, probed once per block
+ * size the combination uses.
  */
 #define VIGIL_FW_MAX_RULES 131072	/* rule ids 1..MAX; id 0 is the default policy */
 #define VIGIL_FW_MAX_PREFIXES 262144	/* distinct prefixes per side */
-#define VIGIL_FW_MAX_MATCH (1 << 21)	/* entries in the combination trie */
+#define VIGIL_FW_MAX_MATCH (1 << 21)	/* entries in the port map */
 #define VIGIL_FW_MAX_BUCKETS 65536	/* rate limit buckets (LRU) */
 #define VIGIL_FW_MAX_ADDRS VIGIL_FW_MAX_RULES	/* prefixes per side and family: one per rule at most */
 #define VIGIL_FW_MAX_COMBOS (1 << 20)	/* (source class, destination class, protocol) entries */
-#define VIGIL_FW_MATCH_FIXED_BITS 80	/* src_id, dst_id, proto, _pad */
 /* counter slots: the active rule set's and the next one's, each at most
  * MAX_RULES + 1 (with the default) */
 #define VIGIL_FW_MAX_CTRS (2 * (VIGIL_FW_MAX_RULES + 1))
@@ -296,31 +296,32 @@ VIGIL_CHECK_SIZE(struct vigil_fw_combo_key, 12);
 VIGIL_CHECK_OFF(struct vigil_fw_combo_key, proto, 8);
 
 /*
- * LPM key of the port trie, for combinations whose verdict depends on the
- * port: (source class, destination class, protocol) are always matched in
- * full (80 bits); the destination port is matched by prefix, so a port range
- * is a handful of entries.
+ * Hash key of the port map, for combinations whose verdict depends on the
+ * port: (source class, destination class, protocol) and the destination
+ * port as an aligned block of 2^(16 - bits) ports, so a port range is a
+ * handful of entries. The blocks of one combination are disjoint; its
+ * combination entry lists the block sizes it uses (vigil_fw_verdict.plens)
+ * and the program probes only those.
  */
-struct vigil_fw_match_key {
-	__u32 prefixlen;	/* 80 + port prefix bits, or 0 for the catch-all */
-	__u32 src_id;		/* class from the source trie */
-	__u32 dst_id;		/* class from the destination trie */
+struct vigil_fw_port_key {
+	__u32 src_id;		/* class from the source maps */
+	__u32 dst_id;		/* class from the destination maps */
 	__u8 proto;		/* IPPROTO_*, or VIGIL_FW_PROTO_ANY */
-	__u8 _pad;		/* zero: part of the matched bits */
-	__u16 port;		/* network order */
+	__u8 bits;		/* port prefix length, 0..16 */
+	__u16 port;		/* network order, the low 16 - bits bits zero */
 };
-VIGIL_CHECK_SIZE(struct vigil_fw_match_key, 16);
-VIGIL_CHECK_OFF(struct vigil_fw_match_key, src_id, 4);
-VIGIL_CHECK_OFF(struct vigil_fw_match_key, proto, 12);
-VIGIL_CHECK_OFF(struct vigil_fw_match_key, port, 14);
+VIGIL_CHECK_SIZE(struct vigil_fw_port_key, 12);
+VIGIL_CHECK_OFF(struct vigil_fw_port_key, proto, 8);
+VIGIL_CHECK_OFF(struct vigil_fw_port_key, bits, 9);
+VIGIL_CHECK_OFF(struct vigil_fw_port_key, port, 10);
 
 enum vigil_fw_verdict_flags {
 	/* in the combination map: the verdict depends on the port, look up the
-	 * port trie (the other fields are unused) */
+	 * port map for the block sizes in plens (the other fields are unused) */
 	VIGIL_FW_V_PORTS = 1 << 0,
 };
 
-/* what the combination map and port trie answer: the winning rule, precomputed */
+/* what the combination map and port map answer: the winning rule, precomputed */
 struct vigil_fw_verdict {
 	__u32 rule_id;		/* 0: the default policy */
 	__u32 action;		/* enum vigil_fw_action */
@@ -329,9 +330,11 @@ struct vigil_fw_verdict {
 	__u32 bucket;		/* ratelimit: stable id of the rule's buckets */
 	__u32 flags;		/* enum vigil_fw_verdict_flags */
 	__u32 ctr;		/* the rule's slot in fw_counters */
-	__u32 _pad;
+	__u32 plens;		/* with VIGIL_FW_V_PORTS: bit b set when some port
+				 * entry of the combination has bits == b */
 };
 VIGIL_CHECK_SIZE(struct vigil_fw_verdict, 32);
+VIGIL_CHECK_OFF(struct vigil_fw_verdict, plens, 28);
 VIGIL_CHECK_OFF(struct vigil_fw_verdict, action, 4);
 VIGIL_CHECK_OFF(struct vigil_fw_verdict, bucket, 16);
 VIGIL_CHECK_OFF(struct vigil_fw_verdict, flags, 20);

@@ -242,8 +242,7 @@ static int install(const struct fw_fds *f, struct vigil_rules *rs, struct vigil_
 	fds[SRC6] = hash_create("fw_src6_gen", sizeof(*t->src.keys6), sizeof(*t->src.vals6), t->src.n6);
 	fds[DST4] = hash_create("fw_dst4_gen", sizeof(*t->dst.keys4), sizeof(*t->dst.vals4), t->dst.n4);
 	fds[DST6] = hash_create("fw_dst6_gen", sizeof(*t->dst.keys6), sizeof(*t->dst.vals6), t->dst.n6);
-	fds[MATCH] = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "fw_match_gen", sizeof(struct vigil_fw_match_key),
-				    sizeof(struct vigil_fw_verdict), VIGIL_FW_MAX_MATCH, &noprealloc);
+	fds[MATCH] = hash_create("fw_port_gen", sizeof(*t->mkeys), sizeof(*t->mvals), t->nmatch);
 	fds[COMBO] = hash_create("fw_combo_gen", sizeof(*t->ckeys), sizeof(*t->cvals), t->ncombo);
 	fds[RULES] = hash_create("fw_rules_gen", sizeof(__u32), sizeof(struct vigil_fw_rule), rs->n);
 	for (int i = 0; i < NMAPS; i++) {

@@ -20,8 +20,9 @@
  *   - for every (source class, destination class) pair with candidates, and
  *     for every protocol some candidate names, the port space is painted in
  *     precedence order. A combination with one winner for every port is one
- *     hash entry; otherwise its hash entry says "see ports" and the result
- *     is written to the port trie as port prefixes.
+ *     hash entry; otherwise its hash entry says "see ports" (with the block
+ *     sizes used) and the result is written to the port hash as aligned
+ *     port blocks.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -1162,7 +1163,7 @@ static uint32_t proto_flag(uint8_t proto)
 	return 0;
 }
 
-/* a combination hash entry: rule's verdict, or with VIGIL_FW_V_PORTS "see the port trie" */
+/* a combination hash entry: rule's verdict, or with VIGIL_FW_V_PORTS "see the port map" */
 /* room for one more entry in a pair of parallel key/value arrays */
 static int grow_pair(struct compiler *c, uint32_t n, uint32_t *cap, void **keys, size_t ksz,
 		     void **vals, size_t vsz)
@@ -1221,12 +1222,12 @@ static int emit_combo(struct compiler *c, uint32_t sid, uint32_t did, uint8_t pr
 	return 0;
 }
 
-/* a port trie entry */
+/* a port map entry; its combination's "see ports" entry is the last one emitted */
 static int emit(struct compiler *c, uint32_t sid, uint32_t did, uint8_t proto,
 		uint32_t port, uint32_t port_bits, uint32_t rule)
 {
 	struct vigil_fw_table *t = c->t;
-	struct vigil_fw_match_key *k;
+	struct vigil_fw_port_key *k;
 
 	if (t->nmatch >= t->max_match) {
 		snprintf(c->err, c->errlen,
@@ -1239,18 +1240,20 @@ static int emit(struct compiler *c, uint32_t sid, uint32_t did, uint8_t proto,
 		return -1;
 	k = &t->mkeys[t->nmatch];
 	memset(k, 0, sizeof(*k));
-	k->prefixlen = VIGIL_FW_MATCH_FIXED_BITS + port_bits;
 	k->src_id = sid;
 	k->dst_id = did;
 	k->proto = proto;
+	k->bits = (uint8_t)port_bits;
 	k->port = htons((uint16_t)port);
+	/* the block sizes the program has to probe for this combination */
+	t->cvals[t->ncombo - 1].plens |= 1u << port_bits;
 	verdict_fill(c, rule, &t->mvals[t->nmatch]);
 	c->won[rule] = 1;
 	t->nmatch++;
 	return 0;
 }
 
-/* [lo, hi] as aligned power-of-two blocks: disjoint LPM entries */
+/* [lo, hi] as aligned power-of-two blocks: disjoint port map entries */
 static int emit_range(struct compiler *c, uint32_t sid, uint32_t did, uint8_t proto,
 		      uint32_t lo, uint32_t hi, uint32_t rule)
 {
@@ -1700,30 +1703,6 @@ void vigil_fw_table_free(struct vigil_fw_table *t)
 
 /* ---- the datapath's algorithm, over the tables (tests and fuzzing) ---- */
 
-static bool lpm_match(const uint8_t *key, const uint8_t *data, uint32_t prefixlen)
-{
-	return bits_equal(key, data, prefixlen);
-}
-
-static const struct vigil_fw_verdict *lpm_match_key(const struct vigil_fw_table *t,
-						    const struct vigil_fw_match_key *k)
-{
-	const struct vigil_fw_verdict *best = NULL;
-	uint32_t best_len = 0;
-
-	for (uint32_t i = 0; i < t->nmatch; i++) {
-		const struct vigil_fw_match_key *e = &t->mkeys[i];
-
-		if (!lpm_match((const uint8_t *)&e->src_id, (const uint8_t *)&k->src_id, e->prefixlen))
-			continue;
-		if (!best || e->prefixlen > best_len) {
-			best = &t->mvals[i];
-			best_len = e->prefixlen;
-		}
-	}
-	return best;
-}
-
 /* a class the way the program finds it: mapped IPv6, then one hash probe per
  * distinct length, longest first, then the family root; *decided: the
  * entry's verdict when it carries one */
@@ -1792,12 +1771,13 @@ static const struct vigil_fw_verdict *combo_find(const struct vigil_fw_table *t,
 	return NULL;
 }
 
-/* combination hash, then the port trie if the entry says so; NULL: no rule */
+/* combination hash, then the port map if the entry says so: one probe per
+ * block size the combination uses, largest block first (the program's
+ * order; the blocks are disjoint, so any order gives the same); NULL: no rule */
 static const struct vigil_fw_verdict *sim_match(const struct vigil_fw_table *t, uint32_t sid,
 						uint32_t did, uint8_t proto, uint16_t dport)
 {
 	struct vigil_fw_combo_key ck;
-	struct vigil_fw_match_key mk;
 	const struct vigil_fw_verdict *v;
 
 	memset(&ck, 0, sizeof(ck));
@@ -1807,13 +1787,22 @@ static const struct vigil_fw_verdict *sim_match(const struct vigil_fw_table *t, 
 	v = combo_find(t, &ck);
 	if (!v || !(v->flags & VIGIL_FW_V_PORTS))
 		return v;
-	memset(&mk, 0, sizeof(mk));
-	mk.prefixlen = VIGIL_FW_MATCH_FIXED_BITS + 16;
-	mk.src_id = sid;
-	mk.dst_id = did;
-	mk.proto = proto;
-	mk.port = htons(dport);
-	return lpm_match_key(t, &mk);
+	for (int b = 0; b <= 16; b++) {
+		struct vigil_fw_port_key k;
+
+		if (!(v->plens & (1u << b)))
+			continue;
+		memset(&k, 0, sizeof(k));
+		k.src_id = sid;
+		k.dst_id = did;
+		k.proto = proto;
+		k.bits = (uint8_t)b;
+		k.port = htons((uint16_t)(dport & (uint16_t)(0xffff0000u >> b)));
+		for (uint32_t i = 0; i < t->nmatch; i++)
+			if (!memcmp(&t->mkeys[i], &k, sizeof(k)))
+				return &t->mvals[i];
+	}
+	return NULL;
 }
 
 uint32_t vigil_fw_simulate(const struct vigil_fw_table *t, const struct vigil_fw_pkt *p)

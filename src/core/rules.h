@@ -80,8 +80,8 @@ struct vigil_fw_table {
 	struct vigil_fw_verdict *cvals;
 	uint32_t ncombo, cap_combo;
 	uint32_t max_combo;		/* limit, VIGIL_FW_MAX_COMBOS unless a test lowers it */
-	/* port trie: only combinations whose verdict depends on the port */
-	struct vigil_fw_match_key *mkeys;
+	/* port hash: only combinations whose verdict depends on the port */
+	struct vigil_fw_port_key *mkeys;
 	struct vigil_fw_verdict *mvals;
 	uint32_t nmatch, cap_match;
 	uint32_t max_match;		/* limit, VIGIL_FW_MAX_MATCH unless a test lowers it */

@@ -519,6 +519,45 @@ static void test_ctr_slots(void)
 	}
 }
 
+/* the port map: aligned blocks, keyed with their size; the combination lists the sizes */
+static void test_port_blocks(void)
+{
+	struct vigil_rules rs;
+	struct vigil_fw_table t = { 0 };
+	char err[200];
+	uint32_t ports = 0, vports = 0;
+
+	/* 1-100: 1, 2-3, 4-7, 8-15, 16-31, 32-63, 64-95, 96-99, 100 */
+	CHECK(parse(&rs, "drop udp from 10.0.0.1 port 1-100\n") == 0);
+	CHECK(vigil_fw_compile(&rs, &t, err, sizeof(err)) == 0);
+	CHECK(t.nmatch == 9);
+	for (uint32_t i = 0; i < t.ncombo; i++) {
+		if (!(t.cvals[i].flags & VIGIL_FW_V_PORTS))
+			continue;
+		vports++;
+		CHECK(t.cvals[i].plens == ((1u << 16) | (1u << 15) | (1u << 14) | (1u << 13) |
+					   (1u << 12) | (1u << 11)));
+	}
+	CHECK(vports == 1);
+	for (uint32_t i = 0; i < t.nmatch; i++) {
+		const struct vigil_fw_port_key *k = &t.mkeys[i];
+		uint16_t port = ntohs(k->port), size = (uint16_t)(1u << (16 - k->bits));
+
+		CHECK(k->bits <= 16 && (port & (size - 1)) == 0);	/* aligned */
+		CHECK(port >= 1 && port + size - 1 <= 100);
+		CHECK(k->proto == 17 && t.mvals[i].rule_id == 1);
+		ports += size;
+	}
+	CHECK(ports == 100);
+	for (int port = 0; port < 200; port++) {
+		struct vigil_fw_pkt p = pkt("10.0.0.1", "1.1.1.1", 17, port);
+
+		CHECK(vigil_fw_simulate(&t, &p) == (port >= 1 && port <= 100 ? 1u : 0u));
+	}
+	vigil_fw_table_free(&t);
+	vigil_rules_free(&rs);
+}
+
 /* random rule sets over a small address pool: the tables must agree with the reference */
 static void test_differential(void)
 {
@@ -653,6 +692,7 @@ int main(void)
 	test_hosts();
 	test_lengths();
 	test_ctr_slots();
+	test_port_blocks();
 	test_differential();
 	test_scale();
 	return check_done("test_rules");
