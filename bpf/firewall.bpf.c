@@ -4,13 +4,16 @@
  *
  * Per packet: parse to the L4 header, read the active generation once, then
  * in that generation's maps: source class, destination class, then
- * (classes, protocol) -> verdict, whatever the number of rules. Exact keys
- * are hash lookups: the kernel's LPM trie walk gets slower as the trie
- * grows, a hash lookup does not. A class is a host-hash hit, else (only when
- * the generation has shorter prefixes) an LPM trie lookup, else the family
- * root; the port trie is consulted only for combinations whose verdict
- * depends on the port. User space (src/core/rules.c) precomputes which rule
- * wins for every combination; see docs/firewall.md.
+ * (classes, protocol) -> verdict. Every lookup is a hash lookup: the
+ * kernel's LPM trie walk gets slower as the trie grows, a hash lookup does
+ * not. An address's class is found by probing the side's per-family hash,
+ * keyed by (prefix length, masked address), once per distinct prefix length
+ * of the generation, longest first: the first hit is the longest matching
+ * prefix, and no hit means the family root. So the cost grows with the
+ * number of distinct lengths, not with the number of rules. The port map is
+ * consulted only for combinations whose verdict depends on the port, once
+ * per port block size they use. User space (src/core/rules.c) precomputes
+ * which rule wins for every combination; see docs/firewall.md.
  */
 #include "common.bpf.h"
 #include <bpf/bpf_endian.h>
@@ -35,30 +38,34 @@
 const volatile __u32 fw_dry_run = 0;
 /* one drop event per this many drops, per CPU; 0 disables events */
 const volatile __u32 fw_sample = 100;
+/* always 0: see the start of vigil_firewall() */
+const volatile __u32 fw_never = 0;
 
 /* inner map templates: sizes, not BTF types (clang would emit only forward
- * declarations for types used nowhere else, and libbpf rejects those) */
-struct fw_addr_trie {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, VIGIL_FW_MAX_PREFIXES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(key_size, sizeof(struct vigil_fw_addr_key));
-	__uint(value_size, sizeof(struct vigil_fw_class));
-};
-
-struct fw_match_trie {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+ * declarations for types used nowhere else, and libbpf rejects those). The
+ * kernel does not compare a hash inner map's max_entries with its template's
+ * (5.10+), so user space sizes each generation's hashes to their contents. */
+struct fw_port_hash {
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, VIGIL_FW_MAX_MATCH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(key_size, sizeof(struct vigil_fw_match_key));
+	__uint(key_size, sizeof(struct vigil_fw_port_key));
 	__uint(value_size, sizeof(struct vigil_fw_verdict));
 };
 
-struct fw_host_hash {
+struct fw_addr4_hash {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, VIGIL_FW_MAX_HOSTS);
+	__uint(max_entries, VIGIL_FW_MAX_ADDRS);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(key_size, sizeof(struct vigil_fw_host_key));
+	__uint(key_size, sizeof(struct vigil_fw_addr4_key));
+	__uint(value_size, sizeof(struct vigil_fw_class));
+};
+
+struct fw_addr6_hash {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VIGIL_FW_MAX_ADDRS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct vigil_fw_addr6_key));
 	__uint(value_size, sizeof(struct vigil_fw_class));
 };
 
@@ -68,20 +75,6 @@ struct fw_combo_hash {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(key_size, sizeof(struct vigil_fw_combo_key));
 	__uint(value_size, sizeof(struct vigil_fw_verdict));
-};
-
-struct fw_gen_array {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, sizeof(struct vigil_fw_gen));
-};
-
-struct fw_counter_array {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, VIGIL_FW_MAX_RULES + 1);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, sizeof(struct vigil_fw_counter));
 };
 
 struct fw_rule_hash {
@@ -97,36 +90,36 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
 	__uint(max_entries, 2);
 	__type(key, __u32);
-	__array(values, struct fw_addr_trie);
-} fw_src SEC(".maps");
+	__array(values, struct fw_addr4_hash);
+} fw_src4 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
 	__uint(max_entries, 2);
 	__type(key, __u32);
-	__array(values, struct fw_addr_trie);
-} fw_dst SEC(".maps");
+	__array(values, struct fw_addr6_hash);
+} fw_src6 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
 	__uint(max_entries, 2);
 	__type(key, __u32);
-	__array(values, struct fw_match_trie);
+	__array(values, struct fw_addr4_hash);
+} fw_dst4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__array(values, struct fw_addr6_hash);
+} fw_dst6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__array(values, struct fw_port_hash);
 } fw_match SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__array(values, struct fw_host_hash);
-} fw_src_host SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__array(values, struct fw_host_hash);
-} fw_dst_host SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
@@ -135,18 +128,23 @@ struct {
 	__array(values, struct fw_combo_hash);
 } fw_combo SEC(".maps");
 
+/* the generations' flags, lengths and default, by generation: plain data, so
+ * no inner map (one lookup less). A reload writes the inactive slot, which
+ * no packet reads any more (see install() in src/cmd/firewall.c). */
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 2);
 	__type(key, __u32);
-	__array(values, struct fw_gen_array);
+	__type(value, struct vigil_fw_gen);
 } fw_gen SEC(".maps");
 
+/* per rule, by counter slot (vigil_fw_verdict.ctr), shared by the
+ * generations: a rule unchanged by a reload keeps its slot and its counts */
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 2);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VIGIL_FW_MAX_CTRS);
 	__type(key, __u32);
-	__array(values, struct fw_counter_array);
+	__type(value, struct vigil_fw_counter);
 } fw_counters SEC(".maps");
 
 /* not read here: the rules as loaded, for `status` */
@@ -205,12 +203,13 @@ struct ip6_frag_ {
 };
 
 struct pkt {
-	__u8 src[16];
-	__u8 dst[16];
+	__be32 src[4];		/* IPv6; IPv4 in src[3] only (the rest is not set) */
+	__be32 dst[4];
 	__u8 family;
 	__u8 proto;
-	__u16 sport;
+	__u16 sport;		/* host order; read by load_ports() */
 	__u16 dport;
+	__u16 l4off;		/* of the L4 header, from data */
 	__u8 nonfirst_frag;
 	__u8 src_mapped6;	/* an IPv6 packet with an address in ::ffff:0:0/96 */
 	__u8 dst_mapped6;
@@ -222,12 +221,19 @@ static __always_inline bool is_mapped6(const struct in6_addr *a)
 	       a->in6_u.u6_addr32[2] == bpf_htonl(0xffff);
 }
 
-static __always_inline void map_v4(__u8 *out, __be32 a)
+/* the address as the wire structs carry it: IPv6, or IPv4 mapped (::ffff:a.b.c.d) */
+static __always_inline void addr16(__u8 *out, const struct pkt *p, const __be32 *a)
 {
-	__builtin_memset(out, 0, 10);
-	out[10] = 0xff;
-	out[11] = 0xff;
-	__builtin_memcpy(out + 12, &a, 4);
+	if (p->family == 4) {
+		__be32 v4 = a[3];
+
+		__builtin_memset(out, 0, 10);
+		out[10] = 0xff;
+		out[11] = 0xff;
+		__builtin_memcpy(out + 12, &v4, 4);
+	} else {
+		__builtin_memcpy(out, a, 16);
+	}
 }
 
 /* 0: parsed; -1: not IP (or unparseable L2/L3), let the stack have it */
@@ -240,6 +246,9 @@ static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
 	__u16 h_proto;
 	__u32 l4off;
 
+	p->nonfirst_frag = 0;
+	p->src_mapped6 = 0;
+	p->dst_mapped6 = 0;
 	if ((void *)(eth + 1) > end)
 		return -1;
 	h_proto = eth->h_proto;
@@ -266,8 +275,9 @@ static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
 		if (ihl < sizeof(*ip))
 			return -1;
 		p->family = 4;
-		map_v4(p->src, ip->saddr);
-		map_v4(p->dst, ip->daddr);
+		/* the mapped form is built only when needed (events, rate limits) */
+		p->src[3] = ip->saddr;
+		p->dst[3] = ip->daddr;
 		p->proto = ip->protocol;
 		p->nonfirst_frag = (ip->frag_off & bpf_htons(IP_OFFSET_MASK)) != 0;
 		l4off = off + ihl;
@@ -312,8 +322,29 @@ static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
 		return -1;
 	}
 
+	p->l4off = l4off & 0xffff;
+	return 0;
+}
+
+/*
+ * The ports, read only when something needs them: a source that decides
+ * alone does not (then only a sampled drop event does). Not inlined into
+ * the IPv6 loop's caller states: fw_lookup6 is a global function, so the
+ * offset staying live across it costs the verifier nothing there.
+ */
+static __always_inline void load_ports(struct xdp_md *ctx, struct pkt *p)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+
+	p->sport = 0;
+	p->dport = 0;
+	/* beyond any XDP buffer (so the header is not there); and the verifier
+	 * needs a bound on the offset below 64k to accept the check */
+	if (p->l4off > 0x3fff)
+		return;
 	if ((p->proto == PROTO_TCP || p->proto == PROTO_UDP) && !p->nonfirst_frag) {
-		__be16 *ports = data + (l4off & 0xffff);
+		__be16 *ports = data + p->l4off;
 
 		/* a truncated header leaves the ports at 0 */
 		if ((void *)(ports + 2) <= end) {
@@ -321,10 +352,9 @@ static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
 			p->dport = bpf_ntohs(ports[1]);
 		}
 	}
-	return 0;
 }
 
-static __always_inline void emit_drop(struct xdp_md *ctx, const struct pkt *p, __u32 rule_id,
+static __always_inline void emit_drop(struct xdp_md *ctx, struct pkt *p, __u32 rule_id,
 				      __u32 len, __u32 flags)
 {
 	struct vigil_fw_drop *e;
@@ -343,11 +373,12 @@ static __always_inline void emit_drop(struct xdp_md *ctx, const struct pkt *p, _
 	e = vigil_reserve(sizeof(*e));
 	if (!e)
 		return;
+	load_ports(ctx, p);
 	__builtin_memset(e, 0, sizeof(*e));
 	e->hdr.ts = bpf_ktime_get_boot_ns();
 	e->hdr.type = VIGIL_EV_FW_DROP;
-	__builtin_memcpy(e->src, p->src, 16);
-	__builtin_memcpy(e->dst, p->dst, 16);
+	addr16(e->src, p, p->src);
+	addr16(e->dst, p, p->dst);
 	e->rule_id = rule_id;
 	e->ifindex = ctx->ingress_ifindex;
 	e->pkt_len = len;
@@ -372,7 +403,7 @@ static __always_inline bool bucket_allows(const struct pkt *p, const struct vigi
 		return false;
 	cost = 1000000000ull / v->rate;
 	cap = cost * (v->burst ? v->burst : 1);
-	__builtin_memcpy(k.addr, p->src, 16);
+	addr16(k.addr, p, p->src);
 	k.bucket = v->bucket;
 	b = bpf_map_lookup_elem(&fw_buckets, &k);
 	if (!b) {
@@ -394,90 +425,204 @@ static __always_inline bool bucket_allows(const struct pkt *p, const struct vigi
 	return false;
 }
 
+/* a word's network mask: its top len bits set, 0 <= len <= 32 */
+static __always_inline __be32 mask32(__u32 len)
+{
+	return bpf_htonl((__u32)(0xffffffff00000000ull >> (len & 63)));
+}
+
+static __always_inline struct vigil_fw_class *probe4(void *m, __u32 len, __be32 a)
+{
+	struct vigil_fw_addr4_key k;
+	__be32 masked = a & mask32(len);
+
+	k.prefixlen = len;
+	__builtin_memcpy(k.addr, &masked, 4);
+	return bpf_map_lookup_elem(m, &k);
+}
+
+/* longest matching IPv4 prefix: one hash probe per distinct length, longest first */
+static __always_inline struct vigil_fw_class *lookup4(void *m, const struct vigil_fw_lens *l,
+						      __be32 a)
+{
+	struct vigil_fw_class *hc;
+	__u32 n = l->n4;
+
+	/* the first probe outside the loop: hosts only, or one prefix length
+	 * (block lists), end here without a loop counter to keep */
+	if (!n)
+		return NULL;
+	hc = probe4(m, l->v4[0], a);
+	if (hc)
+		return hc;
+	for (__u32 i = 1; i < 32; i++) {
+		if (i >= n)
+			break;
+		hc = probe4(m, l->v4[i], a);
+		if (hc)
+			return hc;
+	}
+	return NULL;
+}
+
 /*
- * An address's class: its host entry (always its longest matching prefix),
- * else the trie's longest match, else its family root when the trie holds
- * nothing else. For sources, *decided is set when no further lookup can
- * change the verdict: a host or trie entry carrying its rule's verdict, or
- * a root class no rule applies to (the default policy). -1: the maps of this generation
+ * The same for IPv6, up to 128 lengths: a global function, so the verifier
+ * checks it once on its own. Inlined, its bounded loop would be walked again
+ * for every distinct state the IPv6 parser hands it (3x the verifier's work
+ * for the whole program). Global functions cannot return map pointers:
+ * copies the entry to *out. side: 0 source, 1 destination. 1: hit, 0: no
+ * prefix matches, -1: this generation's map is missing.
+ */
+__noinline int fw_lookup6(__u32 side, __u32 gen, const struct vigil_fw_lens *l,
+			  const struct pkt *p, struct vigil_fw_class *out)
+{
+	struct vigil_fw_addr6_key k;
+	struct vigil_fw_class *hc;
+	const __be32 *a;
+	void *m;
+	__u32 n;
+
+	if (!l || !p || !out)
+		return -1;
+	gen &= 1;
+	m = bpf_map_lookup_elem(side ? (void *)&fw_dst6 : (void *)&fw_src6, &gen);
+	if (!m)
+		return -1;
+	a = side ? p->dst : p->src;
+	n = l->n6;
+	for (__u32 i = 0; i < 128; i++) {
+		__be32 w[4];
+		__u32 len;
+
+		if (i >= n)
+			break;
+		len = l->v6[i];
+#pragma unroll
+		for (int j = 0; j < 4; j++) {
+			/* bits of the length inside word j, clamped to 0..32 */
+			__u32 b = len > 32 * j ? len - 32 * j : 0;
+
+			w[j] = a[j] & mask32(b > 32 ? 32 : b);
+		}
+		k.prefixlen = len;
+		__builtin_memcpy(k.addr, w, 16);
+		hc = bpf_map_lookup_elem(m, &k);
+		if (hc) {
+			*out = *hc;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * An address's class: its longest matching prefix (lookup4/lookup6), else
+ * its family root. For sources, *decided is set when no further lookup can
+ * change the verdict: an entry carrying its rule's verdict, or a root class
+ * no rule applies to (the default policy). -1: the maps of this generation
  * are missing (only before the first load completes).
  */
 static __always_inline int addr_class(bool src, __u32 gen, struct vigil_fw_gen *g,
 				      const struct pkt *p, __u32 *out,
-				      struct vigil_fw_verdict **decided)
+				      struct vigil_fw_verdict **decided, struct vigil_fw_class *copy)
 {
-	struct vigil_fw_addr_key ak = { .prefixlen = 128 };
-	const __u8 *addr = src ? p->src : p->dst;
-	struct vigil_fw_class *hc;
-	__u32 flags = g->flags, none;
+	const struct vigil_fw_lens *l = src ? &g->src_lens : &g->dst_lens;
+	struct vigil_fw_class *hc = NULL;
+	__u32 none;
 	void *m;
 
-	/* IPv4 rules never apply to IPv6 packets, whatever their address */
-	if (src ? p->src_mapped6 : p->dst_mapped6) {
+	if (p->family == 4) {
+		if (l->n4) {
+			m = bpf_map_lookup_elem(src ? (void *)&fw_src4 : (void *)&fw_dst4, &gen);
+			if (!m)
+				return -1;
+			hc = lookup4(m, l, src ? p->src[3] : p->dst[3]);
+		}
+		*out = src ? g->src_root4 : g->dst_root4;
+		none = VIGIL_FW_G_SRC_ROOT4_NONE;
+	} else if (src ? p->src_mapped6 : p->dst_mapped6) {
+		/* IPv4 rules never apply to IPv6 packets, whatever their address */
 		*out = src ? g->src_mapped6 : g->dst_mapped6;
 		none = VIGIL_FW_G_SRC_MAPPED6_NONE;
 		goto root;
-	}
-	if (flags & (src ? VIGIL_FW_G_SRC_HOSTS : VIGIL_FW_G_DST_HOSTS)) {
-		m = bpf_map_lookup_elem(src ? (void *)&fw_src_host : (void *)&fw_dst_host, &gen);
-		if (!m)
-			return -1;
-		hc = bpf_map_lookup_elem(m, addr);
-		if (hc) {
-			*out = hc->id;
-			if (src && (hc->flags & VIGIL_FW_C_DECIDED))
-				*decided = &hc->v;
-			return 0;
+	} else {
+		if (l->n6) {
+			int r = fw_lookup6(src ? 0 : 1, gen, l, p, copy);
+
+			if (r < 0)
+				return -1;
+			if (r)
+				hc = copy;
 		}
+		*out = src ? g->src_root6 : g->dst_root6;
+		none = VIGIL_FW_G_SRC_ROOT6_NONE;
 	}
-	if (!(flags & (src ? VIGIL_FW_G_SRC_TRIE : VIGIL_FW_G_DST_TRIE))) {
-		if (p->family == 4) {
-			*out = src ? g->src_root4 : g->dst_root4;
-			none = VIGIL_FW_G_SRC_ROOT4_NONE;
-		} else {
-			*out = src ? g->src_root6 : g->dst_root6;
-			none = VIGIL_FW_G_SRC_ROOT6_NONE;
-		}
-		goto root;
+	if (hc) {
+		*out = hc->id;
+		if (src && (hc->flags & VIGIL_FW_C_DECIDED))
+			*decided = &hc->v;
+		return 0;
 	}
-	m = bpf_map_lookup_elem(src ? (void *)&fw_src : (void *)&fw_dst, &gen);
-	if (!m)
-		return -1;
-	__builtin_memcpy(ak.addr, addr, 16);
-	hc = bpf_map_lookup_elem(m, &ak);
-	if (!hc)
-		return -1;	/* cannot happen: both family roots are always present */
-	*out = hc->id;
-	if (src && (hc->flags & VIGIL_FW_C_DECIDED))
-		*decided = &hc->v;
-	return 0;
 root:
-	if (src && (flags & none))
+	if (src && (g->flags & none))
 		*decided = &g->dflt;
 	return 0;
 }
 
-/* the combination's verdict, through the port trie if it depends on the port; NULL: no rule */
+/*
+ * The port map of a combination whose verdict depends on the port: one probe
+ * per block size the combination uses (plens); its blocks are disjoint, so
+ * the first hit is the answer, in any order. A global function, so
+ * the verifier checks its loop once (see fw_lookup6); copies the verdict to
+ * *out. packed: gen << 24 | proto << 16 | dport. 1: hit, 0: no rule for this
+ * port, -1: this generation's map is missing.
+ */
+__noinline int fw_port_lookup(__u32 sid, __u32 did, __u32 packed, __u32 plens,
+			      struct vigil_fw_verdict *out)
+{
+	struct vigil_fw_port_key k;
+	__u32 gen = (packed >> 24) & 1;
+	__u16 dport = packed & 0xffff;
+	struct vigil_fw_verdict *v;
+	void *m;
+
+	if (!out)
+		return -1;
+	m = bpf_map_lookup_elem(&fw_match, &gen);
+	if (!m)
+		return -1;
+	k.src_id = sid;
+	k.dst_id = did;
+	k.proto = (packed >> 16) & 0xff;
+	/* largest blocks first: most ports of a range are in them */
+	for (int b = 0; b <= 16; b++) {
+		if (!(plens & (1u << b)))
+			continue;
+		k.bits = b;
+		k.port = bpf_htons(dport & (__u16)(0xffff0000u >> b));
+		v = bpf_map_lookup_elem(m, &k);
+		if (v) {
+			*out = *v;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* the combination's verdict, through the port map if it depends on the port; NULL: no rule */
 static __always_inline struct vigil_fw_verdict *match(void *combo_t, __u32 gen, __u32 sid,
-						      __u32 did, __u8 proto, __u16 dport)
+						      __u32 did, __u8 proto, __u16 dport,
+						      struct vigil_fw_verdict *buf)
 {
 	struct vigil_fw_combo_key ck = { .src_id = sid, .dst_id = did, .proto = proto };
-	struct vigil_fw_match_key mk = {};
 	struct vigil_fw_verdict *v;
-	void *match_t;
 
 	v = bpf_map_lookup_elem(combo_t, &ck);
 	if (!v || !(v->flags & VIGIL_FW_V_PORTS))
 		return v;
-	match_t = bpf_map_lookup_elem(&fw_match, &gen);
-	if (!match_t)
-		return NULL;
-	mk.prefixlen = VIGIL_FW_MATCH_FIXED_BITS + 16;
-	mk.src_id = sid;
-	mk.dst_id = did;
-	mk.proto = proto;
-	mk.port = bpf_htons(dport);
-	return bpf_map_lookup_elem(match_t, &mk);
+	if (fw_port_lookup(sid, did, gen << 24 | (__u32)proto << 16 | dport, v->plens, buf) > 0)
+		return buf;
+	return NULL;
 }
 
 SEC("xdp")
@@ -486,11 +631,20 @@ int vigil_firewall(struct xdp_md *ctx)
 	struct vigil_fw_verdict *v = NULL;
 	struct vigil_fw_counter *c;
 	struct vigil_fw_gen *g;
-	struct pkt p = {};
-	void *gen_t, *combo_t, *ctr_t;
-	__u32 zero = 0, gen, rule_id, action, len, *active, sid, did;
+	struct vigil_fw_class cls6, dcls6;	/* IPv6 entries, copied (fw_lookup6) */
+	struct vigil_fw_verdict pv;		/* a port map entry, copied (fw_port_lookup) */
+	struct pkt p;
+	void *combo_t;
+	__u32 zero = 0, gen, rule_id, action, len, *active, sid, did, ctr;
 	__u8 cls = 0;
 
+	/* never true (fixed at load, so the verifier removes this): it only makes
+	 * the maps the program does not read part of it, so that `status` finds
+	 * a foreground firewall's rules and info from its XDP link (no pins) */
+	if (fw_never) {
+		bpf_map_lookup_elem(&fw_rules, &zero);
+		bpf_map_lookup_elem(&fw_info, &zero);
+	}
 	if (parse(ctx, &p))
 		return XDP_PASS;
 	len = ctx->data_end - ctx->data;
@@ -500,22 +654,19 @@ int vigil_firewall(struct xdp_md *ctx)
 	if (!active)
 		return XDP_PASS;
 	gen = *(volatile __u32 *)active & 1;
-	gen_t = bpf_map_lookup_elem(&fw_gen, &gen);
-	ctr_t = bpf_map_lookup_elem(&fw_counters, &gen);
-	if (!gen_t || !ctr_t)
-		return XDP_PASS;	/* not filled yet: only before the first load completes */
-	g = bpf_map_lookup_elem(gen_t, &zero);
+	g = bpf_map_lookup_elem(&fw_gen, &gen);
 	if (!g)
 		return XDP_PASS;
 
-	if (addr_class(true, gen, g, &p, &sid, &v))
+	if (addr_class(true, gen, g, &p, &sid, &v, &cls6))
 		return XDP_PASS;
 	/* the source alone decides (see addr_class): no more lookups */
 	if (v)
 		goto verdict;
 	combo_t = bpf_map_lookup_elem(&fw_combo, &gen);
-	if (!combo_t || addr_class(false, gen, g, &p, &did, &v))
+	if (!combo_t || addr_class(false, gen, g, &p, &did, &v, &dcls6))
 		return XDP_PASS;
+	load_ports(ctx, &p);
 
 	/* a protocol no combination names needs no lookup of its own */
 	if (p.proto == PROTO_TCP)
@@ -527,10 +678,10 @@ int vigil_firewall(struct xdp_md *ctx)
 	else if (p.proto == PROTO_ICMPV6)
 		cls = g->flags & VIGIL_FW_G_ICMPV6 ? PROTO_ICMPV6 : 0;
 	if (cls)
-		v = match(combo_t, gen, sid, did, cls, p.dport);
+		v = match(combo_t, gen, sid, did, cls, p.dport, &pv);
 	/* nothing specific to this protocol: the protocol-less rules decide */
 	if (!v)
-		v = match(combo_t, gen, sid, did, VIGIL_FW_PROTO_ANY, p.dport);
+		v = match(combo_t, gen, sid, did, VIGIL_FW_PROTO_ANY, p.dport, &pv);
 	/* no rule: the default policy */
 	if (!v)
 		v = &g->dflt;
@@ -538,7 +689,8 @@ verdict:
 	rule_id = v->rule_id;
 	action = v->action;
 
-	c = bpf_map_lookup_elem(ctr_t, &rule_id);
+	ctr = v->ctr;
+	c = bpf_map_lookup_elem(&fw_counters, &ctr);
 	if (c) {
 		c->packets++;
 		c->bytes += len;
@@ -553,8 +705,8 @@ verdict:
 		emit_drop(ctx, &p, rule_id, len, VIGIL_FW_E_RATELIMIT);
 		return fw_dry_run ? XDP_PASS : XDP_DROP;
 	}
-	if (c)
-		c->drops++;
+	/* a drop rule drops every packet it matches: user space reports its
+	 * packets as its drops, one counter update less per drop */
 	emit_drop(ctx, &p, rule_id, len, 0);
 	return fw_dry_run ? XDP_PASS : XDP_DROP;
 }

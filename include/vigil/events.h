@@ -292,19 +292,23 @@ enum vigil_ft_drop {
  * both families. Limits are fixed because inner maps must match the outer
  * map's template.
  *
- * Per packet the lookups are hash lookups wherever an exact key exists
- * (kernel LPM tries get slower as they grow): host addresses (/32, /128)
- * in a hash before the prefix trie, (source class, destination class,
- * protocol) in a hash, and the port trie only for combinations whose rules
- * name ports.
+ * Per packet every address lookup is a hash lookup (kernel LPM tries get
+ * slower as they grow): per side and family one hash keyed by (prefix
+ * length, masked address), probed for each distinct prefix length of the
+ * generation, longest first; the first hit is the longest matching prefix.
+ * Then (source class, destination class, protocol) in a hash, and the port
+ * hash only for combinations whose rules name ports, probed once per block
+ * size the combination uses.
  */
 #define VIGIL_FW_MAX_RULES 131072	/* rule ids 1..MAX; id 0 is the default policy */
-#define VIGIL_FW_MAX_PREFIXES 262144	/* distinct prefixes per trie */
-#define VIGIL_FW_MAX_MATCH (1 << 21)	/* entries in the combination trie */
+#define VIGIL_FW_MAX_PREFIXES 262144	/* distinct prefixes per side */
+#define VIGIL_FW_MAX_MATCH (1 << 21)	/* entries in the port map */
 #define VIGIL_FW_MAX_BUCKETS 65536	/* rate limit buckets (LRU) */
-#define VIGIL_FW_MAX_HOSTS VIGIL_FW_MAX_RULES	/* host addresses per side: one per rule at most */
+#define VIGIL_FW_MAX_ADDRS VIGIL_FW_MAX_RULES	/* prefixes per side and family: one per rule at most */
 #define VIGIL_FW_MAX_COMBOS (1 << 20)	/* (source class, destination class, protocol) entries */
-#define VIGIL_FW_MATCH_FIXED_BITS 80	/* src_id, dst_id, proto, _pad */
+/* counter slots: the active rule set's and the next one's, each at most
+ * MAX_RULES + 1 (with the default) */
+#define VIGIL_FW_MAX_CTRS (2 * (VIGIL_FW_MAX_RULES + 1))
 
 enum vigil_fw_action {
 	VIGIL_FW_PASS = 0,
@@ -316,19 +320,21 @@ enum vigil_fw_action {
  * no rule names (their packets can only match protocol-less rules) */
 #define VIGIL_FW_PROTO_ANY 0
 
-/* LPM key of the source and destination tries; prefixlen first (LPM ABI) */
-struct vigil_fw_addr_key {
-	__u32 prefixlen;	/* 0..128, over addr */
-	__u8 addr[16];		/* network order, IPv4 mapped */
+/* hash key of the IPv4 address maps: 8 bytes, hashed in one jhash round */
+struct vigil_fw_addr4_key {
+	__u32 prefixlen;	/* 1..32 (0 is the family root, never in the map) */
+	__u8 addr[4];		/* network order, host bits zero */
 };
-VIGIL_CHECK_SIZE(struct vigil_fw_addr_key, 20);
-VIGIL_CHECK_OFF(struct vigil_fw_addr_key, addr, 4);
+VIGIL_CHECK_SIZE(struct vigil_fw_addr4_key, 8);
+VIGIL_CHECK_OFF(struct vigil_fw_addr4_key, addr, 4);
 
-/* hash key of the host maps: one address, network order, IPv4 mapped */
-struct vigil_fw_host_key {
-	__u8 addr[16];
+/* hash key of the IPv6 address maps */
+struct vigil_fw_addr6_key {
+	__u32 prefixlen;	/* 1..128 (0 is the family root, never in the map) */
+	__u8 addr[16];		/* network order, host bits zero */
 };
-VIGIL_CHECK_SIZE(struct vigil_fw_host_key, 16);
+VIGIL_CHECK_SIZE(struct vigil_fw_addr6_key, 20);
+VIGIL_CHECK_OFF(struct vigil_fw_addr6_key, addr, 4);
 
 /* hash key of the combination map: what a verdict depends on besides the port */
 struct vigil_fw_combo_key {
@@ -341,31 +347,32 @@ VIGIL_CHECK_SIZE(struct vigil_fw_combo_key, 12);
 VIGIL_CHECK_OFF(struct vigil_fw_combo_key, proto, 8);
 
 /*
- * LPM key of the port trie, for combinations whose verdict depends on the
- * port: (source class, destination class, protocol) are always matched in
- * full (80 bits); the destination port is matched by prefix, so a port range
- * is a handful of entries.
+ * Hash key of the port map, for combinations whose verdict depends on the
+ * port: (source class, destination class, protocol) and the destination
+ * port as an aligned block of 2^(16 - bits) ports, so a port range is a
+ * handful of entries. The blocks of one combination are disjoint; its
+ * combination entry lists the block sizes it uses (vigil_fw_verdict.plens)
+ * and the program probes only those.
  */
-struct vigil_fw_match_key {
-	__u32 prefixlen;	/* 80 + port prefix bits, or 0 for the catch-all */
-	__u32 src_id;		/* class from the source trie */
-	__u32 dst_id;		/* class from the destination trie */
+struct vigil_fw_port_key {
+	__u32 src_id;		/* class from the source maps */
+	__u32 dst_id;		/* class from the destination maps */
 	__u8 proto;		/* IPPROTO_*, or VIGIL_FW_PROTO_ANY */
-	__u8 _pad;		/* zero: part of the matched bits */
-	__u16 port;		/* network order */
+	__u8 bits;		/* port prefix length, 0..16 */
+	__u16 port;		/* network order, the low 16 - bits bits zero */
 };
-VIGIL_CHECK_SIZE(struct vigil_fw_match_key, 16);
-VIGIL_CHECK_OFF(struct vigil_fw_match_key, src_id, 4);
-VIGIL_CHECK_OFF(struct vigil_fw_match_key, proto, 12);
-VIGIL_CHECK_OFF(struct vigil_fw_match_key, port, 14);
+VIGIL_CHECK_SIZE(struct vigil_fw_port_key, 12);
+VIGIL_CHECK_OFF(struct vigil_fw_port_key, proto, 8);
+VIGIL_CHECK_OFF(struct vigil_fw_port_key, bits, 9);
+VIGIL_CHECK_OFF(struct vigil_fw_port_key, port, 10);
 
 enum vigil_fw_verdict_flags {
 	/* in the combination map: the verdict depends on the port, look up the
-	 * port trie (the other fields are unused) */
+	 * port map for the block sizes in plens (the other fields are unused) */
 	VIGIL_FW_V_PORTS = 1 << 0,
 };
 
-/* what the combination map and port trie answer: the winning rule, precomputed */
+/* what the combination map and port map answer: the winning rule, precomputed */
 struct vigil_fw_verdict {
 	__u32 rule_id;		/* 0: the default policy */
 	__u32 action;		/* enum vigil_fw_action */
@@ -373,11 +380,16 @@ struct vigil_fw_verdict {
 	__u32 burst;		/* ratelimit: bucket depth in packets */
 	__u32 bucket;		/* ratelimit: stable id of the rule's buckets */
 	__u32 flags;		/* enum vigil_fw_verdict_flags */
+	__u32 ctr;		/* the rule's slot in fw_counters */
+	__u32 plens;		/* with VIGIL_FW_V_PORTS: bit b set when some port
+				 * entry of the combination has bits == b */
 };
-VIGIL_CHECK_SIZE(struct vigil_fw_verdict, 24);
+VIGIL_CHECK_SIZE(struct vigil_fw_verdict, 32);
+VIGIL_CHECK_OFF(struct vigil_fw_verdict, plens, 28);
 VIGIL_CHECK_OFF(struct vigil_fw_verdict, action, 4);
 VIGIL_CHECK_OFF(struct vigil_fw_verdict, bucket, 16);
 VIGIL_CHECK_OFF(struct vigil_fw_verdict, flags, 20);
+VIGIL_CHECK_OFF(struct vigil_fw_verdict, ctr, 24);
 
 enum vigil_fw_class_flags {
 	/* source only: the class's best rule has no destination, protocol or
@@ -387,39 +399,52 @@ enum vigil_fw_class_flags {
 	VIGIL_FW_C_DECIDED = 1 << 0,
 };
 
-/* value of the host maps and tries */
+/* value of the address maps */
 struct vigil_fw_class {
 	__u32 id;		/* the address's class */
 	__u32 flags;		/* enum vigil_fw_class_flags */
 	struct vigil_fw_verdict v;	/* with VIGIL_FW_C_DECIDED: no more lookups */
 };
-VIGIL_CHECK_SIZE(struct vigil_fw_class, 32);
+VIGIL_CHECK_SIZE(struct vigil_fw_class, 40);
 VIGIL_CHECK_OFF(struct vigil_fw_class, v, 8);
 
 enum vigil_fw_gen_flags {
-	VIGIL_FW_G_SRC_HOSTS = 1 << 0,	/* the source host map has entries */
-	VIGIL_FW_G_SRC_TRIE = 1 << 1,	/* the source trie has prefixes besides the roots */
-	VIGIL_FW_G_DST_HOSTS = 1 << 2,
-	VIGIL_FW_G_DST_TRIE = 1 << 3,
 	/* some combination names this protocol: without one, a packet of the
 	 * protocol goes straight to the protocol-less entries */
 	VIGIL_FW_G_TCP = 1 << 4,
 	VIGIL_FW_G_UDP = 1 << 5,
 	VIGIL_FW_G_ICMP = 1 << 6,
 	VIGIL_FW_G_ICMPV6 = 1 << 7,
-	/* no rule applies to packets whose source class is this root (a host
-	 * and trie miss) or the IPv4-mapped IPv6 class: the default decides */
+	/* no rule applies to packets whose source class is this root (every
+	 * address lookup missed) or the IPv4-mapped IPv6 class: the default decides */
 	VIGIL_FW_G_SRC_ROOT4_NONE = 1 << 8,
 	VIGIL_FW_G_SRC_ROOT6_NONE = 1 << 9,
 	VIGIL_FW_G_SRC_MAPPED6_NONE = 1 << 10,
 };
 
 /*
+ * The distinct prefix lengths of one side's address maps, longest first,
+ * without 0 (the family roots are never looked up). The program probes the
+ * hash once per length: cost grows with the number of distinct lengths, not
+ * with the number of rules.
+ */
+struct vigil_fw_lens {
+	__u8 n4;		/* lengths used in v4[] (0..32) */
+	__u8 n6;		/* lengths used in v6[] (0..128) */
+	__u8 _pad[2];
+	__u8 v4[32];		/* 32..1 */
+	__u8 v6[128];		/* 128..1 */
+};
+VIGIL_CHECK_SIZE(struct vigil_fw_lens, 4 + 32 + 128);
+VIGIL_CHECK_OFF(struct vigil_fw_lens, v4, 4);
+VIGIL_CHECK_OFF(struct vigil_fw_lens, v6, 36);
+
+/*
  * One per generation (a one-entry array): what lets the program skip
- * lookups that cannot change the answer. Without a trie prefix besides the
- * family roots, a host-map miss is the family root's class; an IPv6 packet
- * with an IPv4-mapped address takes the class of the longest IPv6 prefix
- * containing ::ffff:0:0/96 (IPv4 rules never apply to IPv6 packets).
+ * lookups that cannot change the answer. An address matching none of the
+ * side's prefixes is in its family root's class; an IPv6 packet with an
+ * IPv4-mapped address takes the class of the longest IPv6 prefix containing
+ * ::ffff:0:0/96 (IPv4 rules never apply to IPv6 packets).
  */
 struct vigil_fw_gen {
 	__u32 flags;		/* enum vigil_fw_gen_flags */
@@ -431,13 +456,19 @@ struct vigil_fw_gen {
 	__u32 dst_mapped6;
 	__u32 _pad;
 	struct vigil_fw_verdict dflt;	/* no rule matches: rule 0 */
+	struct vigil_fw_lens src_lens;
+	struct vigil_fw_lens dst_lens;
 };
-VIGIL_CHECK_SIZE(struct vigil_fw_gen, 32 + 24);
+VIGIL_CHECK_SIZE(struct vigil_fw_gen, 32 + 32 + 2 * 164);
 VIGIL_CHECK_OFF(struct vigil_fw_gen, dst_root4, 16);
 VIGIL_CHECK_OFF(struct vigil_fw_gen, dflt, 32);
+VIGIL_CHECK_OFF(struct vigil_fw_gen, src_lens, 64);
+VIGIL_CHECK_OFF(struct vigil_fw_gen, dst_lens, 64 + 164);
 
-/* per-CPU, per-rule: packets and bytes matched; drops include dry-run
- * "would drop" and rate limit excess */
+/* per-CPU, per counter slot (one per rule; an unchanged rule keeps its slot
+ * across reloads, so its counters go on): packets and bytes matched; drops: rate limit excess
+ * (with dry run: what would have been dropped). For drop rules the program
+ * leaves drops at 0: every packet is a drop, and user space reports packets */
 struct vigil_fw_counter {
 	__u64 packets;
 	__u64 bytes;
@@ -483,8 +514,11 @@ struct vigil_fw_rule {
 	__u32 rate;
 	__u32 line;		/* in the rules file; 0 for the default */
 	__u32 flags;		/* enum vigil_fw_rule_flags */
+	__u32 ctr;		/* its slot in fw_counters */
+	__u32 _pad;
 };
-VIGIL_CHECK_SIZE(struct vigil_fw_rule, 56);
+VIGIL_CHECK_SIZE(struct vigil_fw_rule, 64);
+VIGIL_CHECK_OFF(struct vigil_fw_rule, ctr, 56);
 VIGIL_CHECK_OFF(struct vigil_fw_rule, src_len, 32);
 VIGIL_CHECK_OFF(struct vigil_fw_rule, port_lo, 36);
 VIGIL_CHECK_OFF(struct vigil_fw_rule, action, 40);

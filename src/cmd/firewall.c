@@ -4,7 +4,8 @@
  *
  *   load -i IFACE RULES     attach; foreground (Ctrl-C detaches) or --persist
  *   reload -i IFACE RULES   swap in a new rule set in one step (persistent)
- *   status [-i IFACE]       rules with hit counters, mode, since when
+ *   status [-i IFACE]       rules with hit counters, mode, since when (persistent
+ *                           and foreground firewalls)
  *   unload -i IFACE         detach and remove the pins
  *   events -i IFACE         sampled drops of a persistent firewall
  *   check RULES             parse and compile only
@@ -73,18 +74,19 @@ static const struct vigil_opt fw_opts[] = {
 
 /* the maps that make up the firewall's state, by fd; in the order of fw_map_names */
 struct fw_fds {
-	int active, src, dst, match, counters, rules, src_host, dst_host, combo, gen, info;
+	int active, src4, src6, dst4, dst6, match, counters, rules, combo, gen, info;
 };
 
 static const char *const fw_map_names[] = {
-	"fw_active", "fw_src", "fw_dst", "fw_match", "fw_counters", "fw_rules",
-	"fw_src_host", "fw_dst_host", "fw_combo", "fw_gen", "fw_info",
+	"fw_active", "fw_src4", "fw_src6", "fw_dst4", "fw_dst6", "fw_match", "fw_counters",
+	"fw_rules", "fw_combo", "fw_gen", "fw_info",
 };
 
 /* every map the object has, pinned under the same names */
 static const char *const pin_maps[] = {
-	"fw_active", "fw_src", "fw_dst", "fw_match", "fw_counters", "fw_rules",
-	"fw_src_host", "fw_dst_host", "fw_combo", "fw_gen", "fw_info", "fw_buckets", "fw_sample_ctr", "vigil_events", "vigil_lost",
+	"fw_active", "fw_src4", "fw_src6", "fw_dst4", "fw_dst6", "fw_match", "fw_counters",
+	"fw_rules", "fw_combo", "fw_gen", "fw_info", "fw_buckets", "fw_sample_ctr", "vigil_events",
+	"vigil_lost",
 };
 
 static uint64_t realtime_ns(void)
@@ -136,6 +138,74 @@ static int map_fill(int fd, const void *keys, size_t ksz, const void *vals, size
 	return 0;
 }
 
+/* a hash sized to its contents: the kernel allocates its buckets at creation */
+static int hash_create(const char *name, size_t ksz, size_t vsz, uint32_t n)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, noprealloc, .map_flags = BPF_F_NO_PREALLOC);
+
+	return bpf_map_create(BPF_MAP_TYPE_HASH, name, ksz, vsz, n ? n : 1, &noprealloc);
+}
+
+static int inner_fd(int outer, __u32 gen);
+
+/*
+ * Counter slots for a reload: rules unchanged since the running set keep
+ * theirs (their counters go on), the others get free slots, zeroed here
+ * before any packet can reach them.
+ */
+static int assign_ctrs(const struct fw_fds *f, __u32 cur, struct vigil_rules *rs,
+		       struct vigil_fw_table *t)
+{
+	int ncpu = libbpf_num_possible_cpus(), rfd, err = 0;
+	struct vigil_fw_rule *old = NULL;
+	struct vigil_fw_counter *zeros = NULL;
+	uint32_t nold = 0, cap = 0, nfresh = 0, *fresh = NULL;
+	__u32 key, nkey;
+
+	rfd = inner_fd(f->rules, cur);
+	if (rfd < 0)
+		return -ENOENT;
+	for (int more = !bpf_map_get_next_key(rfd, NULL, &key); more;
+	     more = !bpf_map_get_next_key(rfd, &key, &nkey), key = nkey) {
+		if (nold == cap) {
+			void *p;
+
+			cap = cap ? cap * 2 : 64;
+			p = realloc(old, cap * sizeof(*old));
+			if (!p) {
+				err = -ENOMEM;
+				goto out;
+			}
+			old = p;
+		}
+		if (!bpf_map_lookup_elem(rfd, &key, &old[nold]))
+			nold++;
+	}
+	fresh = malloc(rs->n * sizeof(*fresh));
+	zeros = calloc(ncpu > 0 ? ncpu : 1, sizeof(*zeros));
+	if (!fresh || !zeros || ncpu <= 0) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (vigil_fw_ctr_assign(old, nold, rs, fresh, &nfresh)) {
+		err = -EINVAL;
+		goto out;
+	}
+	for (uint32_t i = 0; i < nfresh; i++) {
+		if (bpf_map_update_elem(f->counters, &fresh[i], zeros, BPF_ANY)) {
+			err = -errno;
+			goto out;
+		}
+	}
+	vigil_fw_table_set_ctrs(t, rs);
+out:
+	close(rfd);
+	free(old);
+	free(fresh);
+	free(zeros);
+	return err;
+}
+
 /*
  * Build the new generation's maps completely, put them in the inactive
  * slots, then switch the active generation with one map update. The last
@@ -143,15 +213,15 @@ static int map_fill(int fd, const void *keys, size_t ksz, const void *vals, size
  * grace period: when this returns no packet still uses the old generation,
  * so the next reload may overwrite its slots.
  */
-static int install(const struct fw_fds *f, const struct vigil_rules *rs,
-		   const struct vigil_fw_table *t, bool initial)
+static int install(const struct fw_fds *f, struct vigil_rules *rs, struct vigil_fw_table *t,
+		   bool initial)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, noprealloc, .map_flags = BPF_F_NO_PREALLOC);
-	enum { SRC, DST, MATCH, CTR, SRC_HOST, DST_HOST, COMBO, GEN, RULES, NMAPS };
+	enum { SRC4, SRC6, DST4, DST6, MATCH, COMBO, RULES, NMAPS };
 	int fds[NMAPS];
 	/* fw_rules last: re-installing its slot is the RCU wait (see above) */
-	const int outer[NMAPS] = { f->src, f->dst, f->match, f->counters, f->src_host,
-				   f->dst_host, f->combo, f->gen, f->rules };
+	const int outer[NMAPS] = { f->src4, f->src6, f->dst4, f->dst6, f->match, f->combo,
+				   f->rules };
 	__u32 zero = 0, cur = 0, next;
 	int err = 0;
 
@@ -162,48 +232,44 @@ static int install(const struct fw_fds *f, const struct vigil_rules *rs,
 		goto out;
 	}
 	next = initial ? 0 : (cur ^ 1) & 1;
-	fds[SRC] = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "fw_src_gen", sizeof(struct vigil_fw_addr_key),
-				  sizeof(struct vigil_fw_class), VIGIL_FW_MAX_PREFIXES, &noprealloc);
-	fds[DST] = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "fw_dst_gen", sizeof(struct vigil_fw_addr_key),
-				  sizeof(struct vigil_fw_class), VIGIL_FW_MAX_PREFIXES, &noprealloc);
-	fds[MATCH] = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "fw_match_gen", sizeof(struct vigil_fw_match_key),
-				    sizeof(struct vigil_fw_verdict), VIGIL_FW_MAX_MATCH, &noprealloc);
-	fds[CTR] = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "fw_ctr_gen", sizeof(__u32),
-				  sizeof(struct vigil_fw_counter), VIGIL_FW_MAX_RULES + 1, NULL);
-	fds[SRC_HOST] = bpf_map_create(BPF_MAP_TYPE_HASH, "fw_shost_gen", sizeof(struct vigil_fw_host_key),
-				       sizeof(struct vigil_fw_class), VIGIL_FW_MAX_HOSTS, &noprealloc);
-	fds[DST_HOST] = bpf_map_create(BPF_MAP_TYPE_HASH, "fw_dhost_gen", sizeof(struct vigil_fw_host_key),
-				       sizeof(struct vigil_fw_class), VIGIL_FW_MAX_HOSTS, &noprealloc);
-	fds[COMBO] = bpf_map_create(BPF_MAP_TYPE_HASH, "fw_combo_gen", sizeof(struct vigil_fw_combo_key),
-				    sizeof(struct vigil_fw_verdict), VIGIL_FW_MAX_COMBOS, &noprealloc);
-	fds[GEN] = bpf_map_create(BPF_MAP_TYPE_ARRAY, "fw_gen_gen", sizeof(__u32),
-				  sizeof(struct vigil_fw_gen), 1, NULL);
-	fds[RULES] = bpf_map_create(BPF_MAP_TYPE_HASH, "fw_rules_gen", sizeof(__u32),
-				    sizeof(struct vigil_fw_rule), VIGIL_FW_MAX_RULES + 1, &noprealloc);
+	/* a fresh object's counters are all zero: the parser's slots will do */
+	if (!initial) {
+		err = assign_ctrs(f, cur & 1, rs, t);
+		if (err)
+			goto out;
+	}
+	fds[SRC4] = hash_create("fw_src4_gen", sizeof(*t->src.keys4), sizeof(*t->src.vals4), t->src.n4);
+	fds[SRC6] = hash_create("fw_src6_gen", sizeof(*t->src.keys6), sizeof(*t->src.vals6), t->src.n6);
+	fds[DST4] = hash_create("fw_dst4_gen", sizeof(*t->dst.keys4), sizeof(*t->dst.vals4), t->dst.n4);
+	fds[DST6] = hash_create("fw_dst6_gen", sizeof(*t->dst.keys6), sizeof(*t->dst.vals6), t->dst.n6);
+	fds[MATCH] = hash_create("fw_port_gen", sizeof(*t->mkeys), sizeof(*t->mvals), t->nmatch);
+	fds[COMBO] = hash_create("fw_combo_gen", sizeof(*t->ckeys), sizeof(*t->cvals), t->ncombo);
+	fds[RULES] = hash_create("fw_rules_gen", sizeof(__u32), sizeof(struct vigil_fw_rule), rs->n);
 	for (int i = 0; i < NMAPS; i++) {
 		if (fds[i] < 0) {
 			err = -errno;
 			goto out;
 		}
 	}
-	err = map_fill(fds[SRC], t->src.keys, sizeof(*t->src.keys), t->src.vals, sizeof(*t->src.vals),
-		       t->src.n);
+	err = map_fill(fds[SRC4], t->src.keys4, sizeof(*t->src.keys4), t->src.vals4,
+		       sizeof(*t->src.vals4), t->src.n4);
 	if (!err)
-		err = map_fill(fds[DST], t->dst.keys, sizeof(*t->dst.keys), t->dst.vals,
-			       sizeof(*t->dst.vals), t->dst.n);
+		err = map_fill(fds[SRC6], t->src.keys6, sizeof(*t->src.keys6), t->src.vals6,
+			       sizeof(*t->src.vals6), t->src.n6);
 	if (!err)
-		err = map_fill(fds[SRC_HOST], t->src.hosts, sizeof(*t->src.hosts), t->src.host_vals,
-			       sizeof(*t->src.host_vals), t->src.nhosts);
+		err = map_fill(fds[DST4], t->dst.keys4, sizeof(*t->dst.keys4), t->dst.vals4,
+			       sizeof(*t->dst.vals4), t->dst.n4);
 	if (!err)
-		err = map_fill(fds[DST_HOST], t->dst.hosts, sizeof(*t->dst.hosts), t->dst.host_vals,
-			       sizeof(*t->dst.host_vals), t->dst.nhosts);
+		err = map_fill(fds[DST6], t->dst.keys6, sizeof(*t->dst.keys6), t->dst.vals6,
+			       sizeof(*t->dst.vals6), t->dst.n6);
 	if (!err)
 		err = map_fill(fds[COMBO], t->ckeys, sizeof(*t->ckeys), t->cvals, sizeof(*t->cvals),
 			       t->ncombo);
 	if (!err)
 		err = map_fill(fds[MATCH], t->mkeys, sizeof(*t->mkeys), t->mvals, sizeof(*t->mvals),
 			       t->nmatch);
-	if (!err && bpf_map_update_elem(fds[GEN], &zero, &t->gen, BPF_ANY))
+	/* plain data in the inactive slot: no packet reads it (see above) */
+	if (!err && bpf_map_update_elem(f->gen, &next, &t->gen, BPF_ANY))
 		err = -errno;
 	for (uint32_t i = 0; !err && i < rs->n; i++)
 		if (bpf_map_update_elem(fds[RULES], &i, &rs->rules[i], BPF_NOEXIST))
@@ -244,13 +310,13 @@ static int info_put(const struct fw_fds *f, const struct vigil_fw_info *info)
 static void fds_from_skel(struct firewall_bpf *skel, struct fw_fds *f)
 {
 	f->active = bpf_map__fd(skel->maps.fw_active);
-	f->src = bpf_map__fd(skel->maps.fw_src);
-	f->dst = bpf_map__fd(skel->maps.fw_dst);
+	f->src4 = bpf_map__fd(skel->maps.fw_src4);
+	f->src6 = bpf_map__fd(skel->maps.fw_src6);
+	f->dst4 = bpf_map__fd(skel->maps.fw_dst4);
+	f->dst6 = bpf_map__fd(skel->maps.fw_dst6);
 	f->match = bpf_map__fd(skel->maps.fw_match);
 	f->counters = bpf_map__fd(skel->maps.fw_counters);
 	f->rules = bpf_map__fd(skel->maps.fw_rules);
-	f->src_host = bpf_map__fd(skel->maps.fw_src_host);
-	f->dst_host = bpf_map__fd(skel->maps.fw_dst_host);
 	f->combo = bpf_map__fd(skel->maps.fw_combo);
 	f->gen = bpf_map__fd(skel->maps.fw_gen);
 	f->info = bpf_map__fd(skel->maps.fw_info);
@@ -404,7 +470,7 @@ static int collect_rules(const struct fw_fds *f, struct rule_row **rows, uint32_
 	if (bpf_map_lookup_elem(f->active, &zero, &gen))
 		return -errno;
 	rfd = inner_fd(f->rules, gen);
-	cfd = inner_fd(f->counters, gen);
+	cfd = dup(f->counters);
 	vals = calloc(ncpu > 0 ? ncpu : 1, sizeof(*vals));
 	if (rfd < 0 || cfd < 0 || !vals) {
 		err = -ENOENT;
@@ -430,13 +496,17 @@ static int collect_rules(const struct fw_fds *f, struct rule_row **rows, uint32_
 		row->id = key;
 		if (bpf_map_lookup_elem(rfd, &key, &row->r))
 			continue;
-		if (!bpf_map_lookup_elem(cfd, &key, vals)) {
+		if (!bpf_map_lookup_elem(cfd, &row->r.ctr, vals)) {
 			for (int c = 0; c < ncpu; c++) {
 				row->c.packets += vals[c].packets;
 				row->c.bytes += vals[c].bytes;
 				row->c.drops += vals[c].drops;
 			}
 		}
+		/* the program counts drops only for rate limits: a drop rule drops
+		 * (or, dry run, would drop) every packet it matches */
+		if (row->r.action == VIGIL_FW_DROP)
+			row->c.drops = row->c.packets;
 		(*n)++;
 	}
 out:
@@ -536,6 +606,109 @@ static int render_status(const char *iface, const struct fw_fds *f)
 	return 0;
 }
 
+/* open the maps of a loaded firewall program by name (a foreground one pins nothing) */
+static int fds_from_prog(__u32 prog_id, struct fw_fds *f)
+{
+	struct bpf_prog_info pi;
+	__u32 ids[32], len = sizeof(pi);
+	int pfd, n = 0;
+
+	for (int *fd = &f->active; fd <= &f->info; fd++)
+		*fd = -1;
+	pfd = bpf_prog_get_fd_by_id(prog_id);
+	if (pfd < 0)
+		return -errno;
+	memset(&pi, 0, sizeof(pi));
+	pi.nr_map_ids = 32;
+	pi.map_ids = (__u64)(unsigned long)ids;
+	if (bpf_obj_get_info_by_fd(pfd, &pi, &len) || pi.nr_map_ids > 32) {
+		close(pfd);
+		return -EINVAL;
+	}
+	close(pfd);
+	for (__u32 i = 0; i < pi.nr_map_ids; i++) {
+		struct bpf_map_info mi;
+		__u32 mlen = sizeof(mi);
+		int mfd = bpf_map_get_fd_by_id(ids[i]);
+		size_t k;
+
+		if (mfd < 0)
+			continue;
+		memset(&mi, 0, sizeof(mi));
+		if (bpf_obj_get_info_by_fd(mfd, &mi, &mlen)) {
+			close(mfd);
+			continue;
+		}
+		for (k = 0; k < sizeof(fw_map_names) / sizeof(fw_map_names[0]); k++) {
+			if (!strcmp(mi.name, fw_map_names[k]) && (&f->active)[k] < 0) {
+				(&f->active)[k] = mfd;
+				n++;
+				break;
+			}
+		}
+		if (k == sizeof(fw_map_names) / sizeof(fw_map_names[0]))
+			close(mfd);
+	}
+	if (n != (int)(sizeof(fw_map_names) / sizeof(fw_map_names[0]))) {
+		fds_close(f);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/*
+ * Foreground firewalls: vigil's XDP links on interfaces of this network
+ * namespace that have no pins (those are listed from their pins). A link's
+ * ifindex may belong to another namespace: the interface of that index here
+ * must run the link's very program.
+ */
+static int status_foreground(const char *only, int *found)
+{
+	char dir[PATH_MAX], ifname[IF_NAMESIZE];
+	__u32 id = 0;
+	int err = 0;
+
+	while (!bpf_link_get_next_id(id, &id)) {
+		struct bpf_link_info li;
+		struct bpf_prog_info pi;
+		__u32 len = sizeof(li), plen = sizeof(pi);
+		LIBBPF_OPTS(bpf_xdp_query_opts, q);
+		struct fw_fds f;
+		int lfd = bpf_link_get_fd_by_id(id), pfd;
+
+		if (lfd < 0)
+			continue;
+		memset(&li, 0, sizeof(li));
+		if (bpf_obj_get_info_by_fd(lfd, &li, &len) || li.type != BPF_LINK_TYPE_XDP) {
+			close(lfd);
+			continue;
+		}
+		close(lfd);
+		pfd = bpf_prog_get_fd_by_id(li.prog_id);
+		if (pfd < 0)
+			continue;
+		memset(&pi, 0, sizeof(pi));
+		if (bpf_obj_get_info_by_fd(pfd, &pi, &plen) || strcmp(pi.name, "vigil_firewall")) {
+			close(pfd);
+			continue;
+		}
+		close(pfd);
+		if (!if_indextoname(li.xdp.ifindex, ifname) || (only && strcmp(only, ifname)) ||
+		    bpf_xdp_query((int)li.xdp.ifindex, 0, &q) ||
+		    (q.prog_id != li.prog_id && q.drv_prog_id != li.prog_id && q.skb_prog_id != li.prog_id))
+			continue;
+		pin_path(dir, sizeof(dir), ifname, NULL);
+		if (!access(dir, F_OK))
+			continue;	/* persistent: listed from its pins */
+		if (fds_from_prog(li.prog_id, &f))
+			continue;	/* not ours after all, or going away */
+		(*found)++;
+		err |= render_status(ifname, &f);
+		fds_close(&f);
+	}
+	return err;
+}
+
 static int do_status(void)
 {
 	struct fw_fds f;
@@ -544,6 +717,19 @@ static int do_status(void)
 	int err = 0, found = 0;
 
 	if (o.iface) {
+		char dir[PATH_MAX];
+
+		pin_path(dir, sizeof(dir), o.iface, NULL);
+		if (access(dir, F_OK)) {
+			/* not persistent: a foreground one, or none */
+			err = status_foreground(o.iface, &found);
+			if (!found) {
+				vigil_error("no firewall on '%s' (nothing pinned at '%s', no foreground "
+					    "vigil firewall attached)", o.iface, dir);
+				return VIGIL_EXIT_FAIL;
+			}
+			return err;
+		}
 		err = fds_from_pins(o.iface, &f);
 		if (err)
 			return err;
@@ -566,8 +752,9 @@ static int do_status(void)
 		}
 		closedir(d);
 	}
+	err |= status_foreground(NULL, &found);
 	if (!found && !vigil.json)
-		fprintf(vigil.out, "no persistent firewall loaded (foreground ones report on exit)\n");
+		fprintf(vigil.out, "no firewall loaded\n");
 	return err;
 }
 
@@ -774,7 +961,9 @@ static int pin_all(struct firewall_bpf *skel, int link_fd, const char *iface)
 static int unpin_all(const char *iface)
 {
 	char path[PATH_MAX];
+	struct dirent *de;
 	int fd, err = 0;
+	DIR *d;
 
 	pin_path(path, sizeof(path), iface, "link");
 	fd = bpf_obj_get(path);
@@ -784,12 +973,20 @@ static int unpin_all(const char *iface)
 		close(fd);
 	}
 	unlink(path);
-	for (size_t i = 0; i < sizeof(pin_maps) / sizeof(pin_maps[0]); i++) {
-		pin_path(path, sizeof(path), iface, pin_maps[i]);
-		if (unlink(path) && errno != ENOENT && !err)
+	/* every pin in the directory, not just this version's map names: a
+	 * firewall pinned by another vigil version must go away too */
+	pin_path(path, sizeof(path), iface, NULL);
+	d = opendir(path);
+	while (d && (de = readdir(d))) {
+		char pin[PATH_MAX];
+
+		if (de->d_name[0] == '.' || pin_path(pin, sizeof(pin), iface, de->d_name))
+			continue;
+		if (unlink(pin) && errno != ENOENT && !err)
 			err = -errno;
 	}
-	pin_path(path, sizeof(path), iface, NULL);
+	if (d)
+		closedir(d);
 	if (rmdir(path) && errno != ENOENT && !err)
 		err = -errno;
 	rmdir(PIN_DIR);		/* only when empty: other interfaces keep it */
@@ -1022,6 +1219,7 @@ static int do_events(void)
 	/* only the ring buffer is wanted: no program, and tiny unused maps */
 	bpf_program__set_autoload(skel->progs.vigil_firewall, false);
 	bpf_map__set_max_entries(skel->maps.fw_buckets, 1);
+	bpf_map__set_max_entries(skel->maps.fw_counters, 1);
 	out_set_columns(event_cols);
 	err = vigil_session_start(&s, on_event, NULL);
 	if (err)
@@ -1052,20 +1250,23 @@ static int do_check(const char *rules_path)
 		jw_str(&w, "rules_file", rules_path);
 		jw_u64(&w, "rules", rs.n - 1);
 		jw_u64(&w, "warnings", rs.nwarnings);
-		/* prefixes include the host addresses, as before the host maps existed */
-		jw_u64(&w, "source_prefixes", t.src.n + t.src.nhosts);
+		/* prefixes include the host addresses and the two family roots */
+		jw_u64(&w, "source_prefixes", t.src.n4 + t.src.n6 + 2);
 		jw_u64(&w, "source_hosts", t.src.nhosts);
-		jw_u64(&w, "destination_prefixes", t.dst.n + t.dst.nhosts);
+		jw_u64(&w, "source_lengths", t.gen.src_lens.n4 + t.gen.src_lens.n6);
+		jw_u64(&w, "destination_prefixes", t.dst.n4 + t.dst.n6 + 2);
 		jw_u64(&w, "destination_hosts", t.dst.nhosts);
+		jw_u64(&w, "destination_lengths", t.gen.dst_lens.n4 + t.gen.dst_lens.n6);
 		jw_u64(&w, "match_entries", t.ncombo + t.nmatch);
 		jw_u64(&w, "combinations", t.ncombo);
 		jw_u64(&w, "port_entries", t.nmatch);
 		jw_end_obj(&w);
 	} else {
-		fprintf(vigil.out, "%s: %u rules, %u warnings; %u source prefixes (%u hosts), "
-			"%u destination prefixes (%u hosts), %u combinations, %u port entries\n",
-			rules_path, rs.n - 1, rs.nwarnings, t.src.n + t.src.nhosts, t.src.nhosts,
-			t.dst.n + t.dst.nhosts, t.dst.nhosts, t.ncombo, t.nmatch);
+		fprintf(vigil.out, "%s: %u rules, %u warnings; %u source prefixes (%u hosts, %u lengths), "
+			"%u destination prefixes (%u hosts, %u lengths), %u combinations, %u port entries\n",
+			rules_path, rs.n - 1, rs.nwarnings, t.src.n4 + t.src.n6 + 2, t.src.nhosts,
+			t.gen.src_lens.n4 + t.gen.src_lens.n6, t.dst.n4 + t.dst.n6 + 2, t.dst.nhosts,
+			t.gen.dst_lens.n4 + t.gen.dst_lens.n6, t.ncombo, t.nmatch);
 	}
 	vigil_fw_table_free(&t);
 	vigil_rules_free(&rs);

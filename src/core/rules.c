@@ -3,25 +3,26 @@
  * Firewall rules: parser and compiler.
  *
  * The compiler is where "cost flat in the number of rules" comes from. The
- * XDP program does a fixed number of lookups (source class, destination
- * class, then (classes, protocol[, port])) whatever the rule count, and
- * hash lookups wherever the key is exact, because the kernel's LPM trie
- * walk gets slower as the trie grows. All the work of deciding which rule
- * wins is done here, once per load:
+ * XDP program does a number of lookups that does not depend on the rule
+ * count (source class, destination class, then (classes, protocol[, port])),
+ * and hash lookups for addresses, because the kernel's LPM trie walk gets
+ * slower as the trie grows. All the work of deciding which rule wins is done
+ * here, once per load:
  *
  *   - every distinct source prefix becomes a class; an address's class is
  *     its longest matching prefix. The rules whose source contains the
  *     address are exactly those attached to that prefix and its ancestors,
- *     so a class stands for a fixed candidate set. Host prefixes (/32,
- *     /128) go to a hash looked up first: a host entry is always the
- *     longest match for its address. The rest go to an LPM trie, consulted
- *     only on a hash miss and only when it holds more than the family
- *     roots. Same for destinations.
+ *     so a class stands for a fixed candidate set. Every prefix but the
+ *     family roots goes to a per-family hash keyed by (length, masked
+ *     address); the generation lists the distinct lengths longest first, and
+ *     the program probes them in that order: the first hit is the longest
+ *     match, no hit means the family root. Same for destinations.
  *   - for every (source class, destination class) pair with candidates, and
  *     for every protocol some candidate names, the port space is painted in
  *     precedence order. A combination with one winner for every port is one
- *     hash entry; otherwise its hash entry says "see ports" and the result
- *     is written to the port trie as port prefixes.
+ *     hash entry; otherwise its hash entry says "see ports" (with the block
+ *     sizes used) and the result is written to the port hash as aligned
+ *     port blocks.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -619,7 +620,110 @@ int vigil_rules_parse(struct vigil_rules *rs, const char *name, const char *text
 	}
 	if (!rs->nerrors)
 		warn_duplicates(rs);
+	/* counter slots: the rule ids until vigil_fw_ctr_assign() says otherwise */
+	for (uint32_t i = 0; i < rs->n; i++)
+		rs->rules[i].ctr = i;
 	return (int)rs->nerrors;
+}
+
+/* ---- counter slots across reloads ---- */
+
+/* the same rule for counting: what it matches, what it does (not its line) */
+static int ctr_cmp(const struct vigil_fw_rule *a, const struct vigil_fw_rule *b)
+{
+	int c = match_cmp(a, b);
+
+	if (c)
+		return c;
+	if (a->action != b->action)
+		return a->action < b->action ? -1 : 1;
+	if (a->rate != b->rate)
+		return a->rate < b->rate ? -1 : 1;
+	return 0;
+}
+
+static const struct vigil_fw_rule *ctr_sort_rules;
+
+static int ctr_idx_cmp(const void *pa, const void *pb)
+{
+	uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
+	int c = ctr_cmp(&ctr_sort_rules[a], &ctr_sort_rules[b]);
+
+	return c ? c : (a < b ? -1 : a > b);
+}
+
+int vigil_fw_ctr_assign(const struct vigil_fw_rule *old, uint32_t nold, struct vigil_rules *rs,
+			uint32_t *fresh, uint32_t *nfresh)
+{
+	uint8_t *busy = calloc(VIGIL_FW_MAX_CTRS, 1);
+	uint32_t *idx = malloc((nold ? nold : 1) * sizeof(uint32_t));
+	uint8_t *taken = calloc(nold ? nold : 1, 1);
+	uint32_t next = 0;
+	int ret = -1;
+
+	*nfresh = 0;
+	if (!busy || !idx || !taken || nold > VIGIL_FW_MAX_RULES + 1 || rs->n > VIGIL_FW_MAX_RULES + 1)
+		goto out;
+	/* every slot of the running set stays off limits for new rules: its
+	 * packets may still count into them until the switch has completed */
+	for (uint32_t i = 0; i < nold; i++) {
+		if (old[i].ctr >= VIGIL_FW_MAX_CTRS)
+			goto out;
+		busy[old[i].ctr] = 1;
+		idx[i] = i;
+	}
+	ctr_sort_rules = old;
+	qsort(idx, nold, sizeof(uint32_t), ctr_idx_cmp);
+	for (uint32_t i = 0; i < rs->n; i++) {
+		struct vigil_fw_rule *r = &rs->rules[i];
+		uint32_t lo = 0, hi = nold;
+
+		/* the first old rule equal to r, then the first of those not taken */
+		while (lo < hi) {
+			uint32_t mid = lo + (hi - lo) / 2;
+
+			if (ctr_cmp(&old[idx[mid]], r) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		while (lo < nold && taken[lo] && !ctr_cmp(&old[idx[lo]], r))
+			lo++;
+		if (lo < nold && !ctr_cmp(&old[idx[lo]], r)) {
+			taken[lo] = 1;
+			r->ctr = old[idx[lo]].ctr;
+			continue;
+		}
+		/* at most MAX_RULES + 1 busy and as many new: a free slot exists */
+		while (busy[next])
+			next++;
+		busy[next] = 1;
+		r->ctr = next;
+		fresh[(*nfresh)++] = next;
+	}
+	ret = 0;
+out:
+	free(busy);
+	free(idx);
+	free(taken);
+	return ret;
+}
+
+void vigil_fw_table_set_ctrs(struct vigil_fw_table *t, const struct vigil_rules *rs)
+{
+	struct vigil_fw_side_table *st = &t->src;
+
+#define SET_CTR(v) ((v).ctr = (v).rule_id < rs->n ? rs->rules[(v).rule_id].ctr : 0)
+	for (uint32_t i = 0; i < st->n4; i++)
+		SET_CTR(st->vals4[i].v);
+	for (uint32_t i = 0; i < st->n6; i++)
+		SET_CTR(st->vals6[i].v);
+	for (uint32_t i = 0; i < t->ncombo; i++)
+		SET_CTR(t->cvals[i]);
+	for (uint32_t i = 0; i < t->nmatch; i++)
+		SET_CTR(t->mvals[i]);
+	SET_CTR(t->gen.dflt);
+#undef SET_CTR
 }
 
 int vigil_rules_parse_file(struct vigil_rules *rs, const char *path)
@@ -993,6 +1097,8 @@ struct compiler {
 	uint32_t stamp;
 	/* port painting scratch */
 	uint32_t *pts, *owner, *next;
+	/* node -> its address map value (NULL for the roots) */
+	struct vigil_fw_class **src_cv, **dst_cv;
 	char *err;
 	size_t errlen;
 };
@@ -1030,6 +1136,7 @@ static void verdict_fill(const struct compiler *c, uint32_t rule, struct vigil_f
 	memset(v, 0, sizeof(*v));
 	v->rule_id = rule;
 	v->action = r->action;
+	v->ctr = r->ctr;
 	if (r->action == VIGIL_FW_RATELIMIT) {
 		/* the bucket id is a hash of the rule, so a reload keeps the buckets of
 		 * unchanged rules */
@@ -1056,7 +1163,7 @@ static uint32_t proto_flag(uint8_t proto)
 	return 0;
 }
 
-/* a combination hash entry: rule's verdict, or with VIGIL_FW_V_PORTS "see the port trie" */
+/* a combination hash entry: rule's verdict, or with VIGIL_FW_V_PORTS "see the port map" */
 /* room for one more entry in a pair of parallel key/value arrays */
 static int grow_pair(struct compiler *c, uint32_t n, uint32_t *cap, void **keys, size_t ksz,
 		     void **vals, size_t vsz)
@@ -1115,12 +1222,12 @@ static int emit_combo(struct compiler *c, uint32_t sid, uint32_t did, uint8_t pr
 	return 0;
 }
 
-/* a port trie entry */
+/* a port map entry; its combination's "see ports" entry is the last one emitted */
 static int emit(struct compiler *c, uint32_t sid, uint32_t did, uint8_t proto,
 		uint32_t port, uint32_t port_bits, uint32_t rule)
 {
 	struct vigil_fw_table *t = c->t;
-	struct vigil_fw_match_key *k;
+	struct vigil_fw_port_key *k;
 
 	if (t->nmatch >= t->max_match) {
 		snprintf(c->err, c->errlen,
@@ -1133,18 +1240,20 @@ static int emit(struct compiler *c, uint32_t sid, uint32_t did, uint8_t proto,
 		return -1;
 	k = &t->mkeys[t->nmatch];
 	memset(k, 0, sizeof(*k));
-	k->prefixlen = VIGIL_FW_MATCH_FIXED_BITS + port_bits;
 	k->src_id = sid;
 	k->dst_id = did;
 	k->proto = proto;
+	k->bits = (uint8_t)port_bits;
 	k->port = htons((uint16_t)port);
+	/* the block sizes the program has to probe for this combination */
+	t->cvals[t->ncombo - 1].plens |= 1u << port_bits;
 	verdict_fill(c, rule, &t->mvals[t->nmatch]);
 	c->won[rule] = 1;
 	t->nmatch++;
 	return 0;
 }
 
-/* [lo, hi] as aligned power-of-two blocks: disjoint LPM entries */
+/* [lo, hi] as aligned power-of-two blocks: disjoint port map entries */
 static int emit_range(struct compiler *c, uint32_t sid, uint32_t did, uint8_t proto,
 		      uint32_t lo, uint32_t hi, uint32_t rule)
 {
@@ -1377,33 +1486,66 @@ static int compile_src_class(struct compiler *c, uint32_t s, struct vigil_fw_cla
 	return 0;
 }
 
-/* the side's nodes -> host hash entries and trie entries; ids are node indices */
-static int fill_side(const struct side *s, struct vigil_fw_side_table *st)
+/*
+ * The side's nodes -> the per-family hash entries and the distinct lengths,
+ * longest first; class ids are node indices. The family roots get no entry:
+ * the program falls back to them after the last length. cv[node] points at
+ * the node's map value (NULL for the roots).
+ */
+static int fill_side(const struct side *s, struct vigil_fw_side_table *st,
+		     struct vigil_fw_lens *lens, struct vigil_fw_class **cv)
 {
-	uint32_t nh = 0, nt = 0;
+	bool used4[33] = { false }, used6[129] = { false };
+	uint32_t n4 = 0, n6 = 0;
 
-	for (uint32_t i = 0; i < s->n; i++)
-		if (s->nodes[i].len == 128)
-			nh++;
-	nt = s->n - nh;
-	st->keys = calloc(nt ? nt : 1, sizeof(*st->keys));
-	st->vals = calloc(nt ? nt : 1, sizeof(*st->vals));
-	st->hosts = calloc(nh ? nh : 1, sizeof(*st->hosts));
-	st->host_vals = calloc(nh ? nh : 1, sizeof(*st->host_vals));
-	if (!st->keys || !st->vals || !st->hosts || !st->host_vals)
+	for (uint32_t i = 0; i < s->n; i++) {
+		if (i == s->root4 || i == s->root6)
+			continue;
+		if (s->nodes[i].family == 4)
+			n4++;
+		else
+			n6++;
+	}
+	st->keys4 = calloc(n4 ? n4 : 1, sizeof(*st->keys4));
+	st->vals4 = calloc(n4 ? n4 : 1, sizeof(*st->vals4));
+	st->keys6 = calloc(n6 ? n6 : 1, sizeof(*st->keys6));
+	st->vals6 = calloc(n6 ? n6 : 1, sizeof(*st->vals6));
+	if (!st->keys4 || !st->vals4 || !st->keys6 || !st->vals6)
 		return -1;
 	for (uint32_t i = 0; i < s->n; i++) {
 		const struct node *nd = &s->nodes[i];
 
-		if (nd->len == 128) {
-			memcpy(st->hosts[st->nhosts].addr, nd->addr, 16);
-			st->host_vals[st->nhosts++].id = i;
+		cv[i] = NULL;
+		if (i == s->root4 || i == s->root6)
+			continue;
+		if (nd->family == 4) {
+			struct vigil_fw_addr4_key *k = &st->keys4[st->n4];
+
+			/* node addresses are already masked (the parser rejects host bits) */
+			k->prefixlen = nd->len - 96;
+			memcpy(k->addr, nd->addr + 12, 4);
+			used4[k->prefixlen] = true;
+			cv[i] = &st->vals4[st->n4++];
 		} else {
-			st->keys[st->n].prefixlen = nd->len;
-			memcpy(st->keys[st->n].addr, nd->addr, 16);
-			st->vals[st->n++].id = i;
+			struct vigil_fw_addr6_key *k = &st->keys6[st->n6];
+
+			k->prefixlen = nd->len;
+			memcpy(k->addr, nd->addr, 16);
+			used6[k->prefixlen] = true;
+			cv[i] = &st->vals6[st->n6++];
 		}
+		cv[i]->id = i;
+		if (nd->len == 128)
+			st->nhosts++;
 	}
+	memset(lens, 0, sizeof(*lens));
+	/* lengths 0 are the roots only: a prefix of length 0 is its family root */
+	for (uint32_t l = 32; l >= 1; l--)
+		if (used4[l])
+			lens->v4[lens->n4++] = (uint8_t)l;
+	for (uint32_t l = 128; l >= 1; l--)
+		if (used6[l])
+			lens->v6[lens->n6++] = (uint8_t)l;
 	return 0;
 }
 
@@ -1467,13 +1609,13 @@ int vigil_fw_compile(struct vigil_rules *rs, struct vigil_fw_table *t, char *err
 	for (uint32_t i = 0; i < nr; i++)
 		c.rank[order[i]] = i;
 
-	if (fill_side(&c.src, &t->src) || fill_side(&c.dst, &t->dst))
+	c.src_cv = calloc(c.src.n, sizeof(*c.src_cv));
+	c.dst_cv = calloc(c.dst.n, sizeof(*c.dst_cv));
+	if (!c.src_cv || !c.dst_cv)
 		goto out;
-	/* the trie is worth a lookup only with prefixes besides the two roots */
-	t->gen.flags |= (t->src.nhosts ? VIGIL_FW_G_SRC_HOSTS : 0) |
-		       (t->src.n > 2 ? VIGIL_FW_G_SRC_TRIE : 0) |
-		       (t->dst.nhosts ? VIGIL_FW_G_DST_HOSTS : 0) |
-		       (t->dst.n > 2 ? VIGIL_FW_G_DST_TRIE : 0);
+	if (fill_side(&c.src, &t->src, &t->gen.src_lens, c.src_cv) ||
+	    fill_side(&c.dst, &t->dst, &t->gen.dst_lens, c.dst_cv))
+		goto out;
 	t->gen.src_root4 = c.src.root4;
 	t->gen.src_root6 = c.src.root6;
 	t->gen.src_mapped6 = mapped6_class(&c.src);
@@ -1490,10 +1632,8 @@ int vigil_fw_compile(struct vigil_rules *rs, struct vigil_fw_table *t, char *err
 	/* no rule matched: the default policy decides */
 	verdict_fill(&c, 0, &t->gen.dflt);
 	c.won[0] = 1;
-	for (uint32_t s = 0, h = 0, k = 0; s < c.src.n; s++) {
-		/* nodes are in node order in the host and trie tables (fill_side) */
-		struct vigil_fw_class *cv = c.src.nodes[s].len == 128 ? &t->src.host_vals[h++] :
-					    &t->src.vals[k++];
+	for (uint32_t s = 0; s < c.src.n; s++) {
+		struct vigil_fw_class *cv = c.src_cv[s];
 
 		/* the roots and the mapped class are also reached without a lookup,
 		 * so they must keep their combination entries */
@@ -1539,19 +1679,21 @@ out:
 	free(c.pts);
 	free(c.owner);
 	free(c.next);
+	free(c.src_cv);
+	free(c.dst_cv);
 	return ret;
 }
 
 void vigil_fw_table_free(struct vigil_fw_table *t)
 {
-	free(t->src.keys);
-	free(t->src.vals);
-	free(t->src.hosts);
-	free(t->src.host_vals);
-	free(t->dst.keys);
-	free(t->dst.vals);
-	free(t->dst.hosts);
-	free(t->dst.host_vals);
+	free(t->src.keys4);
+	free(t->src.vals4);
+	free(t->src.keys6);
+	free(t->src.vals6);
+	free(t->dst.keys4);
+	free(t->dst.vals4);
+	free(t->dst.keys6);
+	free(t->dst.vals6);
 	free(t->ckeys);
 	free(t->cvals);
 	free(t->mkeys);
@@ -1561,90 +1703,63 @@ void vigil_fw_table_free(struct vigil_fw_table *t)
 
 /* ---- the datapath's algorithm, over the tables (tests and fuzzing) ---- */
 
-static bool lpm_match(const uint8_t *key, const uint8_t *data, uint32_t prefixlen)
-{
-	return bits_equal(key, data, prefixlen);
-}
-
-/* index of the longest matching entry, or -1 */
-static int64_t lpm_addr(const struct vigil_fw_addr_key *keys, uint32_t n, const uint8_t addr[16])
-{
-	int64_t best = -1;
-	uint32_t best_len = 0;
-
-	for (uint32_t i = 0; i < n; i++) {
-		if (!lpm_match(keys[i].addr, addr, keys[i].prefixlen))
-			continue;
-		if (best < 0 || keys[i].prefixlen > best_len) {
-			best = i;
-			best_len = keys[i].prefixlen;
-		}
-	}
-	return best;
-}
-
-static const struct vigil_fw_verdict *lpm_match_key(const struct vigil_fw_table *t,
-						    const struct vigil_fw_match_key *k)
-{
-	const struct vigil_fw_verdict *best = NULL;
-	uint32_t best_len = 0;
-
-	for (uint32_t i = 0; i < t->nmatch; i++) {
-		const struct vigil_fw_match_key *e = &t->mkeys[i];
-
-		if (!lpm_match((const uint8_t *)&e->src_id, (const uint8_t *)&k->src_id, e->prefixlen))
-			continue;
-		if (!best || e->prefixlen > best_len) {
-			best = &t->mvals[i];
-			best_len = e->prefixlen;
-		}
-	}
-	return best;
-}
-
-/* a class the way the program finds it: mapped IPv6, host hash, trie or family root;
- * *decided: the host entry's verdict when it has one */
+/* a class the way the program finds it: mapped IPv6, then one hash probe per
+ * distinct length, longest first, then the family root; *decided: the
+ * entry's verdict when it carries one */
 static uint32_t sim_class(const struct vigil_fw_table *t, bool src, const struct vigil_fw_pkt *p,
 			  const struct vigil_fw_verdict **decided)
 {
 	const struct vigil_fw_gen *g = &t->gen;
 	const struct vigil_fw_side_table *st = src ? &t->src : &t->dst;
+	const struct vigil_fw_lens *lens = src ? &g->src_lens : &g->dst_lens;
 	const uint8_t *addr = src ? p->src : p->dst;
-	uint32_t flags = g->flags;
-	uint32_t hosts_flag = src ? VIGIL_FW_G_SRC_HOSTS : VIGIL_FW_G_DST_HOSTS;
-	uint32_t trie_flag = src ? VIGIL_FW_G_SRC_TRIE : VIGIL_FW_G_DST_TRIE;
-	int64_t id;
+	const struct vigil_fw_class *hit = NULL;
+	uint32_t none;
 
 	*decided = NULL;
 	if (p->family == 6 && !memcmp(addr, v4_mapped_prefix, 12)) {
-		if (src && (flags & VIGIL_FW_G_SRC_MAPPED6_NONE))
+		if (src && (g->flags & VIGIL_FW_G_SRC_MAPPED6_NONE))
 			*decided = &g->dflt;
 		return src ? g->src_mapped6 : g->dst_mapped6;
 	}
-	if (flags & hosts_flag) {
-		for (uint32_t i = 0; i < st->nhosts; i++) {
-			if (memcmp(st->hosts[i].addr, addr, 16))
-				continue;
-			if (src && (st->host_vals[i].flags & VIGIL_FW_C_DECIDED))
-				*decided = &st->host_vals[i].v;
-			return st->host_vals[i].id;
+	if (p->family == 4) {
+		for (uint32_t i = 0; i < lens->n4 && !hit; i++) {
+			struct vigil_fw_addr4_key k;
+			uint8_t a[16];
+
+			memset(&k, 0, sizeof(k));
+			k.prefixlen = lens->v4[i];
+			memcpy(a, addr, 16);
+			mask_bits(a, 96 + k.prefixlen);
+			memcpy(k.addr, a + 12, 4);
+			for (uint32_t j = 0; j < st->n4; j++)
+				if (!memcmp(&st->keys4[j], &k, sizeof(k)))
+					hit = &st->vals4[j];
+		}
+	} else {
+		for (uint32_t i = 0; i < lens->n6 && !hit; i++) {
+			struct vigil_fw_addr6_key k;
+
+			memset(&k, 0, sizeof(k));
+			k.prefixlen = lens->v6[i];
+			memcpy(k.addr, addr, 16);
+			mask_bits(k.addr, k.prefixlen);
+			for (uint32_t j = 0; j < st->n6; j++)
+				if (!memcmp(&st->keys6[j], &k, sizeof(k)))
+					hit = &st->vals6[j];
 		}
 	}
-	if (!(flags & trie_flag)) {
-		uint32_t none = p->family == 4 ? VIGIL_FW_G_SRC_ROOT4_NONE : VIGIL_FW_G_SRC_ROOT6_NONE;
-
-		if (src && (flags & none))
-			*decided = &g->dflt;
-		if (p->family == 4)
-			return src ? g->src_root4 : g->dst_root4;
-		return src ? g->src_root6 : g->dst_root6;
+	if (hit) {
+		if (src && (hit->flags & VIGIL_FW_C_DECIDED))
+			*decided = &hit->v;
+		return hit->id;
 	}
-	id = lpm_addr(st->keys, st->n, addr);
-	if (id < 0)
-		return UINT32_MAX;
-	if (src && (st->vals[id].flags & VIGIL_FW_C_DECIDED))
-		*decided = &st->vals[id].v;
-	return st->vals[id].id;
+	none = p->family == 4 ? VIGIL_FW_G_SRC_ROOT4_NONE : VIGIL_FW_G_SRC_ROOT6_NONE;
+	if (src && (g->flags & none))
+		*decided = &g->dflt;
+	if (p->family == 4)
+		return src ? g->src_root4 : g->dst_root4;
+	return src ? g->src_root6 : g->dst_root6;
 }
 
 static const struct vigil_fw_verdict *combo_find(const struct vigil_fw_table *t,
@@ -1656,12 +1771,13 @@ static const struct vigil_fw_verdict *combo_find(const struct vigil_fw_table *t,
 	return NULL;
 }
 
-/* combination hash, then the port trie if the entry says so; NULL: no rule */
+/* combination hash, then the port map if the entry says so: one probe per
+ * block size the combination uses, largest block first (the program's
+ * order; the blocks are disjoint, so any order gives the same); NULL: no rule */
 static const struct vigil_fw_verdict *sim_match(const struct vigil_fw_table *t, uint32_t sid,
 						uint32_t did, uint8_t proto, uint16_t dport)
 {
 	struct vigil_fw_combo_key ck;
-	struct vigil_fw_match_key mk;
 	const struct vigil_fw_verdict *v;
 
 	memset(&ck, 0, sizeof(ck));
@@ -1671,13 +1787,22 @@ static const struct vigil_fw_verdict *sim_match(const struct vigil_fw_table *t, 
 	v = combo_find(t, &ck);
 	if (!v || !(v->flags & VIGIL_FW_V_PORTS))
 		return v;
-	memset(&mk, 0, sizeof(mk));
-	mk.prefixlen = VIGIL_FW_MATCH_FIXED_BITS + 16;
-	mk.src_id = sid;
-	mk.dst_id = did;
-	mk.proto = proto;
-	mk.port = htons(dport);
-	return lpm_match_key(t, &mk);
+	for (int b = 0; b <= 16; b++) {
+		struct vigil_fw_port_key k;
+
+		if (!(v->plens & (1u << b)))
+			continue;
+		memset(&k, 0, sizeof(k));
+		k.src_id = sid;
+		k.dst_id = did;
+		k.proto = proto;
+		k.bits = (uint8_t)b;
+		k.port = htons((uint16_t)(dport & (uint16_t)(0xffff0000u >> b)));
+		for (uint32_t i = 0; i < t->nmatch; i++)
+			if (!memcmp(&t->mkeys[i], &k, sizeof(k)))
+				return &t->mvals[i];
+	}
+	return NULL;
 }
 
 uint32_t vigil_fw_simulate(const struct vigil_fw_table *t, const struct vigil_fw_pkt *p)

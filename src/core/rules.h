@@ -57,18 +57,20 @@ int vigil_fw_precedence_cmp(const struct vigil_fw_rule *a, const struct vigil_fw
 /* ---- compiled tables: exactly the entries of the BPF maps ---- */
 
 /*
- * Per side (source, destination): host addresses (/32, /128) go to a hash,
- * every other prefix and the two family roots to an LPM trie. Classes are
- * shared: an address's class is its host entry if it has one (a host entry
- * is always its longest matching prefix), else the trie's answer.
+ * Per side (source, destination) and family: every prefix except the family
+ * roots, keyed by (length, masked address), and the distinct lengths longest
+ * first (in gen.src_lens / gen.dst_lens). An address's class is the first
+ * hit probing the lengths in that order (its longest matching prefix), else
+ * its family root. Hosts (/32, /128) are just the longest length.
  */
 struct vigil_fw_side_table {
-	struct vigil_fw_addr_key *keys;		/* trie */
-	struct vigil_fw_class *vals;		/* class, and for sources maybe the verdict */
-	uint32_t n;
-	struct vigil_fw_host_key *hosts;	/* hash */
-	struct vigil_fw_class *host_vals;	/* class, and for sources maybe the verdict */
-	uint32_t nhosts;
+	struct vigil_fw_addr4_key *keys4;
+	struct vigil_fw_class *vals4;		/* class, and for sources maybe the verdict */
+	uint32_t n4;
+	struct vigil_fw_addr6_key *keys6;
+	struct vigil_fw_class *vals6;
+	uint32_t n6;
+	uint32_t nhosts;			/* entries of length 32 (v4) or 128 (v6) */
 };
 
 struct vigil_fw_table {
@@ -78,8 +80,8 @@ struct vigil_fw_table {
 	struct vigil_fw_verdict *cvals;
 	uint32_t ncombo, cap_combo;
 	uint32_t max_combo;		/* limit, VIGIL_FW_MAX_COMBOS unless a test lowers it */
-	/* port trie: only combinations whose verdict depends on the port */
-	struct vigil_fw_match_key *mkeys;
+	/* port hash: only combinations whose verdict depends on the port */
+	struct vigil_fw_port_key *mkeys;
 	struct vigil_fw_verdict *mvals;
 	uint32_t nmatch, cap_match;
 	uint32_t max_match;		/* limit, VIGIL_FW_MAX_MATCH unless a test lowers it */
@@ -93,6 +95,21 @@ struct vigil_fw_table {
  */
 int vigil_fw_compile(struct vigil_rules *rs, struct vigil_fw_table *t, char *err, size_t errlen);
 void vigil_fw_table_free(struct vigil_fw_table *t);
+
+/*
+ * Counter slots for a new rule set rs, given the running set's rules (old,
+ * nold, each with its slot in ctr): a rule equal to a running one (what it
+ * matches and does, whatever its line; duplicates pair up in order) takes
+ * over its slot, so its counters go on across the reload. Every other rule
+ * gets a slot below VIGIL_FW_MAX_CTRS that no running rule uses (the old
+ * set's packets may count into those until the switch completes), listed in
+ * fresh (room for rs->n) for the caller to zero. Sets rs->rules[i].ctr.
+ * Returns 0, or -1 (out of memory, or an old slot out of range).
+ */
+int vigil_fw_ctr_assign(const struct vigil_fw_rule *old, uint32_t nold, struct vigil_rules *rs,
+			uint32_t *fresh, uint32_t *nfresh);
+/* copy the rules' slots into every verdict of the tables (after the above) */
+void vigil_fw_table_set_ctrs(struct vigil_fw_table *t, const struct vigil_rules *rs);
 
 /* rate limit bucket depth for a rate: a tenth of a second, at least 1 */
 uint32_t vigil_fw_burst(uint32_t rate);

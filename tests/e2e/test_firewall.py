@@ -382,3 +382,138 @@ pass icmpv6 from {p.ip6_b}
     c = counters(p)
     assert c[3]["drops"] >= 13 and c[4]["packets"] >= 10
     assert c[5]["drops"] >= 10 and c[6]["packets"] >= 10
+
+
+def test_longest_prefix_wins_across_lengths_v4_v6(pair, rules):
+    """Addresses are matched by one hash probe per distinct prefix length,
+    longest first: with nested prefixes of several lengths the longest one
+    decides, and taking it away hands the packet to the next length, for
+    sources (decided by the source alone) and destinations (through the
+    combination map), IPv4 and IPv6."""
+    p = pair
+    n = p.ip_a.split(".")[1]
+    v6 = p.ip6_a.split("::")[0]            # fd00:N
+    src = [f"drop from 10.0.0.0/8", f"pass from 10.{n}.0.0/16", f"drop from 10.{n}.0.0/24",
+           f"pass from 10.{n}.0.0/30", "drop from fd00::/8", f"pass from {v6}::/32",
+           f"drop from {v6}::/64", f"pass from {v6}::/120"]
+    path = rules("default pass\n" + "\n".join(src) + "\n")
+    r = subprocess.run([VIGIL, "firewall", "check", path, "--json"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    chk = json.loads(r.stdout)
+    assert chk["source_lengths"] == 8 and chk["source_hosts"] == 0 and chk["combinations"] == 0
+    fw(p, "load", "-i", p.dev, "--persist", path)
+    assert p.udp(p.ip_a, 5001, 10) == 10        # the /30 passes
+    assert p.udp(p.ip6_a, 5001, 10) == 10       # the /120 passes
+    c = counters(p)
+    assert c[5]["packets"] == 10 and c[9]["packets"] == 10
+    assert all(c[i]["packets"] == 0 for i in (2, 3, 4, 6, 7, 8))
+
+    # without the longest of each family, the next length decides
+    path = rules("default pass\n" + "\n".join(s for s in src if not s.endswith(("/30", "/120"))) + "\n",
+                 "b.rules")
+    fw(p, "reload", "-i", p.dev, path)
+    assert p.udp(p.ip_a, 5001, 10) == 0         # the /24 drops
+    assert p.udp(p.ip6_a, 5001, 10) == 0        # the /64 drops
+    c = counters(p)
+    assert c[4]["drops"] == 10 and c[7]["drops"] == 10
+
+    # destinations: the combination map after the same per-length probes
+    path = rules(f"""
+default drop
+pass udp to 10.{n}.0.0/16 port 5001
+drop udp to 10.{n}.0.0/24 port 5001
+pass udp to {p.ip_a} port 5001
+pass udp to {v6}::/32 port 5001
+drop udp to {v6}::/64 port 5001
+pass udp to {p.ip6_a}/128 port 5001
+""", "c.rules")
+    fw(p, "reload", "-i", p.dev, path)
+    assert p.udp(p.ip_a, 5001, 10) == 10        # the host
+    assert p.udp(p.ip_a, 5002, 10) == 0         # no rule: default drop
+    assert p.udp(p.ip6_a, 5001, 10) == 10
+    c = counters(p)
+    assert c[5]["packets"] == 10 and c[8]["packets"] == 10
+    path = rules(f"""
+default drop
+pass udp to 10.{n}.0.0/16 port 5001
+drop udp to 10.{n}.0.0/24 port 5001
+pass udp to {v6}::/32 port 5001
+drop udp to {v6}::/64 port 5001
+""", "d.rules")
+    fw(p, "reload", "-i", p.dev, path)
+    assert p.udp(p.ip_a, 5001, 10) == 0         # the /24
+    assert p.udp(p.ip6_a, 5001, 10) == 0        # the /64
+    c = counters(p)
+    assert c[4]["drops"] == 10 and c[6]["drops"] == 10
+
+
+def test_counters_survive_reload_for_unchanged_rules(pair, rules):
+    """A rule that a reload leaves as it was (same rule, any line) keeps its
+    counters; a new or changed rule starts at zero, even when it gets a
+    counter slot an earlier rule had used."""
+    p = pair
+    a = rules(f"default pass\ndrop udp from {p.ip_b} port 5001\ndrop udp from {p.ip_b} port 5002\n",
+              "a.rules")
+    b = rules(f"# moved down a line, and one rule replaced\ndefault pass\n"
+              f"drop udp from {p.ip_b} port 5002\ndrop udp from {p.ip_b} port 5003\n", "b.rules")
+
+    def by_rule():
+        return {r["rule"].split(" port ")[-1] if " port " in r["rule"] else r["rule"]: r
+                for r in status(p)["rules"]}
+
+    fw(p, "load", "-i", p.dev, "--persist", a)
+    assert p.udp(p.ip_a, 5001, 10) == 0
+    assert p.udp(p.ip_a, 5002, 10) == 0
+    c = by_rule()
+    assert c["5001"]["drops"] == 10 and c["5002"]["drops"] == 10
+
+    fw(p, "reload", "-i", p.dev, b)
+    c = by_rule()
+    assert c["5002"]["packets"] == 10 and c["5002"]["drops"] == 10 and c["5002"]["line"] == 3
+    assert c["5003"]["packets"] == 0 and "5001" not in c
+    assert p.udp(p.ip_a, 5002, 5) == 0
+    assert p.udp(p.ip_a, 5003, 5) == 0
+    c = by_rule()
+    assert c["5002"]["drops"] == 15 and c["5003"]["drops"] == 5
+
+    # back to a: the port 5001 rule is new again and must not find its old count
+    fw(p, "reload", "-i", p.dev, a)
+    c = by_rule()
+    assert c["5001"]["packets"] == 0 and c["5001"]["bytes"] == 0
+    assert c["5002"]["drops"] == 15 and c["5002"]["line"] == 3
+    assert p.udp(p.ip_a, 5001, 5) == 0
+    assert by_rule()["5001"]["drops"] == 5
+
+
+def test_status_shows_foreground_firewalls(pair, rules):
+    """status lists a foreground firewall (it pins nothing) from its XDP link,
+    in its own network namespace only, with and without -i."""
+    p = pair
+    fg = Foreground(p, rules(f"drop udp from {p.ip_b} port 5001\n"))
+    try:
+        assert not os.path.exists(f"{PIN}/{p.dev}")
+        assert p.udp(p.ip_a, 5001, 6) == 0
+        # bpffs is shared: other firewalls (other sessions, other versions) may
+        # be listed too and make the exit code 1; only ours is checked
+        r = fw(p, "status", "--json", check=False)
+        docs = [d for d in parse_ndjson(r.stdout)
+                if d["type"] == "firewall_status" and d["interface"] == p.dev]
+        assert len(docs) == 1, r.stdout + r.stderr
+        assert not docs[0]["persistent"]
+        assert docs[0]["rules"][1]["drops"] == 6
+        st = status(p)                          # with -i
+        assert not st["persistent"] and st["rules"][1]["packets"] == 6
+        r = fw(p, "status", "-i", p.dev)
+        assert f"interface {p.dev} " in r.stdout and "foreground" in r.stdout
+        # the other namespace has an interface with the same index, and no firewall
+        r = subprocess.run(["nsenter", f"--net=/run/netns/{p.b}", VIGIL, "firewall", "status", "--json"],
+                           capture_output=True, text=True)
+        assert [d for d in parse_ndjson(r.stdout) if d["type"] == "firewall_status" and
+                not d["persistent"] and d["interface"] in (p.dev, p.peer)] == [], r.stdout
+        r = subprocess.run(["nsenter", f"--net=/run/netns/{p.b}", VIGIL, "firewall", "status",
+                            "-i", p.peer], capture_output=True, text=True)
+        assert r.returncode == 1 and "no firewall on" in r.stderr
+    finally:
+        assert fg.stop() == 0, fg.stderr()
+    r = fw(p, "status", "-i", p.dev, check=False)
+    assert r.returncode == 1 and "no firewall on" in r.stderr

@@ -266,9 +266,13 @@ static void test_hosts(void)
 	CHECK(parse(&rs, text) == 0);
 	CHECK(vigil_fw_compile(&rs, &t, err, sizeof(err)) == 0);
 	CHECK(t.src.nhosts == 3 && t.dst.nhosts == 2);
-	CHECK((t.gen.flags & (VIGIL_FW_G_SRC_HOSTS | VIGIL_FW_G_SRC_TRIE | VIGIL_FW_G_DST_HOSTS |
-			      VIGIL_FW_G_DST_TRIE)) == (VIGIL_FW_G_SRC_HOSTS | VIGIL_FW_G_SRC_TRIE |
-							VIGIL_FW_G_DST_HOSTS | VIGIL_FW_G_DST_TRIE));
+	/* distinct lengths per family, longest first, without the roots */
+	CHECK(t.gen.src_lens.n4 == 2 && t.gen.src_lens.v4[0] == 32 && t.gen.src_lens.v4[1] == 16);
+	CHECK(t.gen.src_lens.n6 == 3 && t.gen.src_lens.v6[0] == 128 && t.gen.src_lens.v6[1] == 64 &&
+	      t.gen.src_lens.v6[2] == 32);
+	CHECK(t.gen.dst_lens.n4 == 2 && t.gen.dst_lens.v4[0] == 32 && t.gen.dst_lens.v4[1] == 16);
+	CHECK(t.gen.dst_lens.n6 == 2 && t.gen.dst_lens.v6[0] == 128 && t.gen.dst_lens.v6[1] == 48);
+	CHECK(t.src.n4 == 3 && t.src.n6 == 3 && t.dst.n4 == 2 && t.dst.n6 == 2);
 	check_cases("hosts", &rs, &t, cases, sizeof(cases) / sizeof(cases[0]));
 	vigil_fw_table_free(&t);
 	vigil_rules_free(&rs);
@@ -278,7 +282,10 @@ static void test_hosts(void)
 			 "drop icmp\n") == 0);
 	memset(&t, 0, sizeof(t));
 	CHECK(vigil_fw_compile(&rs, &t, err, sizeof(err)) == 0);
-	CHECK(!(t.gen.flags & (VIGIL_FW_G_SRC_TRIE | VIGIL_FW_G_DST_TRIE)));
+	/* hosts only: one probe per family, a miss is the family root's class */
+	CHECK(t.gen.src_lens.n4 == 1 && t.gen.src_lens.v4[0] == 32);
+	CHECK(t.gen.src_lens.n6 == 1 && t.gen.src_lens.v6[0] == 128);
+	CHECK(t.gen.dst_lens.n4 == 1 && t.gen.dst_lens.n6 == 0);
 	{
 		static const struct { const char *s, *d; int proto; uint32_t rule; } c2[] = {
 			{ "10.0.0.1", "1.1.1.1", 6, 1 }, { "10.0.0.9", "1.1.1.1", 1, 4 },
@@ -301,14 +308,14 @@ static void test_hosts(void)
 	CHECK(parse(&rs, "drop from 10.0.0.0/8\npass tcp from 11.0.0.0/8\ndrop\n") == 0);
 	memset(&t, 0, sizeof(t));
 	CHECK(vigil_fw_compile(&rs, &t, err, sizeof(err)) == 0);
-	CHECK(t.src.n == 4);
-	for (uint32_t i = 0; i < t.src.n; i++) {
-		const struct vigil_fw_addr_key *k = &t.src.keys[i];
-		bool ten = k->prefixlen == 104 && k->addr[12] == 10;
+	CHECK(t.src.n4 == 2 && t.src.n6 == 0);	/* the roots have no entries */
+	for (uint32_t i = 0; i < t.src.n4; i++) {
+		const struct vigil_fw_addr4_key *k = &t.src.keys4[i];
+		bool ten = k->prefixlen == 8 && k->addr[0] == 10;
 
-		CHECK(!!(t.src.vals[i].flags & VIGIL_FW_C_DECIDED) == ten);
+		CHECK(!!(t.src.vals4[i].flags & VIGIL_FW_C_DECIDED) == ten);
 		if (ten)
-			CHECK(t.src.vals[i].v.rule_id == 1);
+			CHECK(t.src.vals4[i].v.rule_id == 1);
 	}
 	{
 		struct vigil_fw_pkt p1 = pkt("10.1.1.1", "1.1.1.1", 6, 80), p2 = pkt("11.1.1.1", "1.1.1.1", 6, 80);
@@ -318,6 +325,234 @@ static void test_hosts(void)
 		CHECK(vigil_fw_simulate(&t, &p2) == 2 && vigil_fw_eval(&rs, &p2) == 2);
 		CHECK(vigil_fw_simulate(&t, &p3) == 3 && vigil_fw_eval(&rs, &p3) == 3);
 		CHECK(vigil_fw_simulate(&t, &p4) == 3 && vigil_fw_eval(&rs, &p4) == 3);
+	}
+	vigil_fw_table_free(&t);
+	vigil_rules_free(&rs);
+}
+
+/*
+ * The address maps: one entry per prefix (not the roots), keyed by the length
+ * in the rule's family and the masked address; the lengths listed once each,
+ * longest first. With every length present (32 IPv4, 128 IPv6), each packet
+ * must still land on its longest match, as the reference says.
+ */
+static void test_lengths(void)
+{
+	size_t cap = 200 * 64, o = 0;
+	char *text = malloc(cap);
+	struct vigil_rules rs;
+	struct vigil_fw_table t = { 0 };
+	char err[200], a[64];
+	uint8_t want[16];
+
+	/* 10.0.0.0/8 twice over (a duplicate) and a nested /16: two lengths */
+	CHECK(parse(&rs, "drop from 10.0.0.0/8\npass from 10.1.0.0/16 to 2.0.0.0/8\n"
+			 "drop from 10.0.0.0/8\npass to 2001:db8::/32\n") == 0);
+	CHECK(vigil_fw_compile(&rs, &t, err, sizeof(err)) == 0);
+	CHECK(t.src.n4 == 2 && t.src.n6 == 0 && t.src.nhosts == 0);
+	CHECK(t.gen.src_lens.n4 == 2 && t.gen.src_lens.v4[0] == 16 && t.gen.src_lens.v4[1] == 8);
+	CHECK(t.gen.src_lens.n6 == 0);
+	CHECK(t.gen.dst_lens.n4 == 1 && t.gen.dst_lens.v4[0] == 8);
+	CHECK(t.gen.dst_lens.n6 == 1 && t.gen.dst_lens.v6[0] == 32);
+	for (uint32_t i = 0; i < t.src.n4; i++) {
+		const struct vigil_fw_addr4_key *k = &t.src.keys4[i];
+
+		/* the IPv4 length, not the mapped one (8, not 104); address bytes only */
+		CHECK((k->prefixlen == 8 && !memcmp(k->addr, "\x0a\0\0\0", 4)) ||
+		      (k->prefixlen == 16 && !memcmp(k->addr, "\x0a\x01\0\0", 4)));
+		CHECK(t.src.vals4[i].id != t.gen.src_root4 && t.src.vals4[i].id != t.gen.src_root6);
+	}
+	vigil_fw_addr_parse("2001:db8::", want);
+	CHECK(t.dst.n6 == 1 && t.dst.keys6[0].prefixlen == 32 && !memcmp(t.dst.keys6[0].addr, want, 16));
+	vigil_fw_table_free(&t);
+	vigil_rules_free(&rs);
+
+	/* every length, nested: rule L covers the addresses whose first L bits are
+	 * all one, so an address whose first zero bit is bit l (host bits after
+	 * it set again) has every rule up to l as a match, and /l the longest */
+	for (int l = 1; l <= 32; l++) {
+		uint32_t v = (uint32_t)(0xffffffff00000000ull >> l);
+
+		o += snprintf(text + o, cap - o, "drop from %u.%u.%u.%u/%d\n", v >> 24, (v >> 16) & 255,
+			      (v >> 8) & 255, v & 255, l);
+	}
+	for (int l = 1; l <= 128; l++) {
+		uint8_t b[16] = { 0 };
+
+		for (int bit = 0; bit < l; bit++)
+			b[bit / 8] |= (uint8_t)(0x80 >> (bit % 8));
+		inet_ntop(AF_INET6, b, a, sizeof(a));
+		o += snprintf(text + o, cap - o, "pass from %s/%d\n", a, l);
+	}
+	o += snprintf(text + o, cap - o, "default drop\n");
+	CHECK(vigil_rules_parse(&rs, "all", text, o) == 0);
+	memset(&t, 0, sizeof(t));
+	CHECK(vigil_fw_compile(&rs, &t, err, sizeof(err)) == 0);
+	CHECK(t.gen.src_lens.n4 == 32 && t.gen.src_lens.n6 == 128);
+	for (int i = 0; i < 32; i++)
+		CHECK(t.gen.src_lens.v4[i] == 32 - i);
+	for (int i = 0; i < 128; i++)
+		CHECK(t.gen.src_lens.v6[i] == 128 - i);
+	CHECK(t.src.nhosts == 2);	/* 255.255.255.255/32 and ffff:...:ffff/128 */
+	for (int l = 1; l <= 32; l++) {
+		uint32_t v = ~(0x80000000u >> l);	/* bit l clear (none when l = 32) */
+		struct vigil_fw_pkt p;
+
+		if (l == 32)
+			v = 0xffffffff;
+		snprintf(a, sizeof(a), "%u.%u.%u.%u", v >> 24, (v >> 16) & 255, (v >> 8) & 255, v & 255);
+		p = pkt(a, "1.1.1.1", 17, 53);
+		CHECK(vigil_fw_eval(&rs, &p) == (uint32_t)l);
+		CHECK(vigil_fw_simulate(&t, &p) == (uint32_t)l);
+	}
+	for (int l = 1; l <= 128; l++) {
+		uint8_t b[16];
+		struct vigil_fw_pkt p;
+
+		memset(b, 0xff, sizeof(b));
+		if (l < 128)
+			b[l / 8] &= (uint8_t)~(0x80 >> (l % 8));
+		inet_ntop(AF_INET6, b, a, sizeof(a));
+		p = pkt(a, "2002::1", 17, 53);
+		CHECK(vigil_fw_eval(&rs, &p) == (uint32_t)(32 + l));
+		CHECK(vigil_fw_simulate(&t, &p) == (uint32_t)(32 + l));
+	}
+	/* no match in the family: the root, i.e. the default */
+	{
+		struct vigil_fw_pkt p4 = pkt("127.0.0.1", "1.1.1.1", 17, 53), p6 = pkt("2002::1", "::1", 17, 53);
+
+		CHECK(vigil_fw_simulate(&t, &p4) == 0 && vigil_fw_eval(&rs, &p4) == 0);
+		CHECK(vigil_fw_simulate(&t, &p6) == 0 && vigil_fw_eval(&rs, &p6) == 0);
+	}
+	vigil_fw_table_free(&t);
+	vigil_rules_free(&rs);
+	free(text);
+}
+
+/* counter slots across a reload: unchanged rules keep theirs, the rest get free ones */
+static void test_ctr_slots(void)
+{
+	struct vigil_rules a, b;
+	uint32_t fresh[16], nfresh = 99;
+	struct vigil_fw_table t = { 0 };
+	char err[200];
+
+	CHECK(parse(&a, "drop from 10.0.0.1\npass tcp port 22\ndrop udp to 10.9.0.0/16 port 53\n"
+			"ratelimit 10/s icmp\ndrop from 10.0.0.7\ndrop from 10.0.0.7\ndefault drop\n") == 0);
+	/* the parser's slots are the rule ids */
+	for (uint32_t i = 0; i < a.n; i++)
+		CHECK(a.rules[i].ctr == i);
+	/* pretend the running set had other slots */
+	for (uint32_t i = 0; i < a.n; i++)
+		a.rules[i].ctr = 100 + 2 * i;
+	/* reordered; rule 3 changed (port), the rate limit's rate changed, one
+	 * duplicate of three is new, a new rule; the default is unchanged */
+	CHECK(parse(&b, "default drop\ndrop from 10.0.0.7\npass tcp port 22\n"
+			"drop udp to 10.9.0.0/16 port 54\nratelimit 20/s icmp\ndrop from 10.0.0.1\n"
+			"drop from 10.0.0.7\ndrop from 10.0.0.7\npass from 10.0.0.1\n") == 0);
+	CHECK(b.n == 9);
+	CHECK(vigil_fw_ctr_assign(a.rules, a.n, &b, fresh, &nfresh) == 0);
+	CHECK(b.rules[0].ctr == 100);		/* default */
+	CHECK(b.rules[1].ctr == 110 || b.rules[1].ctr == 112);	/* 10.0.0.7, old 5 or 6 */
+	CHECK(b.rules[2].ctr == 104);		/* tcp port 22, old 2 */
+	CHECK(b.rules[5].ctr == 102);		/* 10.0.0.1, old 1 */
+	CHECK(b.rules[6].ctr == 110 || b.rules[6].ctr == 112);
+	CHECK(b.rules[1].ctr != b.rules[6].ctr);
+	CHECK(nfresh == 4);			/* port 54, 20/s, the third 10.0.0.7, pass from */
+	for (uint32_t i = 0; i < nfresh; i++) {
+		CHECK(fresh[i] < VIGIL_FW_MAX_CTRS);
+		/* never a slot of the running set, never twice */
+		for (uint32_t k = 0; k < a.n; k++)
+			CHECK(fresh[i] != a.rules[k].ctr);
+		for (uint32_t k = 0; k < i; k++)
+			CHECK(fresh[i] != fresh[k]);
+	}
+	{
+		uint32_t seen = 0;
+
+		for (uint32_t i = 0; i < b.n; i++)
+			for (uint32_t k = 0; k < nfresh; k++)
+				seen += b.rules[i].ctr == fresh[k];
+		CHECK(seen == nfresh);
+	}
+	/* the verdicts carry the slots: compile, then copy them in */
+	CHECK(vigil_fw_compile(&b, &t, err, sizeof(err)) == 0);
+	vigil_fw_table_set_ctrs(&t, &b);
+	CHECK(t.gen.dflt.ctr == 100);
+	for (uint32_t i = 0; i < t.src.n4; i++)
+		if (t.src.vals4[i].flags & VIGIL_FW_C_DECIDED)
+			CHECK(t.src.vals4[i].v.ctr == b.rules[t.src.vals4[i].v.rule_id].ctr);
+	for (uint32_t i = 0; i < t.ncombo; i++)
+		if (!(t.cvals[i].flags & VIGIL_FW_V_PORTS))
+			CHECK(t.cvals[i].ctr == b.rules[t.cvals[i].rule_id].ctr);
+	for (uint32_t i = 0; i < t.nmatch; i++)
+		CHECK(t.mvals[i].ctr == b.rules[t.mvals[i].rule_id].ctr);
+	CHECK(t.ncombo > 0 && t.nmatch > 0);
+	vigil_fw_table_free(&t);
+	/* a bad slot in the running set is refused */
+	a.rules[3].ctr = VIGIL_FW_MAX_CTRS;
+	CHECK(vigil_fw_ctr_assign(a.rules, a.n, &b, fresh, &nfresh) < 0);
+	vigil_rules_free(&a);
+	vigil_rules_free(&b);
+
+	/* both sets full and disjoint: the fresh slots still fit */
+	{
+		uint32_t n = VIGIL_FW_MAX_RULES + 1, *fr = malloc(n * sizeof(uint32_t)), nf = 0, bad = 0;
+		struct vigil_fw_rule *old = calloc(n, sizeof(*old));
+		struct vigil_rules big = { .n = n, .rules = calloc(n, sizeof(struct vigil_fw_rule)) };
+
+		for (uint32_t i = 0; i < n; i++) {
+			old[i].port_lo = old[i].port_hi = (uint16_t)i;
+			old[i].src[0] = (uint8_t)(i >> 16);
+			old[i].ctr = i;
+			big.rules[i] = old[i];
+			big.rules[i].action = VIGIL_FW_DROP;	/* every rule differs from its old self */
+		}
+		CHECK(vigil_fw_ctr_assign(old, n, &big, fr, &nf) == 0);
+		CHECK(nf == n);
+		for (uint32_t i = 0; i < n; i++)
+			bad += big.rules[i].ctr != n + i;
+		CHECK(bad == 0);
+		free(fr);
+		free(old);
+		free(big.rules);
+	}
+}
+
+/* the port map: aligned blocks, keyed with their size; the combination lists the sizes */
+static void test_port_blocks(void)
+{
+	struct vigil_rules rs;
+	struct vigil_fw_table t = { 0 };
+	char err[200];
+	uint32_t ports = 0, vports = 0;
+
+	/* 1-100: 1, 2-3, 4-7, 8-15, 16-31, 32-63, 64-95, 96-99, 100 */
+	CHECK(parse(&rs, "drop udp from 10.0.0.1 port 1-100\n") == 0);
+	CHECK(vigil_fw_compile(&rs, &t, err, sizeof(err)) == 0);
+	CHECK(t.nmatch == 9);
+	for (uint32_t i = 0; i < t.ncombo; i++) {
+		if (!(t.cvals[i].flags & VIGIL_FW_V_PORTS))
+			continue;
+		vports++;
+		CHECK(t.cvals[i].plens == ((1u << 16) | (1u << 15) | (1u << 14) | (1u << 13) |
+					   (1u << 12) | (1u << 11)));
+	}
+	CHECK(vports == 1);
+	for (uint32_t i = 0; i < t.nmatch; i++) {
+		const struct vigil_fw_port_key *k = &t.mkeys[i];
+		uint16_t port = ntohs(k->port), size = (uint16_t)(1u << (16 - k->bits));
+
+		CHECK(k->bits <= 16 && (port & (size - 1)) == 0);	/* aligned */
+		CHECK(port >= 1 && port + size - 1 <= 100);
+		CHECK(k->proto == 17 && t.mvals[i].rule_id == 1);
+		ports += size;
+	}
+	CHECK(ports == 100);
+	for (int port = 0; port < 200; port++) {
+		struct vigil_fw_pkt p = pkt("10.0.0.1", "1.1.1.1", 17, port);
+
+		CHECK(vigil_fw_simulate(&t, &p) == (port >= 1 && port <= 100 ? 1u : 0u));
 	}
 	vigil_fw_table_free(&t);
 	vigil_rules_free(&rs);
@@ -416,12 +651,12 @@ static void test_scale(void)
 	/* host rules: all in the source hash, the trie keeps only the two roots and
 	 * is not consulted; every host decides its packets alone, so no
 	 * combination entries at all */
-	CHECK(t.src.nhosts == 100000 && t.src.n == 2);
-	CHECK(!(t.gen.flags & (VIGIL_FW_G_SRC_TRIE | VIGIL_FW_G_DST_TRIE | VIGIL_FW_G_DST_HOSTS)));
-	CHECK(t.gen.flags & VIGIL_FW_G_SRC_HOSTS);
-	CHECK(t.src.host_vals[66051].flags == VIGIL_FW_C_DECIDED);
-	CHECK(t.src.host_vals[66051].v.rule_id == 66051 + 1);
-	CHECK(t.src.host_vals[66051].v.action == VIGIL_FW_DROP);
+	CHECK(t.src.nhosts == 100000 && t.src.n4 == 100000 && t.src.n6 == 0);
+	CHECK(t.gen.src_lens.n4 == 1 && t.gen.src_lens.v4[0] == 32 && t.gen.src_lens.n6 == 0);
+	CHECK(t.gen.dst_lens.n4 == 0 && t.gen.dst_lens.n6 == 0);
+	CHECK(t.src.vals4[66051].flags == VIGIL_FW_C_DECIDED);
+	CHECK(t.src.vals4[66051].v.rule_id == 66051 + 1);
+	CHECK(t.src.vals4[66051].v.action == VIGIL_FW_DROP);
 	CHECK(t.ncombo == 0);
 	CHECK(t.nmatch == 0);
 	struct vigil_fw_pkt p = pkt("10.1.2.3", "1.1.1.1", 6, 80);
@@ -455,6 +690,9 @@ int main(void)
 	test_warnings();
 	test_precedence();
 	test_hosts();
+	test_lengths();
+	test_ctr_slots();
+	test_port_blocks();
 	test_differential();
 	test_scale();
 	return check_done("test_rules");
