@@ -216,7 +216,13 @@ boot_guest() { # NAME: boot it, run the payload, keep console.log, results.txt a
 	# tsc: a vDSO clock as on real hardware (6.1 picks hpet under TCG, and clock_gettime() then
 	# becomes a real syscall that syscall-counting tests see)
 	local append="console=ttyS0 panic=-1 lsm=$lsm clocksource=tsc tsc=reliable vigil_expect=${expect/#-/}"
-	local qemu=(qemu-system-x86_64 -nographic -m "$mem" -smp 2 -no-reboot -nic none
+	# thread=single: with one host thread per vCPU (MTTCG), a vCPU can run a stale
+	# translation of kernel text that another vCPU is live-patching through int3
+	# (text_poke_bp, e.g. the syscall tracepoints' static keys as programs attach),
+	# which oopses the guest ("Oops: int3" in syscall_exit_to_user_mode_prepare,
+	# seen on 6.12). One thread for both vCPUs keeps code patching coherent.
+	local qemu=(qemu-system-x86_64 -nographic -m "$mem" -smp 2 -accel tcg,thread=single
+		-no-reboot -nic none
 		-kernel "$vmlinuz" -initrd "$d/initramfs.gz" "${qemu_extra[@]}")
 	if [ $shell -eq 1 ]; then
 		note "$n: booting $ver with a shell; 'vigil-payload' runs the suite, 'exit' powers off"
