@@ -73,7 +73,7 @@ $(BUILD)/bpf $(BUILD)/skel $(BUILD)/tests:
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > bpf/vmlinux.h
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(BUILD)/libvigil.a | $(BUILD)/tests
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(HDRS) $(BUILD)/libvigil.a | $(BUILD)/tests
 	$(CC) $(CFLAGS) -Itests/unit $< $(BUILD)/libvigil.a $(LDLIBS) -o $@
 
 deps:

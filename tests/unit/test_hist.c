@@ -7,6 +7,7 @@
 #include "core/out.h"
 
 /* the kernel helper, compiled as plain C to prove both sides agree */
+#undef __always_inline
 #define __always_inline inline
 #define VIGIL_HIST_BPF_USER_TEST
 #include "../../bpf/hist.bpf.h"
