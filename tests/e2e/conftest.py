@@ -3,10 +3,12 @@
 Tests run as root, load the real BPF programs through the real binary, drive
 real activity and assert on what vigil printed (parsed, never grepped).
 """
+import fcntl
 import json
 import os
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -17,11 +19,27 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 VIGIL = os.environ.get("VIGIL", os.path.join(ROOT, "build", "vigil"))
 
 
+LOCK = "/run/lock/vigil-e2e.lock"
+_lock = None
+
+
 def pytest_configure(config):
+    global _lock
     if os.geteuid() != 0:
         pytest.exit("the end-to-end tests load BPF programs and must run as root", 2)
     if not os.access(VIGIL, os.X_OK):
         pytest.exit(f"no vigil binary at {VIGIL}: run make first", 2)
+    # The tests assert on host-wide state (no vigil program left loaded, bpffs
+    # pins): two sessions on one host, e.g. from two checkouts, would see each
+    # other's programs. They take turns instead.
+    os.makedirs(os.path.dirname(LOCK), exist_ok=True)
+    _lock = open(LOCK, "w")
+    try:
+        fcntl.flock(_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print(f"\nvigil e2e: another test session holds {LOCK}; waiting for it",
+              file=sys.__stderr__, flush=True)
+        fcntl.flock(_lock, fcntl.LOCK_EX)
 
 
 def run(*args, timeout=60, check=False):
