@@ -277,11 +277,7 @@ static int render(struct ft_table *t, bool final, uint64_t span, uint64_t full, 
 	if (vigil.json) {
 		struct jw w;
 
-		jw_init(&w, vigil.out);
-		jw_obj(&w, NULL);
-		jw_str(&w, "type", "filetop_summary");
-		jw_u64(&w, "ts", now);
-		jw_str(&w, "time", iso);
+		jw_record(&w, "filetop_summary", now);
 		jw_bool(&w, "final", final);
 		jw_u64(&w, "span_ns", span);
 		jw_u64(&w, "files", t->n);

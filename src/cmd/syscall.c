@@ -489,14 +489,10 @@ static void row_names(struct crow *r)
 	r->comm[VIGIL_COMM_LEN - 1] = 0;
 }
 
-static void json_head(struct jw *w, const char *type, uint64_t now, const char *iso, bool final,
+static void json_head(struct jw *w, const char *type, uint64_t now, bool final,
 		      const struct crow *r, const char *name)
 {
-	jw_init(w, vigil.out);
-	jw_obj(w, NULL);
-	jw_str(w, "type", type);
-	jw_u64(w, "ts", now);
-	jw_str(w, "time", iso);
+	jw_record(w, type, now);
 	jw_bool(w, "final", final);
 	if (o.per_process) {
 		jw_u64(w, "pid", r->key.pid);
@@ -506,15 +502,14 @@ static void json_head(struct jw *w, const char *type, uint64_t now, const char *
 	jw_u64(w, "nr", r->key.nr);
 }
 
-static void render_count_row(const struct crow *r, const char *name, uint64_t now,
-			     const char *iso, bool final)
+static void render_count_row(const struct crow *r, const char *name, uint64_t now, bool final)
 {
 	uint64_t avg = r->st.calls ? r->st.total_ns / r->st.calls : 0;
 
 	if (vigil.json) {
 		struct jw w;
 
-		json_head(&w, "syscall_count", now, iso, final, r, name);
+		json_head(&w, "syscall_count", now, final, r, name);
 		jw_u64(&w, "calls", r->st.calls);
 		jw_u64(&w, "errors", r->st.errors);
 		jw_u64(&w, "total_ns", r->st.total_ns);
@@ -542,13 +537,12 @@ static void render_count_row(const struct crow *r, const char *name, uint64_t no
 		(unsigned long long)r->st.calls, (unsigned long long)r->st.errors, tot, av, mx, errs);
 }
 
-static void render_hist_row(const struct crow *r, const char *name, uint64_t now,
-			    const char *iso, bool final)
+static void render_hist_row(const struct crow *r, const char *name, uint64_t now, bool final)
 {
 	if (vigil.json) {
 		struct jw w;
 
-		json_head(&w, "syscall_hist", now, iso, final, r, name);
+		json_head(&w, "syscall_hist", now, final, r, name);
 		jw_str(&w, "unit", "ns");
 		jw_u64(&w, "count", r->st.calls);
 		vhist_json(&w, "buckets", r->slots);
@@ -620,7 +614,7 @@ static int interval_deltas(struct table *t)
 static int render(bool final)
 {
 	uint64_t now = vigil_boot_ns();
-	char iso[40], hhmmss[16];
+	char hhmmss[16];
 	size_t n;
 	int err;
 
@@ -633,7 +627,6 @@ static int render(bool final)
 	}
 	qsort(table.rows, table.n, sizeof(table.rows[0]), row_cmp);
 	n = o.top && o.top < table.n ? o.top : table.n;
-	vigil_iso_time(now, iso, sizeof(iso));
 	if (!vigil.json) {
 		struct vrow r;
 		struct vcol tcol[] = { VCOL_TIME, { 0 } };
@@ -665,9 +658,9 @@ static int render(bool final)
 
 		row_names(r);
 		if (o.hist)
-			render_hist_row(r, name, now, iso, final);
+			render_hist_row(r, name, now, final);
 		else
-			render_count_row(r, name, now, iso, final);
+			render_count_row(r, name, now, final);
 	}
 	return out_flush() ? -1 : 0;
 }

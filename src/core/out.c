@@ -77,6 +77,18 @@ void jw_init(struct jw *w, FILE *f)
 	jfile = f;
 }
 
+void jw_record(struct jw *w, const char *type, uint64_t ts)
+{
+	char iso[40];
+
+	vigil_iso_time(ts, iso, sizeof(iso));
+	jw_init(w, vigil.out);
+	jw_obj(w, NULL);
+	jw_str(w, "type", type);
+	jw_u64(w, "ts", ts);
+	jw_str(w, "time", iso);
+}
+
 static void json_escape(const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";

@@ -36,6 +36,9 @@ void jw_s64(struct jw *w, const char *key, int64_t v);
 void jw_double(struct jw *w, const char *key, double v);
 void jw_bool(struct jw *w, const char *key, bool v);
 void jw_null(struct jw *w, const char *key);
+/* Open a record on vigil.out with the keys every record starts with: type,
+ * ts (boot ns) and time (ts as ISO-8601 wall time). Close it with jw_end_obj. */
+void jw_record(struct jw *w, const char *type, uint64_t ts);
 
 /* ---- rows ---- */
 

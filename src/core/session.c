@@ -566,16 +566,9 @@ static void report_choice(const char *name, const struct vigil_mech_choice *c)
 		vigil_debug("%s: mechanism %s (%s)%s", name, c->path->name, c->path->hooks,
 			    c->forced ? ", as asked" : "");
 	if (vigil.json) {
-		uint64_t now = vigil_boot_ns();
-		char iso[40];
 		struct jw w;
 
-		vigil_iso_time(now, iso, sizeof(iso));
-		jw_init(&w, vigil.out);
-		jw_obj(&w, NULL);
-		jw_str(&w, "type", "mechanism");
-		jw_u64(&w, "ts", now);
-		jw_str(&w, "time", iso);
+		jw_record(&w, "mechanism", vigil_boot_ns());
 		jw_str(&w, "command", name);
 		jw_str(&w, "mechanism", c->path->name);
 		jw_str(&w, "hooks", c->path->hooks);
@@ -707,15 +700,8 @@ static void report_lost(struct vigil_session *s, bool final)
 	s->lost_reported = lost;
 	if (vigil.json) {
 		struct jw w;
-		char iso[40];
-		uint64_t now = vigil_boot_ns();
 
-		vigil_iso_time(now, iso, sizeof(iso));
-		jw_init(&w, vigil.out);
-		jw_obj(&w, NULL);
-		jw_str(&w, "type", "lost");
-		jw_u64(&w, "ts", now);
-		jw_str(&w, "time", iso);
+		jw_record(&w, "lost", vigil_boot_ns());
 		jw_u64(&w, "lost", lost);
 		jw_u64(&w, "received", s->received);
 		jw_bool(&w, "final", final);
