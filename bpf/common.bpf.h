@@ -83,13 +83,18 @@ static __always_inline bool vigil_filter_pass(void)
 	return true;
 }
 
-static __always_inline void vigil_count_lost(void)
+/* Add one to slot idx of a per-CPU array of __u64 counters. */
+static __always_inline void vigil_inc(void *map, __u32 idx)
 {
-	__u32 zero = 0;
-	__u64 *n = bpf_map_lookup_elem(&vigil_lost, &zero);
+	__u64 *n = bpf_map_lookup_elem(map, &idx);
 
 	if (n)
 		*n += 1;
+}
+
+static __always_inline void vigil_count_lost(void)
+{
+	vigil_inc(&vigil_lost, 0);
 }
 
 /* Reserve a record, counting the loss when the ring buffer is full. */

@@ -61,10 +61,7 @@ struct {
 
 static __always_inline void ft_drop(__u32 why)
 {
-	__u64 *n = bpf_map_lookup_elem(&ft_drops, &why);
-
-	if (n)
-		*n += 1;
+	vigil_inc(&ft_drops, why);
 }
 
 /* filters that apply on both paths, before any map is touched */

@@ -110,10 +110,7 @@ struct {
 
 static __always_inline void count_overflow(__u32 which)
 {
-	__u64 *n = bpf_map_lookup_elem(&sc_overflow, &which);
-
-	if (n)
-		*n += 1;
+	vigil_inc(&sc_overflow, which);
 }
 
 static __always_inline void *zero_value(void)
