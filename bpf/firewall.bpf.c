@@ -128,15 +128,11 @@ struct {
 	__array(values, struct fw_combo_hash);
 } fw_combo SEC(".maps");
 
-/* the generations' flags, lengths and default, by generation: plain data, so
- * no inner map (one lookup less). A reload writes the inactive slot, which
- * no packet reads any more (see install() in src/cmd/firewall.c). */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__type(value, struct vigil_fw_gen);
-} fw_gen SEC(".maps");
+/* the generations' flags, lengths and default, by generation: plain data in
+ * a global (one map, ".data.fw_gen"), so finding a generation's is pointer
+ * arithmetic, no lookup. A reload writes the inactive slot, which no packet
+ * reads any more (see install() in src/cmd/firewall.c). */
+struct vigil_fw_gen fw_gens[2] SEC(".data.fw_gen") = {};
 
 /* per rule, by counter slot (vigil_fw_verdict.ctr), shared by the
  * generations: a rule unchanged by a reload keeps its slot and its counts */
@@ -155,13 +151,9 @@ struct {
 	__array(values, struct fw_rule_hash);
 } fw_rules SEC(".maps");
 
-/* the active generation, 0 or 1: switching it is the atomic step of a reload */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u32);
-} fw_active SEC(".maps");
+/* the active generation, 0 or 1: switching it is the atomic step of a
+ * reload. A global of its own (map ".data.fw_active"): one load per packet */
+__u32 fw_active SEC(".data.fw_active") = 0;
 
 /* not read here: interface, mode, since when */
 struct {
@@ -354,22 +346,27 @@ static __always_inline void load_ports(struct xdp_md *ctx, struct pkt *p)
 	}
 }
 
-static __always_inline void emit_drop(struct xdp_md *ctx, struct pkt *p, __u32 rule_id,
-				      __u32 len, __u32 flags)
+/* one drop event per fw_sample drops, per CPU: true when this drop is the one */
+static __always_inline bool sample_due(void)
 {
-	struct vigil_fw_drop *e;
 	__u32 zero = 0;
 	__u64 *n;
 
 	/* fixed at load: with sampling off the verifier drops the rest */
 	if (!fw_sample)
-		return;
+		return false;
 	n = bpf_map_lookup_elem(&fw_sample_ctr, &zero);
-	if (!n)
-		return;
-	if (++*n < fw_sample)
-		return;
+	if (!n || ++*n < fw_sample)
+		return false;
 	*n = 0;
+	return true;
+}
+
+static __always_inline void emit_drop(struct xdp_md *ctx, struct pkt *p, __u32 rule_id,
+				      __u32 len, __u32 flags)
+{
+	struct vigil_fw_drop *e;
+
 	e = vigil_reserve(sizeof(*e));
 	if (!e)
 		return;
@@ -625,18 +622,150 @@ static __always_inline struct vigil_fw_verdict *match(void *combo_t, __u32 gen, 
 	return NULL;
 }
 
+/* counters, then the action; the packet is parsed again only on the rare paths that need it */
+static __always_inline int act(struct xdp_md *ctx, struct vigil_fw_verdict *v)
+{
+	struct vigil_fw_counter *c;
+	__u32 ctr = v->ctr, len = ctx->data_end - ctx->data;
+	struct pkt p;
+
+	c = bpf_map_lookup_elem(&fw_counters, &ctr);
+	if (c) {
+		c->packets++;
+		c->bytes += len;
+	}
+	if (v->action == VIGIL_FW_PASS)
+		return XDP_PASS;
+	if (v->action == VIGIL_FW_RATELIMIT) {
+		/* the bucket is per source address: the only path but events that
+		 * needs the packet again, so the hot paths keep nothing of it */
+		if (parse(ctx, &p) || bucket_allows(&p, v))
+			return XDP_PASS;
+		if (c)
+			c->drops++;
+		if (sample_due())
+			emit_drop(ctx, &p, v->rule_id, len, VIGIL_FW_E_RATELIMIT);
+		return fw_dry_run ? XDP_PASS : XDP_DROP;
+	}
+	/* a drop rule drops every packet it matches: user space reports its
+	 * packets as its drops, one counter update less per drop */
+	if (sample_due() && !parse(ctx, &p))
+		emit_drop(ctx, &p, v->rule_id, len, 0);
+	return fw_dry_run ? XDP_PASS : XDP_DROP;
+}
+
+/*
+ * The source did not decide: the destination class, then the combination
+ * of both classes with the protocol (and the port where it matters), else
+ * the default policy.
+ */
+static __always_inline struct vigil_fw_verdict *decide(struct xdp_md *ctx, __u32 gen,
+						       struct vigil_fw_gen *g, struct pkt *p,
+						       __u32 sid, struct vigil_fw_class *dcopy,
+						       struct vigil_fw_verdict *pv)
+{
+	struct vigil_fw_verdict *v = NULL;
+	void *combo_t;
+	__u32 did;
+	__u8 cls = 0;
+
+	combo_t = bpf_map_lookup_elem(&fw_combo, &gen);
+	if (!combo_t || addr_class(false, gen, g, p, &did, &v, dcopy))
+		return NULL;
+	load_ports(ctx, p);
+
+	/* a protocol no combination names needs no lookup of its own */
+	if (p->proto == PROTO_TCP)
+		cls = g->flags & VIGIL_FW_G_TCP ? PROTO_TCP : 0;
+	else if (p->proto == PROTO_UDP)
+		cls = g->flags & VIGIL_FW_G_UDP ? PROTO_UDP : 0;
+	else if (p->proto == PROTO_ICMP)
+		cls = g->flags & VIGIL_FW_G_ICMP ? PROTO_ICMP : 0;
+	else if (p->proto == PROTO_ICMPV6)
+		cls = g->flags & VIGIL_FW_G_ICMPV6 ? PROTO_ICMPV6 : 0;
+	if (cls)
+		v = match(combo_t, gen, sid, did, cls, p->dport, pv);
+	/* nothing specific to this protocol: the protocol-less rules decide */
+	if (!v)
+		v = match(combo_t, gen, sid, did, VIGIL_FW_PROTO_ANY, p->dport, pv);
+	/* no rule: the default policy */
+	return v ? v : &g->dflt;
+}
+
+/*
+ * IPv4, the common case, on its own path: the source address straight from
+ * the header into one probe per prefix length, and nothing else kept live
+ * across the lookups when the source decides alone (block lists). The
+ * rest of the packet is parsed only when the source does not decide.
+ */
+static __always_inline int fw_ipv4(struct xdp_md *ctx, __be32 saddr)
+{
+	struct vigil_fw_class *hc = NULL, dcls;
+	struct vigil_fw_verdict *v, pv;
+	struct vigil_fw_gen *g;
+	struct pkt p;
+	__u32 gen, sid, n, len0;
+	void *m;
+
+	/* one read of the generation: every lookup below sees the same rule set */
+	gen = *(volatile __u32 *)&fw_active & 1;
+	g = &fw_gens[gen];
+	n = g->src_lens.n4;
+	if (n) {
+		/* the longest length first, outside lookup4's loop: with one
+		 * length (hosts only, block lists) that is the whole search */
+		len0 = g->src_lens.v4[0];
+		m = bpf_map_lookup_elem(&fw_src4, &gen);
+		if (!m)
+			return XDP_PASS;
+		hc = probe4(m, len0, saddr);
+		if (!hc && n > 1)
+			hc = lookup4(m, &g->src_lens, saddr);
+	}
+	if (hc) {
+		if (hc->flags & VIGIL_FW_C_DECIDED)
+			return act(ctx, &hc->v);
+		sid = hc->id;
+	} else {
+		if (g->flags & VIGIL_FW_G_SRC_ROOT4_NONE)
+			return act(ctx, &g->dflt);
+		sid = g->src_root4;
+	}
+	if (parse(ctx, &p) || p.family != 4)
+		return XDP_PASS;
+	v = decide(ctx, gen, g, &p, sid, &dcls, &pv);
+	return v ? act(ctx, v) : XDP_PASS;
+}
+
+static __always_inline int fw_ipv6(struct xdp_md *ctx)
+{
+	struct vigil_fw_verdict *v = NULL, pv;
+	struct vigil_fw_class cls6, dcls6;	/* IPv6 entries, copied (fw_lookup6) */
+	struct vigil_fw_gen *g;
+	struct pkt p;
+	__u32 gen, sid;
+
+	if (parse(ctx, &p) || p.family != 6)
+		return XDP_PASS;
+	gen = *(volatile __u32 *)&fw_active & 1;
+	g = &fw_gens[gen];
+	if (addr_class(true, gen, g, &p, &sid, &v, &cls6))
+		return XDP_PASS;
+	/* the source alone decides (see addr_class): no more lookups */
+	if (!v)
+		v = decide(ctx, gen, g, &p, sid, &dcls6, &pv);
+	return v ? act(ctx, v) : XDP_PASS;
+}
+
 SEC("xdp")
 int vigil_firewall(struct xdp_md *ctx)
 {
-	struct vigil_fw_verdict *v = NULL;
-	struct vigil_fw_counter *c;
-	struct vigil_fw_gen *g;
-	struct vigil_fw_class cls6, dcls6;	/* IPv6 entries, copied (fw_lookup6) */
-	struct vigil_fw_verdict pv;		/* a port map entry, copied (fw_port_lookup) */
-	struct pkt p;
-	void *combo_t;
-	__u32 zero = 0, gen, rule_id, action, len, *active, sid, did, ctr;
-	__u8 cls = 0;
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip;
+	__u32 zero = 0, off = sizeof(*eth);
+	__u16 h_proto;
 
 	/* never true (fixed at load, so the verifier removes this): it only makes
 	 * the maps the program does not read part of it, so that `status` finds
@@ -645,68 +774,27 @@ int vigil_firewall(struct xdp_md *ctx)
 		bpf_map_lookup_elem(&fw_rules, &zero);
 		bpf_map_lookup_elem(&fw_info, &zero);
 	}
-	if (parse(ctx, &p))
+	/* the dispatch on the family only; parse() does the full job where needed */
+	if ((void *)(eth + 1) > end)
 		return XDP_PASS;
-	len = ctx->data_end - ctx->data;
+	h_proto = eth->h_proto;
+#pragma unroll
+	for (int i = 0; i < 2; i++) {
+		if (h_proto == bpf_htons(ETH_P_8021Q) || h_proto == bpf_htons(ETH_P_8021AD)) {
+			struct vlan_hdr_ *vh = data + off;
 
-	/* one read of the generation: every lookup below sees the same rule set */
-	active = bpf_map_lookup_elem(&fw_active, &zero);
-	if (!active)
-		return XDP_PASS;
-	gen = *(volatile __u32 *)active & 1;
-	g = bpf_map_lookup_elem(&fw_gen, &gen);
-	if (!g)
-		return XDP_PASS;
-
-	if (addr_class(true, gen, g, &p, &sid, &v, &cls6))
-		return XDP_PASS;
-	/* the source alone decides (see addr_class): no more lookups */
-	if (v)
-		goto verdict;
-	combo_t = bpf_map_lookup_elem(&fw_combo, &gen);
-	if (!combo_t || addr_class(false, gen, g, &p, &did, &v, &dcls6))
-		return XDP_PASS;
-	load_ports(ctx, &p);
-
-	/* a protocol no combination names needs no lookup of its own */
-	if (p.proto == PROTO_TCP)
-		cls = g->flags & VIGIL_FW_G_TCP ? PROTO_TCP : 0;
-	else if (p.proto == PROTO_UDP)
-		cls = g->flags & VIGIL_FW_G_UDP ? PROTO_UDP : 0;
-	else if (p.proto == PROTO_ICMP)
-		cls = g->flags & VIGIL_FW_G_ICMP ? PROTO_ICMP : 0;
-	else if (p.proto == PROTO_ICMPV6)
-		cls = g->flags & VIGIL_FW_G_ICMPV6 ? PROTO_ICMPV6 : 0;
-	if (cls)
-		v = match(combo_t, gen, sid, did, cls, p.dport, &pv);
-	/* nothing specific to this protocol: the protocol-less rules decide */
-	if (!v)
-		v = match(combo_t, gen, sid, did, VIGIL_FW_PROTO_ANY, p.dport, &pv);
-	/* no rule: the default policy */
-	if (!v)
-		v = &g->dflt;
-verdict:
-	rule_id = v->rule_id;
-	action = v->action;
-
-	ctr = v->ctr;
-	c = bpf_map_lookup_elem(&fw_counters, &ctr);
-	if (c) {
-		c->packets++;
-		c->bytes += len;
+			if ((void *)(vh + 1) > end)
+				return XDP_PASS;
+			h_proto = vh->proto;
+			off += sizeof(*vh);
+		}
 	}
-	if (action == VIGIL_FW_PASS)
+	if (h_proto == bpf_htons(ETH_P_IPV6))
+		return fw_ipv6(ctx);
+	if (h_proto != bpf_htons(ETH_P_IP))
 		return XDP_PASS;
-	if (action == VIGIL_FW_RATELIMIT) {
-		if (bucket_allows(&p, v))
-			return XDP_PASS;
-		if (c)
-			c->drops++;
-		emit_drop(ctx, &p, rule_id, len, VIGIL_FW_E_RATELIMIT);
-		return fw_dry_run ? XDP_PASS : XDP_DROP;
-	}
-	/* a drop rule drops every packet it matches: user space reports its
-	 * packets as its drops, one counter update less per drop */
-	emit_drop(ctx, &p, rule_id, len, 0);
-	return fw_dry_run ? XDP_PASS : XDP_DROP;
+	ip = data + off;
+	if ((void *)(ip + 1) > end || ip->ihl < 5)
+		return XDP_PASS;
+	return fw_ipv4(ctx, ip->saddr);
 }

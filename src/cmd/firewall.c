@@ -78,16 +78,25 @@ struct fw_fds {
 };
 
 static const char *const fw_map_names[] = {
-	"fw_active", "fw_src4", "fw_src6", "fw_dst4", "fw_dst6", "fw_match", "fw_counters",
-	"fw_rules", "fw_combo", "fw_gen", "fw_info",
+	".data.fw_active", "fw_src4", "fw_src6", "fw_dst4", "fw_dst6", "fw_match", "fw_counters",
+	"fw_rules", "fw_combo", ".data.fw_gen", "fw_info",
 };
 
-/* every map the object has, pinned under the same names */
+/* every map the object has, pinned under the same names (see pin_name) */
 static const char *const pin_maps[] = {
-	"fw_active", "fw_src4", "fw_src6", "fw_dst4", "fw_dst6", "fw_match", "fw_counters",
-	"fw_rules", "fw_combo", "fw_gen", "fw_info", "fw_buckets", "fw_sample_ctr", "vigil_events",
-	"vigil_lost",
+	".data.fw_active", "fw_src4", "fw_src6", "fw_dst4", "fw_dst6", "fw_match", "fw_counters",
+	"fw_rules", "fw_combo", ".data.fw_gen", "fw_info", "fw_buckets", "fw_sample_ctr",
+	"vigil_events", "vigil_lost",
 };
+
+/* a map's pin file: global data maps (".data.X") as "data_X", not hidden */
+static const char *pin_name(const char *map, char *buf, size_t n)
+{
+	if (map[0] != '.')
+		return map;
+	snprintf(buf, n, "data_%s", map + sizeof(".data.") - 1);
+	return buf;
+}
 
 static uint64_t realtime_ns(void)
 {
@@ -268,9 +277,20 @@ static int install(const struct fw_fds *f, struct vigil_rules *rs, struct vigil_
 	if (!err)
 		err = map_fill(fds[MATCH], t->mkeys, sizeof(*t->mkeys), t->mvals, sizeof(*t->mvals),
 			       t->nmatch);
-	/* plain data in the inactive slot: no packet reads it (see above) */
-	if (!err && bpf_map_update_elem(f->gen, &next, &t->gen, BPF_ANY))
-		err = -errno;
+	/* plain data in the inactive slot: no packet reads it (see above). The
+	 * map holds both slots as one value: the active one is written back
+	 * with the bytes it has, so its readers see no change */
+	if (!err) {
+		struct vigil_fw_gen gens[2];
+
+		if (bpf_map_lookup_elem(f->gen, &zero, gens)) {
+			err = -errno;
+		} else {
+			gens[next] = t->gen;
+			if (bpf_map_update_elem(f->gen, &zero, gens, BPF_ANY))
+				err = -errno;
+		}
+	}
 	for (uint32_t i = 0; !err && i < rs->n; i++)
 		if (bpf_map_update_elem(fds[RULES], &i, &rs->rules[i], BPF_NOEXIST))
 			err = -errno;
@@ -309,7 +329,7 @@ static int info_put(const struct fw_fds *f, const struct vigil_fw_info *info)
 
 static void fds_from_skel(struct firewall_bpf *skel, struct fw_fds *f)
 {
-	f->active = bpf_map__fd(skel->maps.fw_active);
+	f->active = bpf_map__fd(skel->maps.data_fw_active);
 	f->src4 = bpf_map__fd(skel->maps.fw_src4);
 	f->src6 = bpf_map__fd(skel->maps.fw_src6);
 	f->dst4 = bpf_map__fd(skel->maps.fw_dst4);
@@ -318,7 +338,7 @@ static void fds_from_skel(struct firewall_bpf *skel, struct fw_fds *f)
 	f->counters = bpf_map__fd(skel->maps.fw_counters);
 	f->rules = bpf_map__fd(skel->maps.fw_rules);
 	f->combo = bpf_map__fd(skel->maps.fw_combo);
-	f->gen = bpf_map__fd(skel->maps.fw_gen);
+	f->gen = bpf_map__fd(skel->maps.data_fw_gen);
 	f->info = bpf_map__fd(skel->maps.fw_info);
 }
 
@@ -342,27 +362,27 @@ static int pin_path(char *buf, size_t n, const char *iface, const char *name)
 /* open the pinned state of iface; returns 0, or an exit code after an error */
 static int fds_from_pins(const char *iface, struct fw_fds *f)
 {
-	const char *const *names = fw_map_names;
-	char path[PATH_MAX];
+	char path[PATH_MAX], dir[PATH_MAX], name[64];
 
 	for (int *fd = &f->active; fd <= &f->info; fd++)
 		*fd = -1;
+	pin_path(dir, sizeof(dir), iface, NULL);
 	for (size_t i = 0; i < sizeof(fw_map_names) / sizeof(fw_map_names[0]); i++) {
 		int *fd = &f->active + i;
 
-		pin_path(path, sizeof(path), iface, names[i]);
+		pin_path(path, sizeof(path), iface, pin_name(fw_map_names[i], name, sizeof(name)));
 		*fd = bpf_obj_get(path);
 		if (*fd < 0) {
 			int err = errno;
 
 			fds_close(f);
-			if (err == ENOENT && i > 0)
-				/* fw_active is there: pinned by a vigil with other maps */
+			if (err == ENOENT && !access(dir, F_OK))
+				/* the directory is there: pinned by a vigil with other maps */
 				vigil_error("persistent firewall on '%s' was loaded by another vigil version "
 					    "('%s' is missing); run 'vigil firewall unload -i %s' and load it again",
 					    iface, path, iface);
 			else if (err == ENOENT)
-				vigil_error("no persistent firewall on '%s' (nothing pinned at '%s')", iface, path);
+				vigil_error("no persistent firewall on '%s' (nothing pinned at '%s')", iface, dir);
 			else
 				vigil_error("cannot open '%s': %s", path, strerror(err));
 			return VIGIL_EXIT_FAIL;
@@ -941,8 +961,9 @@ static int pin_all(struct firewall_bpf *skel, int link_fd, const char *iface)
 		return -errno;
 	for (size_t i = 0; i < sizeof(pin_maps) / sizeof(pin_maps[0]); i++) {
 		struct bpf_map *m = bpf_object__find_map_by_name(skel->obj, pin_maps[i]);
+		char name[64];
 
-		pin_path(path, sizeof(path), iface, pin_maps[i]);
+		pin_path(path, sizeof(path), iface, pin_name(pin_maps[i], name, sizeof(name)));
 		if (!m)
 			return -ENOENT;
 		err = bpf_map__pin(m, path);
