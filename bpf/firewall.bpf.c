@@ -69,6 +69,24 @@ struct fw_addr6_hash {
 	__uint(value_size, sizeof(struct vigil_fw_class));
 };
 
+/* with many distinct prefix lengths (VIGIL_FW_G_*_TRIE): the same keys and
+ * values in an LPM trie, one walk instead of a probe per length */
+struct fw_addr4_trie {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, VIGIL_FW_MAX_ADDRS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct vigil_fw_addr4_key));
+	__uint(value_size, sizeof(struct vigil_fw_class));
+};
+
+struct fw_addr6_trie {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, VIGIL_FW_MAX_ADDRS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct vigil_fw_addr6_key));
+	__uint(value_size, sizeof(struct vigil_fw_class));
+};
+
 struct fw_combo_hash {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, VIGIL_FW_MAX_COMBOS);
@@ -113,6 +131,22 @@ struct {
 	__type(key, __u32);
 	__array(values, struct fw_addr6_hash);
 } fw_dst6 SEC(".maps");
+
+/* the tries, slot gen * 2 + side (0 source, 1 destination); a slot is
+ * empty when its generation probes the hash instead */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 4);
+	__type(key, __u32);
+	__array(values, struct fw_addr4_trie);
+} fw_trie4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 4);
+	__type(key, __u32);
+	__array(values, struct fw_addr6_trie);
+} fw_trie6 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
@@ -438,6 +472,20 @@ static __always_inline struct vigil_fw_class *probe4(void *m, __u32 len, __be32 
 	return bpf_map_lookup_elem(m, &k);
 }
 
+/* longest matching IPv4 prefix in the trie of (gen, side); NULL: none, or no trie */
+static __always_inline struct vigil_fw_class *trie4(__u32 gen, __u32 side, __be32 a)
+{
+	struct vigil_fw_addr4_key k = { .prefixlen = 32 };
+	__u32 slot = (gen & 1) * 2 + side;
+	void *m;
+
+	m = bpf_map_lookup_elem(&fw_trie4, &slot);
+	if (!m)
+		return NULL;
+	__builtin_memcpy(k.addr, &a, 4);
+	return bpf_map_lookup_elem(m, &k);
+}
+
 /* longest matching IPv4 prefix: one hash probe per distinct length, longest first */
 static __always_inline struct vigil_fw_class *lookup4(void *m, const struct vigil_fw_lens *l,
 						      __be32 a)
@@ -482,10 +530,24 @@ __noinline int fw_lookup6(__u32 side, __u32 gen, const struct vigil_fw_lens *l,
 	if (!l || !p || !out)
 		return -1;
 	gen &= 1;
+	a = side ? p->dst : p->src;
+	if (fw_gens[gen].flags & (side ? VIGIL_FW_G_DST6_TRIE : VIGIL_FW_G_SRC6_TRIE)) {
+		__u32 slot = gen * 2 + (side & 1);
+
+		m = bpf_map_lookup_elem(&fw_trie6, &slot);
+		if (!m)
+			return -1;
+		k.prefixlen = 128;
+		__builtin_memcpy(k.addr, a, 16);
+		hc = bpf_map_lookup_elem(m, &k);
+		if (!hc)
+			return 0;
+		*out = *hc;
+		return 1;
+	}
 	m = bpf_map_lookup_elem(side ? (void *)&fw_dst6 : (void *)&fw_src6, &gen);
 	if (!m)
 		return -1;
-	a = side ? p->dst : p->src;
 	n = l->n6;
 	for (__u32 i = 0; i < 128; i++) {
 		__be32 w[4];
@@ -529,7 +591,9 @@ static __always_inline int addr_class(bool src, __u32 gen, struct vigil_fw_gen *
 	void *m;
 
 	if (p->family == 4) {
-		if (l->n4) {
+		if (g->flags & (src ? VIGIL_FW_G_SRC4_TRIE : VIGIL_FW_G_DST4_TRIE)) {
+			hc = trie4(gen, src ? 0 : 1, src ? p->src[3] : p->dst[3]);
+		} else if (l->n4) {
 			m = bpf_map_lookup_elem(src ? (void *)&fw_src4 : (void *)&fw_dst4, &gen);
 			if (!m)
 				return -1;
@@ -711,7 +775,9 @@ static __always_inline int fw_ipv4(struct xdp_md *ctx, __be32 saddr)
 	gen = *(volatile __u32 *)&fw_active & 1;
 	g = &fw_gens[gen];
 	n = g->src_lens.n4;
-	if (n) {
+	if (g->flags & VIGIL_FW_G_SRC4_TRIE) {
+		hc = trie4(gen, 0, saddr);
+	} else if (n) {
 		/* the longest length first, outside lookup4's loop: with one
 		 * length (hosts only, block lists) that is the whole search */
 		len0 = g->src_lens.v4[0];

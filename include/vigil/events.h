@@ -420,7 +420,17 @@ enum vigil_fw_gen_flags {
 	VIGIL_FW_G_SRC_ROOT4_NONE = 1 << 8,
 	VIGIL_FW_G_SRC_ROOT6_NONE = 1 << 9,
 	VIGIL_FW_G_SRC_MAPPED6_NONE = 1 << 10,
+	/* this side and family's prefixes are in an LPM trie (fw_trie4/6),
+	 * not the per-length hash: too many distinct lengths to probe */
+	VIGIL_FW_G_SRC4_TRIE = 1 << 11,
+	VIGIL_FW_G_SRC6_TRIE = 1 << 12,
+	VIGIL_FW_G_DST4_TRIE = 1 << 13,
+	VIGIL_FW_G_DST6_TRIE = 1 << 14,
 };
+
+/* more distinct prefix lengths than this on one side and family: an LPM
+ * trie there (vigil firewall --lookup auto; bench/RESULTS.md) */
+#define VIGIL_FW_TRIE_LENS 8
 
 /*
  * The distinct prefix lengths of one side's address maps, longest first,

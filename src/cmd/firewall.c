@@ -49,7 +49,22 @@ static struct {
 	bool persist, watch, dry_run;
 	uint32_t sample;
 	bool sample_set;
+	uint32_t lookup;
 } o = { .sample = 100 };
+
+static int opt_lookup(const char *arg)
+{
+	static const char *const names[] = { "auto", "hash", "trie" };
+
+	for (uint32_t i = 0; i < 3; i++) {
+		if (!strcmp(arg, names[i])) {
+			o.lookup = i;	/* VIGIL_FW_LOOKUP_* in this order */
+			return 0;
+		}
+	}
+	fprintf(stderr, "vigil firewall: invalid --lookup '%s': auto, hash or trie\n", arg);
+	return -1;
+}
 
 static int opt_sample(const char *arg)
 {
@@ -69,24 +84,26 @@ static const struct vigil_opt fw_opts[] = {
 	{ "watch", 'w', VO_FLAG, &o.watch, NULL, "load (foreground): reload when the rules file changes" },
 	{ "dry-run", 'n', VO_FLAG, &o.dry_run, NULL, "load: count what would be dropped, but pass everything" },
 	{ "sample", 0, VO_FUNC, NULL, "N", "load: one drop event per N drops per CPU (0: none; default 100)", opt_sample },
+	{ "lookup", 0, VO_FUNC, NULL, "HOW", "load, reload, check: prefix lookup per side and family: auto (an LPM trie past "
+	  "8 distinct prefix lengths, else a hash probe per length; default), hash, trie", opt_lookup },
 	VOPT_END,
 };
 
 /* the maps that make up the firewall's state, by fd; in the order of fw_map_names */
 struct fw_fds {
-	int active, src4, src6, dst4, dst6, match, counters, rules, combo, gen, info;
+	int active, src4, src6, dst4, dst6, match, counters, rules, combo, gen, trie4, trie6, info;
 };
 
 static const char *const fw_map_names[] = {
 	".data.fw_active", "fw_src4", "fw_src6", "fw_dst4", "fw_dst6", "fw_match", "fw_counters",
-	"fw_rules", "fw_combo", ".data.fw_gen", "fw_info",
+	"fw_rules", "fw_combo", ".data.fw_gen", "fw_trie4", "fw_trie6", "fw_info",
 };
 
 /* every map the object has, pinned under the same names (see pin_name) */
 static const char *const pin_maps[] = {
 	".data.fw_active", "fw_src4", "fw_src6", "fw_dst4", "fw_dst6", "fw_match", "fw_counters",
-	"fw_rules", "fw_combo", ".data.fw_gen", "fw_info", "fw_buckets", "fw_sample_ctr",
-	"vigil_events", "vigil_lost",
+	"fw_rules", "fw_combo", ".data.fw_gen", "fw_trie4", "fw_trie6", "fw_info", "fw_buckets",
+	"fw_sample_ctr", "vigil_events", "vigil_lost",
 };
 
 /* a map's pin file: global data maps (".data.X") as "data_X", not hidden */
@@ -125,6 +142,7 @@ static int read_rules(const char *path, struct vigil_rules *rs, struct vigil_fw_
 		return VIGIL_EXIT_FAIL;
 	}
 	memset(t, 0, sizeof(*t));	/* zero limits: the defaults */
+	t->lookup = o.lookup;
 	if (vigil_fw_compile(rs, t, err, sizeof(err))) {
 		vigil_rules_print_diags(rs, stderr);
 		vigil_error("cannot compile rules file '%s': %s; nothing was changed", path, err);
@@ -153,6 +171,19 @@ static int hash_create(const char *name, size_t ksz, size_t vsz, uint32_t n)
 	LIBBPF_OPTS(bpf_map_create_opts, noprealloc, .map_flags = BPF_F_NO_PREALLOC);
 
 	return bpf_map_create(BPF_MAP_TYPE_HASH, name, ksz, vsz, n ? n : 1, &noprealloc);
+}
+
+/* a side and family's prefixes: in an LPM trie when the compiler chose one
+ * (the hash then stays empty), else in the per-length hash */
+static int addr_maps(const char *hname, const char *tname, bool trie, size_t ksz, uint32_t n,
+		     int *hfd, int *tfd)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, noprealloc, .map_flags = BPF_F_NO_PREALLOC);
+	size_t vsz = sizeof(struct vigil_fw_class);
+
+	*hfd = hash_create(hname, ksz, vsz, trie ? 0 : n);
+	*tfd = trie ? bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, tname, ksz, vsz, n ? n : 1, &noprealloc) : -1;
+	return *hfd < 0 || (trie && *tfd < 0) ? -errno : 0;
 }
 
 static int inner_fd(int outer, __u32 gen);
@@ -225,13 +256,13 @@ out:
 static int install(const struct fw_fds *f, struct vigil_rules *rs, struct vigil_fw_table *t,
 		   bool initial)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, noprealloc, .map_flags = BPF_F_NO_PREALLOC);
-	enum { SRC4, SRC6, DST4, DST6, MATCH, COMBO, RULES, NMAPS };
+	enum { SRC4, SRC6, DST4, DST6, TSRC4, TDST4, TSRC6, TDST6, MATCH, COMBO, RULES, NMAPS };
 	int fds[NMAPS];
 	/* fw_rules last: re-installing its slot is the RCU wait (see above) */
-	const int outer[NMAPS] = { f->src4, f->src6, f->dst4, f->dst6, f->match, f->combo,
-				   f->rules };
-	__u32 zero = 0, cur = 0, next;
+	const int outer[NMAPS] = { f->src4, f->src6, f->dst4, f->dst6, f->trie4, f->trie4,
+				   f->trie6, f->trie6, f->match, f->combo, f->rules };
+	const uint32_t gf = t->gen.flags;
+	__u32 zero = 0, cur = 0, next, slot[NMAPS];
 	int err = 0;
 
 	for (int i = 0; i < NMAPS; i++)
@@ -241,36 +272,46 @@ static int install(const struct fw_fds *f, struct vigil_rules *rs, struct vigil_
 		goto out;
 	}
 	next = initial ? 0 : (cur ^ 1) & 1;
+	/* the tries' slots are per generation and side (see fw_trie4) */
+	for (int i = 0; i < NMAPS; i++)
+		slot[i] = i >= TSRC4 && i <= TDST6 ? next * 2 + (i == TDST4 || i == TDST6) : next;
 	/* a fresh object's counters are all zero: the parser's slots will do */
 	if (!initial) {
 		err = assign_ctrs(f, cur & 1, rs, t);
 		if (err)
 			goto out;
 	}
-	fds[SRC4] = hash_create("fw_src4_gen", sizeof(*t->src.keys4), sizeof(*t->src.vals4), t->src.n4);
-	fds[SRC6] = hash_create("fw_src6_gen", sizeof(*t->src.keys6), sizeof(*t->src.vals6), t->src.n6);
-	fds[DST4] = hash_create("fw_dst4_gen", sizeof(*t->dst.keys4), sizeof(*t->dst.vals4), t->dst.n4);
-	fds[DST6] = hash_create("fw_dst6_gen", sizeof(*t->dst.keys6), sizeof(*t->dst.vals6), t->dst.n6);
+	err = addr_maps("fw_src4_gen", "fw_src4_trie", gf & VIGIL_FW_G_SRC4_TRIE,
+			sizeof(*t->src.keys4), t->src.n4, &fds[SRC4], &fds[TSRC4]);
+	if (!err)
+		err = addr_maps("fw_src6_gen", "fw_src6_trie", gf & VIGIL_FW_G_SRC6_TRIE,
+				sizeof(*t->src.keys6), t->src.n6, &fds[SRC6], &fds[TSRC6]);
+	if (!err)
+		err = addr_maps("fw_dst4_gen", "fw_dst4_trie", gf & VIGIL_FW_G_DST4_TRIE,
+				sizeof(*t->dst.keys4), t->dst.n4, &fds[DST4], &fds[TDST4]);
+	if (!err)
+		err = addr_maps("fw_dst6_gen", "fw_dst6_trie", gf & VIGIL_FW_G_DST6_TRIE,
+				sizeof(*t->dst.keys6), t->dst.n6, &fds[DST6], &fds[TDST6]);
+	if (err)
+		goto out;
 	fds[MATCH] = hash_create("fw_port_gen", sizeof(*t->mkeys), sizeof(*t->mvals), t->nmatch);
 	fds[COMBO] = hash_create("fw_combo_gen", sizeof(*t->ckeys), sizeof(*t->cvals), t->ncombo);
 	fds[RULES] = hash_create("fw_rules_gen", sizeof(__u32), sizeof(struct vigil_fw_rule), rs->n);
-	for (int i = 0; i < NMAPS; i++) {
-		if (fds[i] < 0) {
-			err = -errno;
-			goto out;
-		}
+	if (fds[MATCH] < 0 || fds[COMBO] < 0 || fds[RULES] < 0) {
+		err = -errno;
+		goto out;
 	}
-	err = map_fill(fds[SRC4], t->src.keys4, sizeof(*t->src.keys4), t->src.vals4,
-		       sizeof(*t->src.vals4), t->src.n4);
+	err = map_fill(fds[TSRC4] >= 0 ? fds[TSRC4] : fds[SRC4], t->src.keys4,
+		       sizeof(*t->src.keys4), t->src.vals4, sizeof(*t->src.vals4), t->src.n4);
 	if (!err)
-		err = map_fill(fds[SRC6], t->src.keys6, sizeof(*t->src.keys6), t->src.vals6,
-			       sizeof(*t->src.vals6), t->src.n6);
+		err = map_fill(fds[TSRC6] >= 0 ? fds[TSRC6] : fds[SRC6], t->src.keys6,
+			       sizeof(*t->src.keys6), t->src.vals6, sizeof(*t->src.vals6), t->src.n6);
 	if (!err)
-		err = map_fill(fds[DST4], t->dst.keys4, sizeof(*t->dst.keys4), t->dst.vals4,
-			       sizeof(*t->dst.vals4), t->dst.n4);
+		err = map_fill(fds[TDST4] >= 0 ? fds[TDST4] : fds[DST4], t->dst.keys4,
+			       sizeof(*t->dst.keys4), t->dst.vals4, sizeof(*t->dst.vals4), t->dst.n4);
 	if (!err)
-		err = map_fill(fds[DST6], t->dst.keys6, sizeof(*t->dst.keys6), t->dst.vals6,
-			       sizeof(*t->dst.vals6), t->dst.n6);
+		err = map_fill(fds[TDST6] >= 0 ? fds[TDST6] : fds[DST6], t->dst.keys6,
+			       sizeof(*t->dst.keys6), t->dst.vals6, sizeof(*t->dst.vals6), t->dst.n6);
 	if (!err)
 		err = map_fill(fds[COMBO], t->ckeys, sizeof(*t->ckeys), t->cvals, sizeof(*t->cvals),
 			       t->ncombo);
@@ -297,7 +338,9 @@ static int install(const struct fw_fds *f, struct vigil_rules *rs, struct vigil_
 	if (err)
 		goto out;
 	for (int i = 0; i < NMAPS; i++) {
-		if (bpf_map_update_elem(outer[i], &next, &fds[i], BPF_ANY)) {
+		/* no trie this time: free the old generation's, if any */
+		if (fds[i] < 0 ? bpf_map_delete_elem(outer[i], &slot[i]) && errno != ENOENT :
+				 bpf_map_update_elem(outer[i], &slot[i], &fds[i], BPF_ANY)) {
 			err = -errno;
 			goto out;
 		}
@@ -339,6 +382,8 @@ static void fds_from_skel(struct firewall_bpf *skel, struct fw_fds *f)
 	f->rules = bpf_map__fd(skel->maps.fw_rules);
 	f->combo = bpf_map__fd(skel->maps.fw_combo);
 	f->gen = bpf_map__fd(skel->maps.data_fw_gen);
+	f->trie4 = bpf_map__fd(skel->maps.fw_trie4);
+	f->trie6 = bpf_map__fd(skel->maps.fw_trie6);
 	f->info = bpf_map__fd(skel->maps.fw_info);
 }
 
@@ -1254,6 +1299,12 @@ out:
 	return err;
 }
 
+/* how one side and family's prefixes are found: none (no prefix but the root), hash or trie */
+static const char *lookup_name(const struct vigil_fw_table *t, uint32_t nlens, uint32_t trie_flag)
+{
+	return (t->gen.flags & trie_flag) ? "trie" : nlens ? "hash" : "none";
+}
+
 static int do_check(const char *rules_path)
 {
 	struct vigil_rules rs;
@@ -1278,6 +1329,10 @@ static int do_check(const char *rules_path)
 		jw_u64(&w, "destination_prefixes", t.dst.n4 + t.dst.n6 + 2);
 		jw_u64(&w, "destination_hosts", t.dst.nhosts);
 		jw_u64(&w, "destination_lengths", t.gen.dst_lens.n4 + t.gen.dst_lens.n6);
+		jw_str(&w, "source_ipv4_lookup", lookup_name(&t, t.gen.src_lens.n4, VIGIL_FW_G_SRC4_TRIE));
+		jw_str(&w, "source_ipv6_lookup", lookup_name(&t, t.gen.src_lens.n6, VIGIL_FW_G_SRC6_TRIE));
+		jw_str(&w, "destination_ipv4_lookup", lookup_name(&t, t.gen.dst_lens.n4, VIGIL_FW_G_DST4_TRIE));
+		jw_str(&w, "destination_ipv6_lookup", lookup_name(&t, t.gen.dst_lens.n6, VIGIL_FW_G_DST6_TRIE));
 		jw_u64(&w, "match_entries", t.ncombo + t.nmatch);
 		jw_u64(&w, "combinations", t.ncombo);
 		jw_u64(&w, "port_entries", t.nmatch);
@@ -1288,6 +1343,11 @@ static int do_check(const char *rules_path)
 			rules_path, rs.n - 1, rs.nwarnings, t.src.n4 + t.src.n6 + 2, t.src.nhosts,
 			t.gen.src_lens.n4 + t.gen.src_lens.n6, t.dst.n4 + t.dst.n6 + 2, t.dst.nhosts,
 			t.gen.dst_lens.n4 + t.gen.dst_lens.n6, t.ncombo, t.nmatch);
+		fprintf(vigil.out, "prefix lookup: source ipv4 %s, ipv6 %s; destination ipv4 %s, ipv6 %s\n",
+			lookup_name(&t, t.gen.src_lens.n4, VIGIL_FW_G_SRC4_TRIE),
+			lookup_name(&t, t.gen.src_lens.n6, VIGIL_FW_G_SRC6_TRIE),
+			lookup_name(&t, t.gen.dst_lens.n4, VIGIL_FW_G_DST4_TRIE),
+			lookup_name(&t, t.gen.dst_lens.n6, VIGIL_FW_G_DST6_TRIE));
 	}
 	vigil_fw_table_free(&t);
 	vigil_rules_free(&rs);

@@ -1549,6 +1549,20 @@ static int fill_side(const struct side *s, struct vigil_fw_side_table *st,
 	return 0;
 }
 
+/*
+ * Hash probes cost one lookup per distinct length, an LPM trie one walk
+ * whatever the lengths: past VIGIL_FW_TRIE_LENS lengths the trie is cheaper
+ * (bench/RESULTS.md). Either finds the same longest prefix.
+ */
+static uint32_t trie_flags(uint32_t lookup, const struct vigil_fw_lens *l, uint32_t f4, uint32_t f6)
+{
+	if (lookup == VIGIL_FW_LOOKUP_HASH)
+		return 0;
+	if (lookup == VIGIL_FW_LOOKUP_TRIE)
+		return (l->n4 ? f4 : 0) | (l->n6 ? f6 : 0);
+	return (l->n4 > VIGIL_FW_TRIE_LENS ? f4 : 0) | (l->n6 > VIGIL_FW_TRIE_LENS ? f6 : 0);
+}
+
 /* the class of IPv6 addresses in ::ffff:0:0/96: the longest IPv6 prefix containing it */
 static uint32_t mapped6_class(const struct side *s)
 {
@@ -1571,11 +1585,13 @@ int vigil_fw_compile(struct vigil_rules *rs, struct vigil_fw_table *t, char *err
 	uint32_t nr = rs->n, *order = NULL, maxn;
 	uint32_t max_match = t->max_match ? t->max_match : VIGIL_FW_MAX_MATCH;
 	uint32_t max_combo = t->max_combo ? t->max_combo : VIGIL_FW_MAX_COMBOS;
+	uint32_t lookup = t->lookup;
 	int ret = -1;
 
 	memset(t, 0, sizeof(*t));
 	t->max_match = max_match;
 	t->max_combo = max_combo;
+	t->lookup = lookup;
 	snprintf(err, errlen, "out of memory");
 	if (side_build(&c.src, rs, true) || side_build(&c.dst, rs, false))
 		goto out;
@@ -1616,6 +1632,10 @@ int vigil_fw_compile(struct vigil_rules *rs, struct vigil_fw_table *t, char *err
 	if (fill_side(&c.src, &t->src, &t->gen.src_lens, c.src_cv) ||
 	    fill_side(&c.dst, &t->dst, &t->gen.dst_lens, c.dst_cv))
 		goto out;
+	t->gen.flags |= trie_flags(t->lookup, &t->gen.src_lens, VIGIL_FW_G_SRC4_TRIE,
+				   VIGIL_FW_G_SRC6_TRIE) |
+			trie_flags(t->lookup, &t->gen.dst_lens, VIGIL_FW_G_DST4_TRIE,
+				   VIGIL_FW_G_DST6_TRIE);
 	t->gen.src_root4 = c.src.root4;
 	t->gen.src_root6 = c.src.root6;
 	t->gen.src_mapped6 = mapped6_class(&c.src);

@@ -86,11 +86,16 @@ struct vigil_fw_table {
 	uint32_t nmatch, cap_match;
 	uint32_t max_match;		/* limit, VIGIL_FW_MAX_MATCH unless a test lowers it */
 	struct vigil_fw_gen gen;	/* flags, root classes, default verdict */
+	/* how prefixes are looked up, per side and family: VIGIL_FW_LOOKUP_AUTO
+	 * (0) takes an LPM trie past VIGIL_FW_TRIE_LENS distinct lengths */
+	uint32_t lookup;
 };
+
+enum { VIGIL_FW_LOOKUP_AUTO, VIGIL_FW_LOOKUP_HASH, VIGIL_FW_LOOKUP_TRIE };
 
 /*
  * Build the tables into t, which must be zeroed or hold only the limits
- * (max_combo, max_match; 0 for the defaults). Adds "never matches" warnings to rs for rules that win
+ * (max_combo, max_match; 0 for the defaults) and the lookup choice. Adds "never matches" warnings to rs for rules that win
  * no packet. Returns 0, or -1 with a reason in err (e.g. too many entries).
  */
 int vigil_fw_compile(struct vigil_rules *rs, struct vigil_fw_table *t, char *err, size_t errlen);

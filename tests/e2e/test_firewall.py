@@ -1,4 +1,5 @@
 """vigil firewall: real XDP on a veth pair between two namespaces, real traffic."""
+import ipaddress
 import json
 import os
 import signal
@@ -384,24 +385,29 @@ pass icmpv6 from {p.ip6_b}
     assert c[5]["drops"] >= 10 and c[6]["packets"] >= 10
 
 
-def test_longest_prefix_wins_across_lengths_v4_v6(pair, rules):
+@pytest.mark.parametrize("lookup", ["hash", "trie"])
+def test_longest_prefix_wins_across_lengths_v4_v6(pair, rules, lookup):
     """Addresses are matched by one hash probe per distinct prefix length,
-    longest first: with nested prefixes of several lengths the longest one
-    decides, and taking it away hands the packet to the next length, for
-    sources (decided by the source alone) and destinations (through the
-    combination map), IPv4 and IPv6."""
+    longest first, or (--lookup trie) by one LPM trie walk: with nested
+    prefixes of several lengths the longest one decides, and taking it away
+    hands the packet to the next length, for sources (decided by the source
+    alone) and destinations (through the combination map), IPv4 and IPv6."""
     p = pair
+    opt = ["--lookup", lookup]
     n = p.ip_a.split(".")[1]
     v6 = p.ip6_a.split("::")[0]            # fd00:N
     src = [f"drop from 10.0.0.0/8", f"pass from 10.{n}.0.0/16", f"drop from 10.{n}.0.0/24",
            f"pass from 10.{n}.0.0/30", "drop from fd00::/8", f"pass from {v6}::/32",
            f"drop from {v6}::/64", f"pass from {v6}::/120"]
     path = rules("default pass\n" + "\n".join(src) + "\n")
-    r = subprocess.run([VIGIL, "firewall", "check", path, "--json"], capture_output=True, text=True)
+    r = subprocess.run([VIGIL, "firewall", "check", path, "--json", *opt], capture_output=True,
+                       text=True)
     assert r.returncode == 0, r.stderr
     chk = json.loads(r.stdout)
     assert chk["source_lengths"] == 8 and chk["source_hosts"] == 0 and chk["combinations"] == 0
-    fw(p, "load", "-i", p.dev, "--persist", path)
+    assert chk["source_ipv4_lookup"] == lookup and chk["source_ipv6_lookup"] == lookup
+    assert chk["destination_ipv4_lookup"] == "none"
+    fw(p, "load", "-i", p.dev, "--persist", *opt, path)
     assert p.udp(p.ip_a, 5001, 10) == 10        # the /30 passes
     assert p.udp(p.ip6_a, 5001, 10) == 10       # the /120 passes
     c = counters(p)
@@ -411,7 +417,7 @@ def test_longest_prefix_wins_across_lengths_v4_v6(pair, rules):
     # without the longest of each family, the next length decides
     path = rules("default pass\n" + "\n".join(s for s in src if not s.endswith(("/30", "/120"))) + "\n",
                  "b.rules")
-    fw(p, "reload", "-i", p.dev, path)
+    fw(p, "reload", "-i", p.dev, *opt, path)
     assert p.udp(p.ip_a, 5001, 10) == 0         # the /24 drops
     assert p.udp(p.ip6_a, 5001, 10) == 0        # the /64 drops
     c = counters(p)
@@ -427,7 +433,7 @@ pass udp to {v6}::/32 port 5001
 drop udp to {v6}::/64 port 5001
 pass udp to {p.ip6_a}/128 port 5001
 """, "c.rules")
-    fw(p, "reload", "-i", p.dev, path)
+    fw(p, "reload", "-i", p.dev, *opt, path)
     assert p.udp(p.ip_a, 5001, 10) == 10        # the host
     assert p.udp(p.ip_a, 5002, 10) == 0         # no rule: default drop
     assert p.udp(p.ip6_a, 5001, 10) == 10
@@ -440,11 +446,62 @@ drop udp to 10.{n}.0.0/24 port 5001
 pass udp to {v6}::/32 port 5001
 drop udp to {v6}::/64 port 5001
 """, "d.rules")
-    fw(p, "reload", "-i", p.dev, path)
+    fw(p, "reload", "-i", p.dev, *opt, path)
     assert p.udp(p.ip_a, 5001, 10) == 0         # the /24
     assert p.udp(p.ip6_a, 5001, 10) == 0        # the /64
     c = counters(p)
     assert c[4]["drops"] == 10 and c[6]["drops"] == 10
+
+
+def test_many_prefix_lengths_take_the_trie_and_back(pair, rules):
+    """--lookup auto (the default) puts a side and family with more than 8
+    distinct prefix lengths in an LPM trie instead of probing a hash per
+    length. Reloads between such a file and a few-length one switch the
+    lookup both ways, and the longest prefix keeps deciding."""
+    p = pair
+    n = p.ip_a.split(".")[1]
+    v6 = p.ip6_a.split("::")[0]            # fd00:N
+    # nested prefixes of the peer's addresses: v4 /8 .. /30, v6 /16 .. /124
+    lens4 = [8, 12, 16, 20, 22, 24, 26, 28, 29, 30]
+    lens6 = [16, 32, 48, 64, 80, 96, 104, 112, 120, 124]
+
+    def many(last_pass):
+        out = ["default pass"]
+        for addr, lens in ((p.ip_b, lens4), (p.ip6_b, lens6)):
+            for i, l in enumerate(lens):
+                act = "pass" if (i == len(lens) - 1) == last_pass else "drop"
+                out.append(f"{act} from {ipaddress.ip_network(f'{addr}/{l}', strict=False)}")
+        return "\n".join(out) + "\n"
+
+    def check(path):
+        r = subprocess.run([VIGIL, "firewall", "check", path, "--json"], capture_output=True,
+                           text=True)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    trie_file = rules(many(True), "many.rules")
+    chk = check(trie_file)
+    assert chk["source_ipv4_lookup"] == "trie" and chk["source_ipv6_lookup"] == "trie"
+    fw(p, "load", "-i", p.dev, "--persist", trie_file)
+    assert p.udp(p.ip_a, 5001, 10) == 10        # the /30 passes, every shorter one drops
+    assert p.udp(p.ip6_a, 5001, 10) == 10       # the /124
+    c = counters(p)
+    assert c[11]["packets"] == 10 and c[21]["packets"] == 10
+
+    few = rules(f"default pass\ndrop from 10.{n}.0.0/16\ndrop from {v6}::/32\n", "few.rules")
+    chk = check(few)
+    assert chk["source_ipv4_lookup"] == "hash" and chk["source_ipv6_lookup"] == "hash"
+    fw(p, "reload", "-i", p.dev, few)
+    assert p.udp(p.ip_a, 5001, 10) == 0
+    assert p.udp(p.ip6_a, 5001, 10) == 0
+
+    # back to a trie, now with the longest prefixes dropping
+    fw(p, "reload", "-i", p.dev, rules(many(False), "many2.rules"))
+    assert p.udp(p.ip_a, 5001, 10) == 0
+    assert p.udp(p.ip6_a, 5001, 10) == 0
+    c = counters(p)
+    assert c[11]["drops"] == 10 and c[21]["drops"] == 10
+    assert all(c[i]["packets"] == 0 for i in range(2, 11))
 
 
 def test_counters_survive_reload_for_unchanged_rules(pair, rules):

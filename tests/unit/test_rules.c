@@ -352,6 +352,9 @@ static void test_lengths(void)
 	CHECK(t.src.n4 == 2 && t.src.n6 == 0 && t.src.nhosts == 0);
 	CHECK(t.gen.src_lens.n4 == 2 && t.gen.src_lens.v4[0] == 16 && t.gen.src_lens.v4[1] == 8);
 	CHECK(t.gen.src_lens.n6 == 0);
+	/* two lengths: probed in the hash (auto), no trie flag */
+	CHECK(!(t.gen.flags & (VIGIL_FW_G_SRC4_TRIE | VIGIL_FW_G_SRC6_TRIE | VIGIL_FW_G_DST4_TRIE |
+			       VIGIL_FW_G_DST6_TRIE)));
 	CHECK(t.gen.dst_lens.n4 == 1 && t.gen.dst_lens.v4[0] == 8);
 	CHECK(t.gen.dst_lens.n6 == 1 && t.gen.dst_lens.v6[0] == 32);
 	for (uint32_t i = 0; i < t.src.n4; i++) {
@@ -394,6 +397,11 @@ static void test_lengths(void)
 	for (int i = 0; i < 128; i++)
 		CHECK(t.gen.src_lens.v6[i] == 128 - i);
 	CHECK(t.src.nhosts == 2);	/* 255.255.255.255/32 and ffff:...:ffff/128 */
+	/* past VIGIL_FW_TRIE_LENS lengths, auto takes the trie on the sides and
+	 * families that have them (no destinations here) */
+	CHECK((t.gen.flags & (VIGIL_FW_G_SRC4_TRIE | VIGIL_FW_G_SRC6_TRIE)) ==
+	      (VIGIL_FW_G_SRC4_TRIE | VIGIL_FW_G_SRC6_TRIE));
+	CHECK(!(t.gen.flags & (VIGIL_FW_G_DST4_TRIE | VIGIL_FW_G_DST6_TRIE)));
 	for (int l = 1; l <= 32; l++) {
 		uint32_t v = ~(0x80000000u >> l);	/* bit l clear (none when l = 32) */
 		struct vigil_fw_pkt p;
@@ -424,6 +432,22 @@ static void test_lengths(void)
 		CHECK(vigil_fw_simulate(&t, &p4) == 0 && vigil_fw_eval(&rs, &p4) == 0);
 		CHECK(vigil_fw_simulate(&t, &p6) == 0 && vigil_fw_eval(&rs, &p6) == 0);
 	}
+	vigil_fw_table_free(&t);
+	/* forced: hash keeps probing 32 + 128 lengths; the lengths stay listed */
+	memset(&t, 0, sizeof(t));
+	t.lookup = VIGIL_FW_LOOKUP_HASH;
+	CHECK(vigil_fw_compile(&rs, &t, err, sizeof(err)) == 0);
+	CHECK(!(t.gen.flags & (VIGIL_FW_G_SRC4_TRIE | VIGIL_FW_G_SRC6_TRIE)));
+	CHECK(t.gen.src_lens.n4 == 32 && t.lookup == VIGIL_FW_LOOKUP_HASH);
+	vigil_fw_table_free(&t);
+	vigil_rules_free(&rs);
+	/* forced trie: only where a family has prefixes (none for IPv6 here) */
+	CHECK(parse(&rs, "drop from 10.0.0.0/8\npass to 10.1.2.3\n") == 0);
+	memset(&t, 0, sizeof(t));
+	t.lookup = VIGIL_FW_LOOKUP_TRIE;
+	CHECK(vigil_fw_compile(&rs, &t, err, sizeof(err)) == 0);
+	CHECK((t.gen.flags & (VIGIL_FW_G_SRC4_TRIE | VIGIL_FW_G_SRC6_TRIE | VIGIL_FW_G_DST4_TRIE |
+			      VIGIL_FW_G_DST6_TRIE)) == (VIGIL_FW_G_SRC4_TRIE | VIGIL_FW_G_DST4_TRIE));
 	vigil_fw_table_free(&t);
 	vigil_rules_free(&rs);
 	free(text);
