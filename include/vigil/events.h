@@ -428,9 +428,6 @@ enum vigil_fw_gen_flags {
 	VIGIL_FW_G_DST6_TRIE = 1 << 14,
 };
 
-/* more distinct prefix lengths than this on one side and family: an LPM
- * trie there (vigil firewall --lookup auto; bench/RESULTS.md) */
-#define VIGIL_FW_TRIE_LENS 8
 
 /*
  * The distinct prefix lengths of one side's address maps, longest first,

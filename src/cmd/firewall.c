@@ -84,8 +84,8 @@ static const struct vigil_opt fw_opts[] = {
 	{ "watch", 'w', VO_FLAG, &o.watch, NULL, "load (foreground): reload when the rules file changes" },
 	{ "dry-run", 'n', VO_FLAG, &o.dry_run, NULL, "load: count what would be dropped, but pass everything" },
 	{ "sample", 0, VO_FUNC, NULL, "N", "load: one drop event per N drops per CPU (0: none; default 100)", opt_sample },
-	{ "lookup", 0, VO_FUNC, NULL, "HOW", "load, reload, check: prefix lookup per side and family: auto (an LPM trie past "
-	  "8 distinct prefix lengths, else a hash probe per length; default), hash, trie", opt_lookup },
+	{ "lookup", 0, VO_FUNC, NULL, "HOW", "load, reload, check: prefix lookup per side and family: auto (a hash probe per "
+	  "distinct prefix length, or an LPM trie where there are too many lengths; default), hash, trie", opt_lookup },
 	VOPT_END,
 };
 

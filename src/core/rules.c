@@ -1550,17 +1550,36 @@ static int fill_side(const struct side *s, struct vigil_fw_side_table *st,
 }
 
 /*
- * Hash probes cost one lookup per distinct length, an LPM trie one walk
- * whatever the lengths: past VIGIL_FW_TRIE_LENS lengths the trie is cheaper
- * (bench/RESULTS.md). Either finds the same longest prefix.
+ * A hash probe costs about 5 ns, so a packet that matches no prefix, or only
+ * one of the shortest length, pays 13 + 5 (L - 1) ns for L lengths. One LPM
+ * trie walk costs about 18 + 14.5 log10(prefixes) ns, whatever the lengths
+ * (46 ns at 100 prefixes, 74 at 10,000, 90 at 100,000), but much more than
+ * the first probe when the longest length matches (14 ns). The trie is
+ * taken where the worst case of the probes is the dearer one:
+ * L > 2 + 2.9 log10(prefixes), and never for 7 lengths or fewer
+ * (bench/firewall_lookup.sh, bench/RESULTS.md).
  */
-static uint32_t trie_flags(uint32_t lookup, const struct vigil_fw_lens *l, uint32_t f4, uint32_t f6)
+uint32_t vigil_fw_trie_lens(uint32_t prefixes)
+{
+	uint32_t digits = 0, lens;
+
+	while (prefixes >= 10) {
+		prefixes /= 10;
+		digits++;
+	}
+	lens = 2 + 29 * digits / 10;
+	return lens > 7 ? lens : 7;
+}
+
+/* Either way the same longest prefix is found. */
+static uint32_t trie_flags(uint32_t lookup, const struct vigil_fw_lens *l, uint32_t n4,
+			   uint32_t n6, uint32_t f4, uint32_t f6)
 {
 	if (lookup == VIGIL_FW_LOOKUP_HASH)
 		return 0;
 	if (lookup == VIGIL_FW_LOOKUP_TRIE)
 		return (l->n4 ? f4 : 0) | (l->n6 ? f6 : 0);
-	return (l->n4 > VIGIL_FW_TRIE_LENS ? f4 : 0) | (l->n6 > VIGIL_FW_TRIE_LENS ? f6 : 0);
+	return (l->n4 > vigil_fw_trie_lens(n4) ? f4 : 0) | (l->n6 > vigil_fw_trie_lens(n6) ? f6 : 0);
 }
 
 /* the class of IPv6 addresses in ::ffff:0:0/96: the longest IPv6 prefix containing it */
@@ -1632,10 +1651,10 @@ int vigil_fw_compile(struct vigil_rules *rs, struct vigil_fw_table *t, char *err
 	if (fill_side(&c.src, &t->src, &t->gen.src_lens, c.src_cv) ||
 	    fill_side(&c.dst, &t->dst, &t->gen.dst_lens, c.dst_cv))
 		goto out;
-	t->gen.flags |= trie_flags(t->lookup, &t->gen.src_lens, VIGIL_FW_G_SRC4_TRIE,
-				   VIGIL_FW_G_SRC6_TRIE) |
-			trie_flags(t->lookup, &t->gen.dst_lens, VIGIL_FW_G_DST4_TRIE,
-				   VIGIL_FW_G_DST6_TRIE);
+	t->gen.flags |= trie_flags(t->lookup, &t->gen.src_lens, t->src.n4, t->src.n6,
+				   VIGIL_FW_G_SRC4_TRIE, VIGIL_FW_G_SRC6_TRIE) |
+			trie_flags(t->lookup, &t->gen.dst_lens, t->dst.n4, t->dst.n6,
+				   VIGIL_FW_G_DST4_TRIE, VIGIL_FW_G_DST6_TRIE);
 	t->gen.src_root4 = c.src.root4;
 	t->gen.src_root6 = c.src.root6;
 	t->gen.src_mapped6 = mapped6_class(&c.src);

@@ -87,11 +87,15 @@ struct vigil_fw_table {
 	uint32_t max_match;		/* limit, VIGIL_FW_MAX_MATCH unless a test lowers it */
 	struct vigil_fw_gen gen;	/* flags, root classes, default verdict */
 	/* how prefixes are looked up, per side and family: VIGIL_FW_LOOKUP_AUTO
-	 * (0) takes an LPM trie past VIGIL_FW_TRIE_LENS distinct lengths */
+	 * (0) takes an LPM trie past vigil_fw_trie_lens() distinct lengths */
 	uint32_t lookup;
 };
 
 enum { VIGIL_FW_LOOKUP_AUTO, VIGIL_FW_LOOKUP_HASH, VIGIL_FW_LOOKUP_TRIE };
+
+/* --lookup auto: the most distinct prefix lengths a side and family with
+ * this many prefixes probes in the hash; more take the LPM trie */
+uint32_t vigil_fw_trie_lens(uint32_t prefixes);
 
 /*
  * Build the tables into t, which must be zeroed or hold only the limits

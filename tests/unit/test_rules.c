@@ -397,8 +397,8 @@ static void test_lengths(void)
 	for (int i = 0; i < 128; i++)
 		CHECK(t.gen.src_lens.v6[i] == 128 - i);
 	CHECK(t.src.nhosts == 2);	/* 255.255.255.255/32 and ffff:...:ffff/128 */
-	/* past VIGIL_FW_TRIE_LENS lengths, auto takes the trie on the sides and
-	 * families that have them (no destinations here) */
+	/* past vigil_fw_trie_lens() lengths, auto takes the trie on the sides
+	 * and families that have them (no destinations here) */
 	CHECK((t.gen.flags & (VIGIL_FW_G_SRC4_TRIE | VIGIL_FW_G_SRC6_TRIE)) ==
 	      (VIGIL_FW_G_SRC4_TRIE | VIGIL_FW_G_SRC6_TRIE));
 	CHECK(!(t.gen.flags & (VIGIL_FW_G_DST4_TRIE | VIGIL_FW_G_DST6_TRIE)));
@@ -451,6 +451,16 @@ static void test_lengths(void)
 	vigil_fw_table_free(&t);
 	vigil_rules_free(&rs);
 	free(text);
+}
+
+/* where --lookup auto switches to the trie: the measured crossover */
+static void test_trie_lens(void)
+{
+	CHECK(vigil_fw_trie_lens(0) == 7 && vigil_fw_trie_lens(1) == 7 && vigil_fw_trie_lens(99) == 7);
+	CHECK(vigil_fw_trie_lens(100) == 7);
+	CHECK(vigil_fw_trie_lens(1000) == 10 && vigil_fw_trie_lens(9999) == 10);
+	CHECK(vigil_fw_trie_lens(10000) == 13 && vigil_fw_trie_lens(100000) == 16);
+	CHECK(vigil_fw_trie_lens(UINT32_MAX) == 28);
 }
 
 /* counter slots across a reload: unchanged rules keep theirs, the rest get free ones */
@@ -715,6 +725,7 @@ int main(void)
 	test_precedence();
 	test_hosts();
 	test_lengths();
+	test_trie_lens();
 	test_ctr_slots();
 	test_port_blocks();
 	test_differential();
