@@ -45,122 +45,53 @@ const volatile __u32 fw_never = 0;
  * declarations for types used nowhere else, and libbpf rejects those). The
  * kernel does not compare a hash inner map's max_entries with its template's
  * (5.10+), so user space sizes each generation's hashes to their contents. */
-struct fw_port_hash {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, VIGIL_FW_MAX_MATCH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(key_size, sizeof(struct vigil_fw_port_key));
-	__uint(value_size, sizeof(struct vigil_fw_verdict));
-};
+#define FW_INNER(name, kind, max, key, value)					\
+	struct name {								\
+		__uint(type, kind);						\
+		__uint(max_entries, max);					\
+		__uint(map_flags, BPF_F_NO_PREALLOC);				\
+		__uint(key_size, sizeof(key));					\
+		__uint(value_size, sizeof(value));				\
+	}
 
-struct fw_addr4_hash {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, VIGIL_FW_MAX_ADDRS);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(key_size, sizeof(struct vigil_fw_addr4_key));
-	__uint(value_size, sizeof(struct vigil_fw_class));
-};
+/* an array of n inner maps of the template */
+#define FW_OUTER(name, n, inner)						\
+	struct {								\
+		__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);			\
+		__uint(max_entries, n);						\
+		__type(key, __u32);						\
+		__array(values, struct inner);					\
+	} name SEC(".maps")
 
-struct fw_addr6_hash {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, VIGIL_FW_MAX_ADDRS);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(key_size, sizeof(struct vigil_fw_addr6_key));
-	__uint(value_size, sizeof(struct vigil_fw_class));
-};
-
+FW_INNER(fw_port_hash, BPF_MAP_TYPE_HASH, VIGIL_FW_MAX_MATCH, struct vigil_fw_port_key,
+	 struct vigil_fw_verdict);
+FW_INNER(fw_addr4_hash, BPF_MAP_TYPE_HASH, VIGIL_FW_MAX_ADDRS, struct vigil_fw_addr4_key,
+	 struct vigil_fw_class);
+FW_INNER(fw_addr6_hash, BPF_MAP_TYPE_HASH, VIGIL_FW_MAX_ADDRS, struct vigil_fw_addr6_key,
+	 struct vigil_fw_class);
 /* with many distinct prefix lengths (VIGIL_FW_G_*_TRIE): the same keys and
  * values in an LPM trie, one walk instead of a probe per length */
-struct fw_addr4_trie {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, VIGIL_FW_MAX_ADDRS);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(key_size, sizeof(struct vigil_fw_addr4_key));
-	__uint(value_size, sizeof(struct vigil_fw_class));
-};
-
-struct fw_addr6_trie {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, VIGIL_FW_MAX_ADDRS);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(key_size, sizeof(struct vigil_fw_addr6_key));
-	__uint(value_size, sizeof(struct vigil_fw_class));
-};
-
-struct fw_combo_hash {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, VIGIL_FW_MAX_COMBOS);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(key_size, sizeof(struct vigil_fw_combo_key));
-	__uint(value_size, sizeof(struct vigil_fw_verdict));
-};
-
-struct fw_rule_hash {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, VIGIL_FW_MAX_RULES + 1);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, sizeof(struct vigil_fw_rule));
-};
+FW_INNER(fw_addr4_trie, BPF_MAP_TYPE_LPM_TRIE, VIGIL_FW_MAX_ADDRS, struct vigil_fw_addr4_key,
+	 struct vigil_fw_class);
+FW_INNER(fw_addr6_trie, BPF_MAP_TYPE_LPM_TRIE, VIGIL_FW_MAX_ADDRS, struct vigil_fw_addr6_key,
+	 struct vigil_fw_class);
+FW_INNER(fw_combo_hash, BPF_MAP_TYPE_HASH, VIGIL_FW_MAX_COMBOS, struct vigil_fw_combo_key,
+	 struct vigil_fw_verdict);
+FW_INNER(fw_rule_hash, BPF_MAP_TYPE_HASH, VIGIL_FW_MAX_RULES + 1, __u32, struct vigil_fw_rule);
 
 /* generation slots 0 and 1 of each kind of per-rule-set map */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__array(values, struct fw_addr4_hash);
-} fw_src4 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__array(values, struct fw_addr6_hash);
-} fw_src6 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__array(values, struct fw_addr4_hash);
-} fw_dst4 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__array(values, struct fw_addr6_hash);
-} fw_dst6 SEC(".maps");
-
+FW_OUTER(fw_src4, 2, fw_addr4_hash);
+FW_OUTER(fw_src6, 2, fw_addr6_hash);
+FW_OUTER(fw_dst4, 2, fw_addr4_hash);
+FW_OUTER(fw_dst6, 2, fw_addr6_hash);
+FW_OUTER(fw_match, 2, fw_port_hash);
+FW_OUTER(fw_combo, 2, fw_combo_hash);
+/* not read here: the rules as loaded, for `status` */
+FW_OUTER(fw_rules, 2, fw_rule_hash);
 /* the tries, slot gen * 2 + side (0 source, 1 destination); a slot is
  * empty when its generation probes the hash instead */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 4);
-	__type(key, __u32);
-	__array(values, struct fw_addr4_trie);
-} fw_trie4 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 4);
-	__type(key, __u32);
-	__array(values, struct fw_addr6_trie);
-} fw_trie6 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__array(values, struct fw_port_hash);
-} fw_match SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__array(values, struct fw_combo_hash);
-} fw_combo SEC(".maps");
+FW_OUTER(fw_trie4, 4, fw_addr4_trie);
+FW_OUTER(fw_trie6, 4, fw_addr6_trie);
 
 /* the generations' flags, lengths and default, by generation: plain data in
  * a global (one map, ".data.fw_gen"), so finding a generation's is pointer
@@ -176,14 +107,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct vigil_fw_counter);
 } fw_counters SEC(".maps");
-
-/* not read here: the rules as loaded, for `status` */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__array(values, struct fw_rule_hash);
-} fw_rules SEC(".maps");
 
 /* the active generation, 0 or 1: switching it is the atomic step of a
  * reload. A global of its own (map ".data.fw_active"): one load per packet */
@@ -686,35 +609,66 @@ static __always_inline struct vigil_fw_verdict *match(void *combo_t, __u32 gen, 
 	return NULL;
 }
 
+/*
+ * The packet in the generic form, for the paths that need more than the
+ * source address. A global function, so the verifier walks the parser (its
+ * VLAN and IPv6 extension header branches) once, not once per caller state.
+ * 0: parsed; -1: not IP.
+ */
+__noinline int fw_parse(struct xdp_md *ctx, struct pkt *p)
+{
+	if (!p)
+		return -1;
+	return parse(ctx, p);
+}
+
+/* a sampled drop event, when this drop is the one (the caller checked) */
+__noinline int fw_event(struct xdp_md *ctx, __u32 rule_id, __u32 flags)
+{
+	struct pkt p;
+
+	if (!fw_parse(ctx, &p))
+		emit_drop(ctx, &p, rule_id, ctx->data_end - ctx->data, flags);
+	return 0;
+}
+
+/* a rate-limit verdict: the bucket of (rule, source address) decides */
+__noinline int fw_ratelimit(struct xdp_md *ctx, const struct vigil_fw_verdict *v)
+{
+	struct vigil_fw_counter *c;
+	struct pkt p;
+	__u32 ctr;
+
+	if (!v || fw_parse(ctx, &p) || bucket_allows(&p, v))
+		return XDP_PASS;
+	ctr = v->ctr;
+	c = bpf_map_lookup_elem(&fw_counters, &ctr);
+	if (c)
+		c->drops++;
+	if (sample_due())
+		emit_drop(ctx, &p, v->rule_id, ctx->data_end - ctx->data, VIGIL_FW_E_RATELIMIT);
+	return fw_dry_run ? XDP_PASS : XDP_DROP;
+}
+
 /* counters, then the action; the packet is parsed again only on the rare paths that need it */
 static __always_inline int act(struct xdp_md *ctx, struct vigil_fw_verdict *v)
 {
 	struct vigil_fw_counter *c;
-	__u32 ctr = v->ctr, len = ctx->data_end - ctx->data;
-	struct pkt p;
+	__u32 ctr = v->ctr;
 
 	c = bpf_map_lookup_elem(&fw_counters, &ctr);
 	if (c) {
 		c->packets++;
-		c->bytes += len;
+		c->bytes += ctx->data_end - ctx->data;
 	}
 	if (v->action == VIGIL_FW_PASS)
 		return XDP_PASS;
-	if (v->action == VIGIL_FW_RATELIMIT) {
-		/* the bucket is per source address: the only path but events that
-		 * needs the packet again, so the hot paths keep nothing of it */
-		if (parse(ctx, &p) || bucket_allows(&p, v))
-			return XDP_PASS;
-		if (c)
-			c->drops++;
-		if (sample_due())
-			emit_drop(ctx, &p, v->rule_id, len, VIGIL_FW_E_RATELIMIT);
-		return fw_dry_run ? XDP_PASS : XDP_DROP;
-	}
+	if (v->action == VIGIL_FW_RATELIMIT)
+		return fw_ratelimit(ctx, v);
 	/* a drop rule drops every packet it matches: user space reports its
 	 * packets as its drops, one counter update less per drop */
-	if (sample_due() && !parse(ctx, &p))
-		emit_drop(ctx, &p, v->rule_id, len, 0);
+	if (sample_due())
+		fw_event(ctx, v->rule_id, 0);
 	return fw_dry_run ? XDP_PASS : XDP_DROP;
 }
 
@@ -797,7 +751,7 @@ static __always_inline int fw_ipv4(struct xdp_md *ctx, __be32 saddr)
 			return act(ctx, &g->dflt);
 		sid = g->src_root4;
 	}
-	if (parse(ctx, &p) || p.family != 4)
+	if (fw_parse(ctx, &p) || p.family != 4)
 		return XDP_PASS;
 	v = decide(ctx, gen, g, &p, sid, &dcls, &pv);
 	return v ? act(ctx, v) : XDP_PASS;
@@ -811,7 +765,7 @@ static __always_inline int fw_ipv6(struct xdp_md *ctx)
 	struct pkt p;
 	__u32 gen, sid;
 
-	if (parse(ctx, &p) || p.family != 6)
+	if (fw_parse(ctx, &p) || p.family != 6)
 		return XDP_PASS;
 	gen = *(volatile __u32 *)&fw_active & 1;
 	g = &fw_gens[gen];

@@ -599,8 +599,46 @@ static void iso_realtime(uint64_t ns, char *buf, size_t n)
 	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* how one side and family's prefixes are found: none (no prefix but the root), hash or trie */
+static const char *lookup_name(const struct vigil_fw_gen *g, uint32_t nlens, uint32_t trie_flag)
+{
+	return (g->flags & trie_flag) ? "trie" : nlens ? "hash" : "none";
+}
+
+/* the four lookups of a generation, as `check` and `status` show them */
+static void lookups_json(struct jw *w, const struct vigil_fw_gen *g)
+{
+	jw_str(w, "source_ipv4_lookup", lookup_name(g, g->src_lens.n4, VIGIL_FW_G_SRC4_TRIE));
+	jw_str(w, "source_ipv6_lookup", lookup_name(g, g->src_lens.n6, VIGIL_FW_G_SRC6_TRIE));
+	jw_str(w, "destination_ipv4_lookup", lookup_name(g, g->dst_lens.n4, VIGIL_FW_G_DST4_TRIE));
+	jw_str(w, "destination_ipv6_lookup", lookup_name(g, g->dst_lens.n6, VIGIL_FW_G_DST6_TRIE));
+}
+
+static void lookups_text(const struct vigil_fw_gen *g)
+{
+	fprintf(vigil.out, "prefix lookup: source ipv4 %s, ipv6 %s; destination ipv4 %s, ipv6 %s\n",
+		lookup_name(g, g->src_lens.n4, VIGIL_FW_G_SRC4_TRIE),
+		lookup_name(g, g->src_lens.n6, VIGIL_FW_G_SRC6_TRIE),
+		lookup_name(g, g->dst_lens.n4, VIGIL_FW_G_DST4_TRIE),
+		lookup_name(g, g->dst_lens.n6, VIGIL_FW_G_DST6_TRIE));
+}
+
+/* the generation packets use now */
+static int gen_get(const struct fw_fds *f, struct vigil_fw_gen *g)
+{
+	struct vigil_fw_gen gens[2];
+	__u32 zero = 0, active;
+
+	if (bpf_map_lookup_elem(f->active, &zero, &active) ||
+	    bpf_map_lookup_elem(f->gen, &zero, gens))
+		return -errno;
+	*g = gens[active & 1];
+	return 0;
+}
+
 static int render_status(const char *iface, const struct fw_fds *f)
 {
+	struct vigil_fw_gen gen;
 	struct vigil_fw_info info;
 	struct rule_row *rows;
 	uint32_t n;
@@ -608,6 +646,8 @@ static int render_status(const char *iface, const struct fw_fds *f)
 	int err;
 
 	err = info_get(f, &info);
+	if (!err)
+		err = gen_get(f, &gen);
 	if (!err)
 		err = collect_rules(f, &rows, &n);
 	if (err) {
@@ -634,6 +674,7 @@ static int render_status(const char *iface, const struct fw_fds *f)
 			jw_u64(&w, "reloaded_at", info.reloaded_at);
 		jw_str(&w, "rules_file", info.rules_path);
 		jw_u64(&w, "sample", info.sample);
+		lookups_json(&w, &gen);
 		jw_arr(&w, "rules");
 		for (uint32_t i = 0; i < n; i++) {
 			vigil_fw_rule_format(&rows[i].r, text, sizeof(text));
@@ -658,6 +699,7 @@ static int render_status(const char *iface, const struct fw_fds *f)
 			info.flags & VIGIL_FW_I_PERSIST ? "persistent" : "foreground",
 			info.flags & VIGIL_FW_I_DRY_RUN ? ", DRY RUN" : "", since, info.nrules,
 			info.rules_path, (unsigned long long)info.reloads);
+		lookups_text(&gen);
 		fprintf(vigil.out, "%5s %5s %12s %14s %12s  %s\n", "ID", "LINE", "PACKETS", "BYTES",
 			"DROPS", "RULE");
 		for (uint32_t i = 0; i < n; i++) {
@@ -1299,12 +1341,6 @@ out:
 	return err;
 }
 
-/* how one side and family's prefixes are found: none (no prefix but the root), hash or trie */
-static const char *lookup_name(const struct vigil_fw_table *t, uint32_t nlens, uint32_t trie_flag)
-{
-	return (t->gen.flags & trie_flag) ? "trie" : nlens ? "hash" : "none";
-}
-
 static int do_check(const char *rules_path)
 {
 	struct vigil_rules rs;
@@ -1329,10 +1365,7 @@ static int do_check(const char *rules_path)
 		jw_u64(&w, "destination_prefixes", t.dst.n4 + t.dst.n6 + 2);
 		jw_u64(&w, "destination_hosts", t.dst.nhosts);
 		jw_u64(&w, "destination_lengths", t.gen.dst_lens.n4 + t.gen.dst_lens.n6);
-		jw_str(&w, "source_ipv4_lookup", lookup_name(&t, t.gen.src_lens.n4, VIGIL_FW_G_SRC4_TRIE));
-		jw_str(&w, "source_ipv6_lookup", lookup_name(&t, t.gen.src_lens.n6, VIGIL_FW_G_SRC6_TRIE));
-		jw_str(&w, "destination_ipv4_lookup", lookup_name(&t, t.gen.dst_lens.n4, VIGIL_FW_G_DST4_TRIE));
-		jw_str(&w, "destination_ipv6_lookup", lookup_name(&t, t.gen.dst_lens.n6, VIGIL_FW_G_DST6_TRIE));
+		lookups_json(&w, &t.gen);
 		jw_u64(&w, "match_entries", t.ncombo + t.nmatch);
 		jw_u64(&w, "combinations", t.ncombo);
 		jw_u64(&w, "port_entries", t.nmatch);
@@ -1343,11 +1376,7 @@ static int do_check(const char *rules_path)
 			rules_path, rs.n - 1, rs.nwarnings, t.src.n4 + t.src.n6 + 2, t.src.nhosts,
 			t.gen.src_lens.n4 + t.gen.src_lens.n6, t.dst.n4 + t.dst.n6 + 2, t.dst.nhosts,
 			t.gen.dst_lens.n4 + t.gen.dst_lens.n6, t.ncombo, t.nmatch);
-		fprintf(vigil.out, "prefix lookup: source ipv4 %s, ipv6 %s; destination ipv4 %s, ipv6 %s\n",
-			lookup_name(&t, t.gen.src_lens.n4, VIGIL_FW_G_SRC4_TRIE),
-			lookup_name(&t, t.gen.src_lens.n6, VIGIL_FW_G_SRC6_TRIE),
-			lookup_name(&t, t.gen.dst_lens.n4, VIGIL_FW_G_DST4_TRIE),
-			lookup_name(&t, t.gen.dst_lens.n6, VIGIL_FW_G_DST6_TRIE));
+		lookups_text(&t.gen);
 	}
 	vigil_fw_table_free(&t);
 	vigil_rules_free(&rs);

@@ -483,6 +483,9 @@ def test_many_prefix_lengths_take_the_trie_and_back(pair, rules):
     chk = check(trie_file)
     assert chk["source_ipv4_lookup"] == "trie" and chk["source_ipv6_lookup"] == "trie"
     fw(p, "load", "-i", p.dev, "--persist", trie_file)
+    st = status(p)                              # what the running generation uses
+    assert st["source_ipv4_lookup"] == "trie" and st["source_ipv6_lookup"] == "trie"
+    assert st["destination_ipv4_lookup"] == "none"
     assert p.udp(p.ip_a, 5001, 10) == 10        # the /30 passes, every shorter one drops
     assert p.udp(p.ip6_a, 5001, 10) == 10       # the /124
     c = counters(p)
@@ -492,11 +495,13 @@ def test_many_prefix_lengths_take_the_trie_and_back(pair, rules):
     chk = check(few)
     assert chk["source_ipv4_lookup"] == "hash" and chk["source_ipv6_lookup"] == "hash"
     fw(p, "reload", "-i", p.dev, few)
+    assert status(p)["source_ipv4_lookup"] == "hash"
     assert p.udp(p.ip_a, 5001, 10) == 0
     assert p.udp(p.ip6_a, 5001, 10) == 0
 
     # back to a trie, now with the longest prefixes dropping
     fw(p, "reload", "-i", p.dev, rules(many(False), "many2.rules"))
+    assert status(p)["source_ipv6_lookup"] == "trie"
     assert p.udp(p.ip_a, 5001, 10) == 0
     assert p.udp(p.ip6_a, 5001, 10) == 0
     c = counters(p)
