@@ -579,3 +579,55 @@ def test_status_shows_foreground_firewalls(pair, rules):
         assert fg.stop() == 0, fg.stderr()
     r = fw(p, "status", "-i", p.dev, check=False)
     assert r.returncode == 1 and "no firewall on" in r.stderr
+
+
+def test_generic_mode_filters_and_leaves_nothing(pair, rules):
+    """--mode generic attaches in skb mode (ip link shows xdpgeneric), filters
+    the same way, and unload removes it."""
+    p = pair
+    path = rules(f"default pass\ndrop udp from {p.ip_b} port 5001\n")
+    fw(p, "load", "-i", p.dev, "--persist", "--mode", "generic", path)
+    assert "xdpgeneric" in sh("ip", "-n", p.a, "link", "show", p.dev).stdout
+    assert status(p)["mode"] == "generic"
+    assert p.udp(p.ip_a, 5001, 10) == 0
+    assert p.udp(p.ip_a, 5002, 10) == 10
+    assert counters(p)[2]["drops"] == 10
+    fw(p, "unload", "-i", p.dev)
+    assert not p.xdp_attached()
+    assert wait_progs_gone(["vigil_firewall"]) == []
+
+
+def test_auto_mode_falls_back_to_generic_and_native_is_refused(rules):
+    """Loopback has no native XDP (every kernel has it, unlike dummy or bridge
+    devices): auto says so and takes generic mode; --mode native fails with
+    exit 1 and names the interface; nothing is left."""
+    ns, dev = f"vfm{os.getpid() % 10000}", "lo"
+    sh("ip", "netns", "add", ns)
+    try:
+        sh("ip", "-n", ns, "link", "set", dev, "up")
+        path = rules("default pass\ndrop from 192.0.2.0/24\n")
+        argv = ["nsenter", f"--net=/run/netns/{ns}", VIGIL, "firewall"]
+        r = subprocess.run(argv + ["load", "-i", dev, "--mode", "native", "--persist", path],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 1, r.stderr
+        assert f"'{dev}'" in r.stderr and "native" in r.stderr
+        assert not os.path.exists(f"{PIN}/{dev}")
+        r = subprocess.run(argv + ["load", "-i", dev, "--persist", path], capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert "native XDP is not available" in r.stderr and "generic" in r.stderr
+        r = subprocess.run(argv + ["status", "-i", dev, "--json"], capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["mode"] == "generic"
+        assert "xdpgeneric" in sh("ip", "-n", ns, "link", "show", dev).stdout
+        r = subprocess.run(argv + ["unload", "-i", dev], capture_output=True, text=True,
+                           timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert "xdp" not in sh("ip", "-n", ns, "link", "show", dev).stdout
+    finally:
+        subprocess.run(["nsenter", f"--net=/run/netns/{ns}", VIGIL, "firewall", "unload", "-i", dev],
+                       capture_output=True)
+        sh("ip", "netns", "del", ns, check=False)
+    assert not os.path.exists(f"{PIN}/{dev}")
+    assert wait_progs_gone(["vigil_firewall"]) == []
