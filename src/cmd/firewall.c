@@ -156,11 +156,27 @@ static int read_rules(const char *path, struct vigil_rules *rs, struct vigil_fw_
 
 /* ---- generations ---- */
 
+/* the kernel's batch operations (5.6+) say ENOTSUPP when a map type has none */
+#define ENOTSUPP_KERNEL 524
+
+/*
+ * Write n entries: in one syscall where the map has batch operations (a
+ * 100,000-rule reload made 100,000s of syscalls one by one), else one by one.
+ * The maps written are fresh or (counters) written whole, so BPF_ANY.
+ */
 static int map_fill(int fd, const void *keys, size_t ksz, const void *vals, size_t vsz, uint32_t n)
 {
+	__u32 count = n;
+
+	if (!n)
+		return 0;
+	if (!bpf_map_update_batch(fd, keys, vals, &count, NULL))
+		return 0;
+	if (errno != ENOTSUPP_KERNEL && errno != EOPNOTSUPP)
+		return -errno;
 	for (uint32_t i = 0; i < n; i++)
 		if (bpf_map_update_elem(fd, (const char *)keys + i * ksz,
-					(const char *)vals + i * vsz, BPF_NOEXIST))
+					(const char *)vals + i * vsz, BPF_ANY))
 			return -errno;
 	return 0;
 }
@@ -199,30 +215,55 @@ static int assign_ctrs(const struct fw_fds *f, __u32 cur, struct vigil_rules *rs
 	int ncpu = libbpf_num_possible_cpus(), rfd, err = 0;
 	struct vigil_fw_rule *old = NULL;
 	struct vigil_fw_counter *zeros = NULL;
-	uint32_t nold = 0, cap = 0, nfresh = 0, *fresh = NULL;
-	__u32 key, nkey;
+	struct bpf_map_info mi;
+	uint32_t nold = 0, cap, nfresh = 0, *fresh = NULL, *keys = NULL, chunk;
+	__u32 len = sizeof(mi), key, nkey;
+	__u64 tok = 0;
 
 	rfd = inner_fd(f->rules, cur);
 	if (rfd < 0)
 		return -ENOENT;
-	for (int more = !bpf_map_get_next_key(rfd, NULL, &key); more;
-	     more = !bpf_map_get_next_key(rfd, &key, &nkey), key = nkey) {
-		if (nold == cap) {
-			void *p;
+	/* the running set's rules: its map holds exactly max_entries of them */
+	memset(&mi, 0, sizeof(mi));
+	if (bpf_obj_get_info_by_fd(rfd, &mi, &len)) {
+		err = -errno;
+		goto out;
+	}
+	cap = mi.max_entries;
+	old = calloc(cap ? cap : 1, sizeof(*old));
+	keys = calloc(cap ? cap : 1, sizeof(*keys));
+	if (!old || !keys) {
+		err = -ENOMEM;
+		goto out;
+	}
+	while (nold < cap) {
+		__u32 count = cap - nold;
+		int r = bpf_map_lookup_batch(rfd, nold ? &tok : NULL, &tok, keys + nold, old + nold,
+					     &count, NULL);
 
-			cap = cap ? cap * 2 : 64;
-			p = realloc(old, cap * sizeof(*old));
-			if (!p) {
-				err = -ENOMEM;
-				goto out;
-			}
-			old = p;
+		nold += count;
+		if (!r && count)
+			continue;
+		if (!r)
+			break;
+		if (errno == ENOENT)	/* the end of the map */
+			break;
+		if (errno != ENOTSUPP_KERNEL && errno != EOPNOTSUPP) {
+			err = -errno;
+			goto out;
 		}
-		if (!bpf_map_lookup_elem(rfd, &key, &old[nold]))
-			nold++;
+		/* no batch operations: key by key */
+		nold = 0;
+		for (int more = !bpf_map_get_next_key(rfd, NULL, &key); more && nold < cap;
+		     more = !bpf_map_get_next_key(rfd, &key, &nkey), key = nkey)
+			if (!bpf_map_lookup_elem(rfd, &key, &old[nold]))
+				nold++;
+		break;
 	}
 	fresh = malloc(rs->n * sizeof(*fresh));
-	zeros = calloc(ncpu > 0 ? ncpu : 1, sizeof(*zeros));
+	/* zeroed in chunks: a per-CPU value per key, so bounded by the CPUs */
+	chunk = ncpu > 0 ? (65536 / (uint32_t)ncpu > 0 ? 65536 / (uint32_t)ncpu : 1) : 1;
+	zeros = calloc((size_t)chunk * (ncpu > 0 ? ncpu : 1), sizeof(*zeros));
 	if (!fresh || !zeros || ncpu <= 0) {
 		err = -ENOMEM;
 		goto out;
@@ -231,16 +272,15 @@ static int assign_ctrs(const struct fw_fds *f, __u32 cur, struct vigil_rules *rs
 		err = -EINVAL;
 		goto out;
 	}
-	for (uint32_t i = 0; i < nfresh; i++) {
-		if (bpf_map_update_elem(f->counters, &fresh[i], zeros, BPF_ANY)) {
-			err = -errno;
-			goto out;
-		}
-	}
-	vigil_fw_table_set_ctrs(t, rs);
+	for (uint32_t i = 0; i < nfresh && !err; i += chunk)
+		err = map_fill(f->counters, fresh + i, sizeof(*fresh), zeros,
+			       sizeof(*zeros) * (size_t)ncpu, nfresh - i < chunk ? nfresh - i : chunk);
+	if (!err)
+		vigil_fw_table_set_ctrs(t, rs);
 out:
 	close(rfd);
 	free(old);
+	free(keys);
 	free(fresh);
 	free(zeros);
 	return err;
@@ -332,9 +372,15 @@ static int install(const struct fw_fds *f, struct vigil_rules *rs, struct vigil_
 				err = -errno;
 		}
 	}
-	for (uint32_t i = 0; !err && i < rs->n; i++)
-		if (bpf_map_update_elem(fds[RULES], &i, &rs->rules[i], BPF_NOEXIST))
-			err = -errno;
+	if (!err) {
+		uint32_t *ids = malloc(rs->n * sizeof(*ids));
+
+		for (uint32_t i = 0; ids && i < rs->n; i++)
+			ids[i] = i;
+		err = ids ? map_fill(fds[RULES], ids, sizeof(*ids), rs->rules, sizeof(*rs->rules),
+				     rs->n) : -ENOMEM;
+		free(ids);
+	}
 	if (err)
 		goto out;
 	for (int i = 0; i < NMAPS; i++) {
