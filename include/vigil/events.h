@@ -548,11 +548,13 @@ struct vigil_fw_info {
 	__u32 flags;		/* enum vigil_fw_info_flags */
 	__u32 nrules;		/* in the active generation, without the default */
 	__u32 sample;		/* one drop event every N drops */
-	__u32 _pad;
+	__u32 lookup;		/* --lookup of the load: 0 auto, 1 hash, 2 trie;
+				 * reloads keep it unless given another */
 	char rules_path[VIGIL_FW_PATH_LEN];
 };
 VIGIL_CHECK_SIZE(struct vigil_fw_info, 48 + VIGIL_FW_PATH_LEN);
 VIGIL_CHECK_OFF(struct vigil_fw_info, ifindex, 24);
+VIGIL_CHECK_OFF(struct vigil_fw_info, lookup, 44);
 VIGIL_CHECK_OFF(struct vigil_fw_info, rules_path, 48);
 
 enum vigil_fw_event_flags {

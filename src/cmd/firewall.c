@@ -50,6 +50,7 @@ static struct {
 	uint32_t sample;
 	bool sample_set;
 	uint32_t lookup;
+	bool lookup_set;
 } o = { .sample = 100 };
 
 static int opt_lookup(const char *arg)
@@ -59,6 +60,7 @@ static int opt_lookup(const char *arg)
 	for (uint32_t i = 0; i < 3; i++) {
 		if (!strcmp(arg, names[i])) {
 			o.lookup = i;	/* VIGIL_FW_LOOKUP_* in this order */
+			o.lookup_set = true;
 			return 0;
 		}
 	}
@@ -85,7 +87,8 @@ static const struct vigil_opt fw_opts[] = {
 	{ "dry-run", 'n', VO_FLAG, &o.dry_run, NULL, "load: count what would be dropped, but pass everything" },
 	{ "sample", 0, VO_FUNC, NULL, "N", "load: one drop event per N drops per CPU (0: none; default 100)", opt_sample },
 	{ "lookup", 0, VO_FUNC, NULL, "HOW", "load, reload, check: prefix lookup per side and family: auto (a hash probe per "
-	  "distinct prefix length, or an LPM trie where there are too many lengths; default), hash, trie", opt_lookup },
+	  "distinct prefix length, or an LPM trie where there are too many lengths; default), hash, "
+	  "trie; reloads keep the load's unless given", opt_lookup },
 	VOPT_END,
 };
 
@@ -1000,6 +1003,7 @@ static void info_init(struct vigil_fw_info *info, const char *path, int ifindex,
 	info->flags = (o.dry_run ? VIGIL_FW_I_DRY_RUN : 0) | (o.persist ? VIGIL_FW_I_PERSIST : 0);
 	info->nrules = nrules;
 	info->sample = o.sample;
+	info->lookup = o.lookup;
 	if (!realpath(path, abs))
 		snprintf(abs, sizeof(abs), "%s", path);
 	snprintf(info->rules_path, sizeof(info->rules_path), "%.*s", (int)sizeof(info->rules_path) - 1, abs);
@@ -1037,6 +1041,9 @@ static int reload_from_file(const char *path, const struct fw_fds *f, bool quiet
 	int err;
 
 	(void)quiet_ok;
+	/* the --lookup of the load stands unless this reload names one */
+	if (!o.lookup_set && !info_get(f, &info) && info.lookup <= VIGIL_FW_LOOKUP_TRIE)
+		o.lookup = info.lookup;
 	err = read_rules(path, &rs, &t);
 	if (err)
 		return err;
@@ -1048,6 +1055,7 @@ static int reload_from_file(const char *path, const struct fw_fds *f, bool quiet
 		info.reloads++;
 		info.reloaded_at = realtime_ns();
 		info.nrules = rs.n - 1;
+		info.lookup = o.lookup;
 		info_put(f, &info);
 		vigil_info("firewall: reloaded %u rules from '%s'", rs.n - 1, path);
 	}
