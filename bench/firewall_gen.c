@@ -3,7 +3,7 @@
  * Packet generator and per-packet cost probe for bench/firewall.sh.
  *
  *   firewall_gen flood IFNAME DST_MAC SRC_MAC SRC_IP DST_IP SECONDS THREADS
- *       Transmits 64-byte UDP frames (60 bytes + FCS) out of IFNAME for SECONDS
+ *       Transmits 64-byte UDP frames (60 bytes + FCS; IPv6: 84) out of IFNAME for SECONDS
  *       from THREADS threads (thread i pinned to CPU i % ncpus), using
  *       BPF_PROG_TEST_RUN with BPF_F_TEST_XDP_LIVE_FRAMES on a two-instruction
  *       XDP program that returns XDP_TX: the kernel turns each frame into an
@@ -36,7 +36,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static unsigned char pkt[60];
+/* IPv4: 60 bytes (64 with the FCS); IPv6: 80, the same 18 bytes of payload */
+static unsigned char pkt[80];
+static unsigned pkt_len;
 
 static int parse_mac(const char *s, unsigned char *m)
 {
@@ -55,18 +57,33 @@ static uint16_t csum(const void *p, int len)
 	return ~s;
 }
 
+/* a UDP frame from sip:40000 to dip:9; IPv6 when the addresses are */
 static int build(const char *dmac, const char *smac, const char *sip, const char *dip)
 {
-	unsigned char *ip = pkt + 14, *udp = ip + 20;
+	unsigned char *ip = pkt + 14, *udp;
+	struct in6_addr s6, d6;
 	struct in_addr s, d;
 
-	if (parse_mac(dmac, pkt) || parse_mac(smac, pkt + 6) || inet_pton(AF_INET, sip, &s) != 1 ||
-	    inet_pton(AF_INET, dip, &d) != 1)
+	memset(pkt, 0, sizeof(pkt));
+	if (parse_mac(dmac, pkt) || parse_mac(smac, pkt + 6))
 		return -1;
-	pkt[12] = 0x08, pkt[13] = 0x00;
-	ip[0] = 0x45, ip[2] = 0, ip[3] = 46, ip[8] = 64, ip[9] = 17; /* tot_len 46, ttl, udp */
-	memcpy(ip + 12, &s, 4), memcpy(ip + 16, &d, 4);
-	*(uint16_t *)(ip + 10) = csum(ip, 20);
+	if (inet_pton(AF_INET6, sip, &s6) == 1 && inet_pton(AF_INET6, dip, &d6) == 1) {
+		pkt[12] = 0x86, pkt[13] = 0xdd;
+		ip[0] = 0x60, ip[5] = 26, ip[6] = 17, ip[7] = 64;	/* payload 26, udp, hop limit */
+		memcpy(ip + 8, &s6, 16), memcpy(ip + 24, &d6, 16);
+		udp = ip + 40;
+		pkt_len = 80;
+	} else if (inet_pton(AF_INET, sip, &s) == 1 && inet_pton(AF_INET, dip, &d) == 1) {
+		pkt[12] = 0x08, pkt[13] = 0x00;
+		ip[0] = 0x45, ip[2] = 0, ip[3] = 46, ip[8] = 64, ip[9] = 17; /* tot_len 46, ttl, udp */
+		memcpy(ip + 12, &s, 4), memcpy(ip + 16, &d, 4);
+		*(uint16_t *)(ip + 10) = csum(ip, 20);
+		udp = ip + 20;
+		pkt_len = 60;
+	} else {
+		return -1;
+	}
+	/* the UDP checksum stays 0: nothing checks it before the filter */
 	udp[0] = 40000 >> 8, udp[1] = 40000 & 0xff, udp[2] = 0, udp[3] = 9, udp[5] = 26; /* len 26 */
 	memset(udp + 8, 0x41, 18);
 	return 0;
@@ -95,14 +112,14 @@ static void *flood_thread(void *arg)
 {
 	long id = (long)arg;
 	unsigned long long sent = 0;
-	struct xdp_md ctx = { .data_end = sizeof(pkt), .ingress_ifindex = ifindex };
+	struct xdp_md ctx = { .data_end = pkt_len, .ingress_ifindex = ifindex };
 	cpu_set_t set;
 
 	CPU_ZERO(&set);
 	CPU_SET(id % ncpus, &set);
 	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 	while (now() < deadline) {
-		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = sizeof(pkt),
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = pkt_len,
 			    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = 1 << 16,
 			    .flags = BPF_F_TEST_XDP_LIVE_FRAMES);
 		if (bpf_prog_test_run_opts(prog_fd, &o)) {
@@ -160,7 +177,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "firewall_gen: program %u: %s\n", id, strerror(errno));
 			return 1;
 		}
-		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = sizeof(pkt),
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = pkt_len,
 			    .repeat = atoi(argv[5]));
 		double t0 = now(), t1;
 

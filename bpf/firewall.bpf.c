@@ -278,7 +278,7 @@ static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
 /*
  * The ports, read only when something needs them: a source that decides
  * alone does not (then only a sampled drop event does). Not inlined into
- * the IPv6 loop's caller states: fw_lookup6 is a global function, so the
+ * the IPv6 loop's caller states: fw_lookup6_src/_dst are global functions, so the
  * offset staying live across it costs the verifier nothing there.
  */
 static __always_inline void load_ports(struct xdp_md *ctx, struct pkt *p)
@@ -434,15 +434,18 @@ static __always_inline struct vigil_fw_class *lookup4(void *m, const struct vigi
 }
 
 /*
- * The same for IPv6, up to 128 lengths: a global function, so the verifier
- * checks it once on its own. Inlined, its bounded loop would be walked again
- * for every distinct state the IPv6 parser hands it (3x the verifier's work
- * for the whole program). Global functions cannot return map pointers:
- * copies the entry to *out. side: 0 source, 1 destination. 1: hit, 0: no
- * prefix matches, -1: this generation's map is missing.
+ * The same for IPv6, up to 128 lengths, in the maps of one side (side: 0
+ * source, 1 destination). Global functions (fw_lookup6_src/_dst below), so
+ * the verifier checks the loop once: inlined, it would be walked again for
+ * every distinct state the IPv6 parser hands it (3x the verifier's work for
+ * the whole program). One function per side: a lookup call that may see the
+ * maps of both sides is not inlined by the verifier (an indirect call, ~10
+ * ns here). Global functions cannot return map pointers: copies the entry to
+ * *out. 1: hit, 0: no prefix matches, -1: this generation's map is missing.
  */
-__noinline int fw_lookup6(__u32 side, __u32 gen, const struct vigil_fw_lens *l,
-			  const struct pkt *p, struct vigil_fw_class *out)
+static __always_inline int lookup6(void *outer, __u32 side, __u32 gen,
+				   const struct vigil_fw_lens *l, const struct pkt *p,
+				   struct vigil_fw_class *out)
 {
 	struct vigil_fw_addr6_key k;
 	struct vigil_fw_class *hc;
@@ -455,7 +458,7 @@ __noinline int fw_lookup6(__u32 side, __u32 gen, const struct vigil_fw_lens *l,
 	gen &= 1;
 	a = side ? p->dst : p->src;
 	if (fw_gens[gen].flags & (side ? VIGIL_FW_G_DST6_TRIE : VIGIL_FW_G_SRC6_TRIE)) {
-		__u32 slot = gen * 2 + (side & 1);
+		__u32 slot = gen * 2 + side;
 
 		m = bpf_map_lookup_elem(&fw_trie6, &slot);
 		if (!m)
@@ -463,12 +466,14 @@ __noinline int fw_lookup6(__u32 side, __u32 gen, const struct vigil_fw_lens *l,
 		k.prefixlen = 128;
 		__builtin_memcpy(k.addr, a, 16);
 		hc = bpf_map_lookup_elem(m, &k);
+		/* keeps clang from merging this call with the hash one below */
+		barrier_var(hc);
 		if (!hc)
 			return 0;
 		*out = *hc;
 		return 1;
 	}
-	m = bpf_map_lookup_elem(side ? (void *)&fw_dst6 : (void *)&fw_src6, &gen);
+	m = bpf_map_lookup_elem(outer, &gen);
 	if (!m)
 		return -1;
 	n = l->n6;
@@ -495,6 +500,18 @@ __noinline int fw_lookup6(__u32 side, __u32 gen, const struct vigil_fw_lens *l,
 		}
 	}
 	return 0;
+}
+
+__noinline int fw_lookup6_src(__u32 gen, const struct vigil_fw_lens *l, const struct pkt *p,
+			      struct vigil_fw_class *out)
+{
+	return lookup6(&fw_src6, 0, gen, l, p, out);
+}
+
+__noinline int fw_lookup6_dst(__u32 gen, const struct vigil_fw_lens *l, const struct pkt *p,
+			      struct vigil_fw_class *out)
+{
+	return lookup6(&fw_dst6, 1, gen, l, p, out);
 }
 
 /*
@@ -531,7 +548,7 @@ static __always_inline int addr_class(bool src, __u32 gen, struct vigil_fw_gen *
 		goto root;
 	} else {
 		if (l->n6) {
-			int r = fw_lookup6(src ? 0 : 1, gen, l, p, copy);
+			int r = src ? fw_lookup6_src(gen, l, p, copy) : fw_lookup6_dst(gen, l, p, copy);
 
 			if (r < 0)
 				return -1;
@@ -557,7 +574,7 @@ root:
  * The port map of a combination whose verdict depends on the port: one probe
  * per block size the combination uses (plens); its blocks are disjoint, so
  * the first hit is the answer, in any order. A global function, so
- * the verifier checks its loop once (see fw_lookup6); copies the verdict to
+ * the verifier checks its loop once (see lookup6); copies the verdict to
  * *out. packed: gen << 24 | proto << 16 | dport. 1: hit, 0: no rule for this
  * port, -1: this generation's map is missing.
  */
@@ -757,17 +774,18 @@ static __always_inline int fw_ipv4(struct xdp_md *ctx, __be32 saddr)
 	return v ? act(ctx, v) : XDP_PASS;
 }
 
-static __always_inline int fw_ipv6(struct xdp_md *ctx)
+/* IPv6 in general: every prefix length, mapped addresses, destinations */
+static __always_inline int fw_ipv6(struct xdp_md *ctx, __u32 gen)
 {
 	struct vigil_fw_verdict *v = NULL, pv;
-	struct vigil_fw_class cls6, dcls6;	/* IPv6 entries, copied (fw_lookup6) */
+	struct vigil_fw_class cls6, dcls6;	/* IPv6 entries, copied (fw_lookup6_src/_dst) */
 	struct vigil_fw_gen *g;
 	struct pkt p;
-	__u32 gen, sid;
+	__u32 sid;
 
 	if (fw_parse(ctx, &p) || p.family != 6)
 		return XDP_PASS;
-	gen = *(volatile __u32 *)&fw_active & 1;
+	gen &= 1;
 	g = &fw_gens[gen];
 	if (addr_class(true, gen, g, &p, &sid, &v, &cls6))
 		return XDP_PASS;
@@ -775,6 +793,73 @@ static __always_inline int fw_ipv6(struct xdp_md *ctx)
 	if (!v)
 		v = decide(ctx, gen, g, &p, sid, &dcls6, &pv);
 	return v ? act(ctx, v) : XDP_PASS;
+}
+
+/*
+ * IPv6, the block-list case as cheap as IPv4's: the source address from
+ * the header into one probe of the longest length (or the trie). A source
+ * that decides alone ends here; anything else (a miss with more lengths to
+ * try, an IPv4-mapped source, a class whose rules look further) takes the
+ * general path above, in the same generation.
+ */
+static __always_inline int fw_ipv6_fast(struct xdp_md *ctx, const struct ipv6hdr *ip6)
+{
+	struct vigil_fw_addr6_key k;
+	struct vigil_fw_class *hc;
+	struct vigil_fw_gen *g;
+	__u32 gen, slot;
+	void *m;
+
+	gen = *(volatile __u32 *)&fw_active & 1;
+	g = &fw_gens[gen];
+	__builtin_memcpy(k.addr, &ip6->saddr, 16);
+	if (is_mapped6((const struct in6_addr *)k.addr))
+		return fw_ipv6(ctx, gen);
+	/* one lookup call per map kind: a call site that may see either map
+	 * is not inlined by the verifier (an indirect call, ~10 ns here) */
+	if (g->flags & VIGIL_FW_G_SRC6_TRIE) {
+		slot = gen * 2;
+		m = bpf_map_lookup_elem(&fw_trie6, &slot);
+		if (!m)
+			return XDP_PASS;
+		k.prefixlen = 128;
+		hc = bpf_map_lookup_elem(m, &k);
+		/* keeps clang from merging this call with the hash one below */
+		barrier_var(hc);
+	} else if (g->src_lens.n6) {
+		__u32 len = g->src_lens.v6[0];
+
+		m = bpf_map_lookup_elem(&fw_src6, &gen);
+		if (!m)
+			return XDP_PASS;
+		k.prefixlen = len;
+		/* hosts (block lists) need no mask */
+		if (len < 128) {
+			__be32 *w = (__be32 *)k.addr;
+
+#pragma unroll
+			for (int j = 0; j < 4; j++) {
+				/* bits of the length inside word j, clamped to 0..32 */
+				__u32 b = len > 32 * j ? len - 32 * j : 0;
+
+				w[j] &= mask32(b > 32 ? 32 : b);
+			}
+		}
+		hc = bpf_map_lookup_elem(m, &k);
+	} else {
+		if (g->flags & VIGIL_FW_G_SRC_ROOT6_NONE)
+			return act(ctx, &g->dflt);
+		return fw_ipv6(ctx, gen);
+	}
+	if (hc && (hc->flags & VIGIL_FW_C_DECIDED))
+		return act(ctx, &hc->v);
+	/* no prefix at all (a trie miss, or a miss at the only length): the
+	 * root's class, which may have no rule (most traffic past a block list) */
+	if (!hc && ((g->flags & VIGIL_FW_G_SRC6_TRIE) || g->src_lens.n6 == 1) &&
+	    (g->flags & VIGIL_FW_G_SRC_ROOT6_NONE))
+		return act(ctx, &g->dflt);
+	/* anything else: the general path finds the same class again */
+	return fw_ipv6(ctx, gen);
 }
 
 SEC("xdp")
@@ -809,8 +894,13 @@ int vigil_firewall(struct xdp_md *ctx)
 			off += sizeof(*vh);
 		}
 	}
-	if (h_proto == bpf_htons(ETH_P_IPV6))
-		return fw_ipv6(ctx);
+	if (h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = data + off;
+
+		if ((void *)(ip6 + 1) > end)
+			return XDP_PASS;
+		return fw_ipv6_fast(ctx, ip6);
+	}
 	if (h_proto != bpf_htons(ETH_P_IP))
 		return XDP_PASS;
 	ip = data + off;
