@@ -31,6 +31,10 @@
 # bpftool batch (the same key/value `xdp-filter ip ADDR -m src` writes: the
 # address, and flag 1 = src on every CPU) instead of one CLI call per address.
 #
+# SHAPE=host6 makes every rule an IPv6 source address (vigil: `drop from fd00:100::X`;
+# nftables: an ipv6_addr set and `ip6 saddr`; xdp-filter: `-f ipv6` and its filter_ipv6
+# map); the flood is IPv6 (84-byte frames) from the last address to fd00:250::2.
+#
 # SHAPE=prefix makes every rule a /24 source prefix instead of a host address
 # (vigil: `drop from A.B.C.0/24`; nftables: an interval set of the same prefixes;
 # xdp-filter has no prefix match and is skipped); the flood comes from .1 of the
@@ -38,7 +42,7 @@
 #
 # Environment: GEN=live|trafgen, THREADS (generator threads = veth queues; default
 # the number of CPUs), REPS (drop-rate floods per case, best kept; default 3),
-# SHAPE=host|prefix (default host).
+# SHAPE=host|host6|prefix (default host).
 # Usage: bench/firewall.sh [SECONDS] [SIZES...]   (root; prints ratios, asserts nothing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,7 +54,12 @@ NCPU=$(nproc)
 THREADS=${THREADS:-$NCPU}
 REPS=${REPS:-3}
 SHAPE=${SHAPE:-host}
-case $SHAPE in host|prefix) ;; *) echo "bench/firewall.sh: SHAPE must be host or prefix, got '$SHAPE'" >&2; exit 2;; esac
+case $SHAPE in host|host6|prefix) ;; *) echo "bench/firewall.sh: SHAPE must be host, host6 or prefix, got '$SHAPE'" >&2; exit 2;; esac
+if [ "$SHAPE" = host6 ] && [ "$GEN_MODE" = trafgen ]; then
+  echo "bench/firewall.sh: GEN=trafgen sends IPv4 only; use GEN=live with SHAPE=host6" >&2; exit 2
+fi
+DST=10.250.0.2 FAMILY=ipv4
+[ "$SHAPE" = host6 ] && DST=fd00:250::2 FAMILY=ipv6
 HELPER=build/bench/firewall_gen
 GEN=vbgen DUT=vbdut
 TMP=$(mktemp -d)
@@ -90,6 +99,7 @@ Q=$THREADS
 ip link add vbg0 numtxqueues $Q numrxqueues $Q netns $GEN type veth peer name vbd0 \
   numtxqueues $Q numrxqueues $Q netns $DUT
 ip -n $GEN addr add 10.250.0.1/16 dev vbg0; ip -n $DUT addr add 10.250.0.2/16 dev vbd0
+ip -n $GEN addr add fd00:250::1/64 dev vbg0 nodad; ip -n $DUT addr add fd00:250::2/64 dev vbd0 nodad
 ip -n $GEN link set vbg0 up; ip -n $DUT link set vbd0 up
 ip netns exec $DUT ethtool -K vbd0 gro on
 MAC_DUT=$(ip -n $DUT -o link show vbd0 | sed 's/.*link\/ether \([^ ]*\).*/\1/')
@@ -99,6 +109,7 @@ MAC_GEN=$(ip -n $GEN -o link show vbg0 | sed 's/.*link\/ether \([^ ]*\).*/\1/')
 # (11 + i/65536).(i/256%256).(i%256).0/24); the flood uses the last one (.1 of it)
 addr() {
   if [ "$SHAPE" = prefix ]; then echo "$((11 + $1 / 65536)).$(($1 / 256 % 256)).$(($1 % 256)).1"
+  elif [ "$SHAPE" = host6 ]; then printf "fd00:100::%x:%x\n" $(($1 / 65536)) $(($1 % 65536))
   else echo "10.$((100 + $1 / 65536)).$(($1 / 256 % 256)).$(($1 % 256))"; fi
 }
 
@@ -106,22 +117,30 @@ gen_files() { # n: writes $TMP/rules (vigil), $TMP/nft, $TMP/xdpf (bpftool batch
   python3 - "$1" "$TMP" "$SHAPE" <<'PY'
 import sys
 n, d, shape = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+import ipaddress
 if shape == "prefix":
-    a = [(11 + i // 65536, i // 256 % 256, i % 256, 0) for i in range(n)]
-    suffix, flags = "/24", "  flags interval\n"
+    a = ["%d.%d.%d.0/24" % (11 + i // 65536, i // 256 % 256, i % 256) for i in range(n)]
+    flags, typ, match = "  flags interval\n", "ipv4_addr", "ip saddr"
+elif shape == "host6":
+    a = ["fd00:100::%x:%x" % (i // 65536, i % 65536) for i in range(n)]
+    flags, typ, match = "", "ipv6_addr", "ip6 saddr"
 else:
-    a = [(10, 100 + i // 65536, i // 256 % 256, i % 256) for i in range(n)]
-    suffix, flags = "", ""
+    a = ["10.%d.%d.%d" % (100 + i // 65536, i // 256 % 256, i % 256) for i in range(n)]
+    flags, typ, match = "", "ipv4_addr", "ip saddr"
 with open(f"{d}/rules", "w") as f:
-    f.writelines("drop from %d.%d.%d.%d" % x + suffix + "\n" for x in a)
+    f.writelines("drop from %s\n" % x for x in a)
 with open(f"{d}/nft", "w") as f:
-    f.write("table netdev vbench {\n set blk {\n  type ipv4_addr\n" + flags + "  elements = {\n")
-    f.writelines("   %d.%d.%d.%d" % x + suffix + ",\n" for x in a)
+    f.write("table netdev vbench {\n set blk {\n  type " + typ + "\n" + flags + "  elements = {\n")
+    f.writelines("   %s,\n" % x for x in a)
     f.write("  }\n }\n chain in {\n  type filter hook ingress device vbd0 priority 0;\n"
-            "  ip saddr @blk counter drop\n }\n}\n")
+            "  " + match + " @blk counter drop\n }\n}\n")
 with open(f"{d}/xdpf", "w") as f:
-    f.writelines("map update pinned /sys/fs/bpf/xdp-filter/filter_ipv4 key %d %d %d %d "
-                 "value 1 0 0 0 0 0 0 0\n" % x for x in a)
+    for x in a:
+        if "/" in x:
+            continue
+        key = " ".join(str(b) for b in ipaddress.ip_address(x).packed)
+        f.write("map update pinned /sys/fs/bpf/xdp-filter/filter_%s key %s value 1 0 0 0 0 0 0 0\n"
+                % ("ipv6" if ":" in x else "ipv4", key))
 PY
 }
 
@@ -137,7 +156,7 @@ flood() { # src secs: floods; prints "softirq_jiffies busy_jiffies sent"
 CFG
     ip netns exec $GEN timeout -s INT "$secs" trafgen -o vbg0 -i "$TMP/pkt.cfg" -P "$THREADS" -q >/dev/null 2>&1 || true
   else
-    sent=$(ip netns exec $GEN $HELPER flood vbg0 "$MAC_DUT" "$MAC_GEN" "$src" 10.250.0.2 "$secs" "$THREADS" | awk '{print $2}')
+    sent=$(ip netns exec $GEN $HELPER flood vbg0 "$MAC_DUT" "$MAC_GEN" "$src" $DST "$secs" "$THREADS" | awk '{print $2}')
   fi
   s1=$(cpustat)
   echo "$s0 $s1 $sent" | awk '{print $3 - $1, $4 - $2, $5}'
@@ -161,7 +180,7 @@ measure() {
     a=$(prog_stats "$id"); flood "$src" "$SECS" >/dev/null; b=$(prog_stats "$id")
     sysctl -q kernel.bpf_stats_enabled=0
     run=$(echo "$a $b" | awk '{printf "%.1f", ($4 > $2) ? ($3 - $1) / ($4 - $2) : 0}')
-    test=$(for i in 1 2 3; do $HELPER cost "$id" "$src" 10.250.0.2 1000000; done |
+    test=$(for i in 1 2 3; do $HELPER cost "$id" "$src" $DST 1000000; done |
       awk '$4 != 1 {print "warning: test run verdict " $4 ", not XDP_DROP" > "/dev/stderr"} {print $2}' | sort -n | head -1)
   fi
   echo "$tool $n $best $run $test" >> "$TMP/results"
@@ -176,7 +195,7 @@ measure() {
 # it leaves the file behind if it dies (e.g. SIGPIPE: read its output to the end)
 xdpf() { local i; for ((i = 0; i < 50; i++)); do inn xdp-filter "$@" 2>/dev/null && return 0; sleep 0.2; done; inn xdp-filter "$@"; }
 
-floor=$($HELPER cost 0 10.100.0.1 10.250.0.2 1000000 | awk '{print $2}')
+floor=$($HELPER cost 0 "$(addr 0)" $DST 1000000 | awk '{print $2}')
 echo "generator: $GEN_MODE, $THREADS thread(s), $Q veth queue(s); ${SECS}s floods; rules: $SHAPE; test-run floor (XDP_DROP only): $floor ns"
 
 for n in $SIZES; do
@@ -209,7 +228,7 @@ for o in json.load(sys.stdin)[\"nftables\"]:
     echo "# xdp-filter: skipped with SHAPE=prefix (it matches exact addresses only)"
   elif [ "$n" -le 10000 ] && command -v xdp-filter >/dev/null; then
     t0=$(date +%s.%N)
-    xdpf load vbd0 -m native -f ipv4 >/dev/null
+    xdpf load vbd0 -m native -f $FAMILY >/dev/null
     bpftool batch file "$TMP/xdpf" >/dev/null
     echo "# xdp-filter load + $n addresses: $(echo "$(date +%s.%N) - $t0" | bc) s"
     measure xdp-filter "$n" "$last" "xdpf status | awk '/XDP_DROP/ && !x {print \$2; x = 1}'"
