@@ -185,34 +185,45 @@ static __always_inline void addr16(__u8 *out, const struct pkt *p, const __be32 
 	}
 }
 
+/* Ethernet and up to two VLAN tags (802.1Q, QinQ): the L3 protocol and its
+ * offset from data. 0: parsed; -1: truncated */
+static __always_inline int parse_l2(void *data, void *end, __u16 *proto, __u32 *off)
+{
+	struct ethhdr *eth = data;
+	__u16 h_proto;
+
+	*off = sizeof(*eth);
+	if ((void *)(eth + 1) > end)
+		return -1;
+	h_proto = eth->h_proto;
+#pragma unroll
+	for (int i = 0; i < 2; i++) {
+		if (h_proto == bpf_htons(ETH_P_8021Q) || h_proto == bpf_htons(ETH_P_8021AD)) {
+			struct vlan_hdr_ *vh = data + *off;
+
+			if ((void *)(vh + 1) > end)
+				return -1;
+			h_proto = vh->proto;
+			*off += sizeof(*vh);
+		}
+	}
+	*proto = h_proto;
+	return 0;
+}
+
 /* 0: parsed; -1: not IP (or unparseable L2/L3), let the stack have it */
 static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = data;
-	__u32 off = sizeof(*eth);
 	__u16 h_proto;
-	__u32 l4off;
+	__u32 off, l4off;
 
 	p->nonfirst_frag = 0;
 	p->src_mapped6 = 0;
 	p->dst_mapped6 = 0;
-	if ((void *)(eth + 1) > end)
+	if (parse_l2(data, end, &h_proto, &off))
 		return -1;
-	h_proto = eth->h_proto;
-	/* up to two VLAN tags (802.1Q, QinQ) */
-#pragma unroll
-	for (int i = 0; i < 2; i++) {
-		if (h_proto == bpf_htons(ETH_P_8021Q) || h_proto == bpf_htons(ETH_P_8021AD)) {
-			struct vlan_hdr_ *vh = data + off;
-
-			if ((void *)(vh + 1) > end)
-				return -1;
-			h_proto = vh->proto;
-			off += sizeof(*vh);
-		}
-	}
 
 	if (h_proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr *ip = data + off;
@@ -867,9 +878,8 @@ int vigil_firewall(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = data;
 	struct iphdr *ip;
-	__u32 zero = 0, off = sizeof(*eth);
+	__u32 zero = 0, off;
 	__u16 h_proto;
 
 	/* never true (fixed at load, so the verifier removes this): it only makes
@@ -880,20 +890,8 @@ int vigil_firewall(struct xdp_md *ctx)
 		bpf_map_lookup_elem(&fw_info, &zero);
 	}
 	/* the dispatch on the family only; parse() does the full job where needed */
-	if ((void *)(eth + 1) > end)
+	if (parse_l2(data, end, &h_proto, &off))
 		return XDP_PASS;
-	h_proto = eth->h_proto;
-#pragma unroll
-	for (int i = 0; i < 2; i++) {
-		if (h_proto == bpf_htons(ETH_P_8021Q) || h_proto == bpf_htons(ETH_P_8021AD)) {
-			struct vlan_hdr_ *vh = data + off;
-
-			if ((void *)(vh + 1) > end)
-				return XDP_PASS;
-			h_proto = vh->proto;
-			off += sizeof(*vh);
-		}
-	}
 	if (h_proto == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr *ip6 = data + off;
 
