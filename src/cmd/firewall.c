@@ -192,17 +192,19 @@ static int hash_create(const char *name, size_t ksz, size_t vsz, uint32_t n)
 	return bpf_map_create(BPF_MAP_TYPE_HASH, name, ksz, vsz, n ? n : 1, &noprealloc);
 }
 
-/* a side and family's prefixes: in an LPM trie when the compiler chose one
- * (the hash then stays empty), else in the per-length hash */
-static int addr_maps(const char *hname, const char *tname, bool trie, size_t ksz, uint32_t n,
-		     int *hfd, int *tfd)
+/* a side and family's prefixes, created and filled: in an LPM trie when the
+ * compiler chose one (the hash then stays empty), else in the per-length hash */
+static int addr_maps(const char *hname, const char *tname, bool trie, const void *keys,
+		     size_t ksz, const struct vigil_fw_class *vals, uint32_t n, int *hfd, int *tfd)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, noprealloc, .map_flags = BPF_F_NO_PREALLOC);
-	size_t vsz = sizeof(struct vigil_fw_class);
+	size_t vsz = sizeof(*vals);
 
 	*hfd = hash_create(hname, ksz, vsz, trie ? 0 : n);
 	*tfd = trie ? bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, tname, ksz, vsz, n ? n : 1, &noprealloc) : -1;
-	return *hfd < 0 || (trie && *tfd < 0) ? -errno : 0;
+	if (*hfd < 0 || (trie && *tfd < 0))
+		return -errno;
+	return map_fill(trie ? *tfd : *hfd, keys, ksz, vals, vsz, n);
 }
 
 static int inner_fd(int outer, __u32 gen);
@@ -324,17 +326,17 @@ static int install(const struct fw_fds *f, struct vigil_rules *rs, struct vigil_
 		if (err)
 			goto out;
 	}
-	err = addr_maps("fw_src4_gen", "fw_src4_trie", gf & VIGIL_FW_G_SRC4_TRIE,
-			sizeof(*t->src.keys4), t->src.n4, &fds[SRC4], &fds[TSRC4]);
+	err = addr_maps("fw_src4_gen", "fw_src4_trie", gf & VIGIL_FW_G_SRC4_TRIE, t->src.keys4,
+			sizeof(*t->src.keys4), t->src.vals4, t->src.n4, &fds[SRC4], &fds[TSRC4]);
 	if (!err)
-		err = addr_maps("fw_src6_gen", "fw_src6_trie", gf & VIGIL_FW_G_SRC6_TRIE,
-				sizeof(*t->src.keys6), t->src.n6, &fds[SRC6], &fds[TSRC6]);
+		err = addr_maps("fw_src6_gen", "fw_src6_trie", gf & VIGIL_FW_G_SRC6_TRIE, t->src.keys6,
+				sizeof(*t->src.keys6), t->src.vals6, t->src.n6, &fds[SRC6], &fds[TSRC6]);
 	if (!err)
-		err = addr_maps("fw_dst4_gen", "fw_dst4_trie", gf & VIGIL_FW_G_DST4_TRIE,
-				sizeof(*t->dst.keys4), t->dst.n4, &fds[DST4], &fds[TDST4]);
+		err = addr_maps("fw_dst4_gen", "fw_dst4_trie", gf & VIGIL_FW_G_DST4_TRIE, t->dst.keys4,
+				sizeof(*t->dst.keys4), t->dst.vals4, t->dst.n4, &fds[DST4], &fds[TDST4]);
 	if (!err)
-		err = addr_maps("fw_dst6_gen", "fw_dst6_trie", gf & VIGIL_FW_G_DST6_TRIE,
-				sizeof(*t->dst.keys6), t->dst.n6, &fds[DST6], &fds[TDST6]);
+		err = addr_maps("fw_dst6_gen", "fw_dst6_trie", gf & VIGIL_FW_G_DST6_TRIE, t->dst.keys6,
+				sizeof(*t->dst.keys6), t->dst.vals6, t->dst.n6, &fds[DST6], &fds[TDST6]);
 	if (err)
 		goto out;
 	fds[MATCH] = hash_create("fw_port_gen", sizeof(*t->mkeys), sizeof(*t->mvals), t->nmatch);
@@ -344,20 +346,8 @@ static int install(const struct fw_fds *f, struct vigil_rules *rs, struct vigil_
 		err = -errno;
 		goto out;
 	}
-	err = map_fill(fds[TSRC4] >= 0 ? fds[TSRC4] : fds[SRC4], t->src.keys4,
-		       sizeof(*t->src.keys4), t->src.vals4, sizeof(*t->src.vals4), t->src.n4);
-	if (!err)
-		err = map_fill(fds[TSRC6] >= 0 ? fds[TSRC6] : fds[SRC6], t->src.keys6,
-			       sizeof(*t->src.keys6), t->src.vals6, sizeof(*t->src.vals6), t->src.n6);
-	if (!err)
-		err = map_fill(fds[TDST4] >= 0 ? fds[TDST4] : fds[DST4], t->dst.keys4,
-			       sizeof(*t->dst.keys4), t->dst.vals4, sizeof(*t->dst.vals4), t->dst.n4);
-	if (!err)
-		err = map_fill(fds[TDST6] >= 0 ? fds[TDST6] : fds[DST6], t->dst.keys6,
-			       sizeof(*t->dst.keys6), t->dst.vals6, sizeof(*t->dst.vals6), t->dst.n6);
-	if (!err)
-		err = map_fill(fds[COMBO], t->ckeys, sizeof(*t->ckeys), t->cvals, sizeof(*t->cvals),
-			       t->ncombo);
+	err = map_fill(fds[COMBO], t->ckeys, sizeof(*t->ckeys), t->cvals, sizeof(*t->cvals),
+		       t->ncombo);
 	if (!err)
 		err = map_fill(fds[MATCH], t->mkeys, sizeof(*t->mkeys), t->mvals, sizeof(*t->mvals),
 			       t->nmatch);
