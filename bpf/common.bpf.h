@@ -66,6 +66,14 @@ static __always_inline bool vigil_filter_pass(void)
 			return false;
 		if ((flags & VIGIL_F_TID) && (__u32)id != vigil_filter.tid)
 			return false;
+		/* the pid was reused: not the process the user named (USER_HZ is 100) */
+		if ((flags & VIGIL_F_PID) && vigil_filter.pid_start) {
+			struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+			__u64 st = BPF_CORE_READ(t, group_leader, start_boottime);
+
+			if (st / 10000000ull != vigil_filter.pid_start)
+				return false;
+		}
 	}
 	if ((flags & VIGIL_F_UID) &&
 	    (__u32)bpf_get_current_uid_gid() != vigil_filter.uid)

@@ -378,6 +378,35 @@ int BPF_PROG(sc_exit, struct pt_regs *regs, long ret)
 	return 0;
 }
 
+/*
+ * --count without latency: calls and errors are known at the exit alone, so
+ * one hook and no per-thread state (what syscount does without -L).
+ */
+SEC("raw_tp/sys_exit")
+int BPF_PROG(sc_exit_count, struct pt_regs *regs, long ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 nr;
+	bool failed;
+
+	if ((__u32)(pid_tgid >> 32) == self_pid)
+		return 0;
+	nr = BPF_CORE_READ(regs, orig_ax);
+	if (nr >= VIGIL_SYSCALL_MAX)
+		return 0;
+	if (filter_nr && !want_nr[nr])
+		return 0;
+	if (!vigil_filter_pass())
+		return 0;
+	failed = ret < 0 && ret >= -4095;
+	if (failed_only && !failed)
+		return 0;
+	if (want_errno && (!failed || -ret != want_errno))
+		return 0;
+	do_count(pid_tgid >> 32, nr, ret, failed, 0);
+	return 0;
+}
+
 /* A thread that exits (even inside a syscall) gives its slot back. */
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(sc_task_exit, struct task_struct *p)

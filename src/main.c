@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include "core/vigil.h"
 #include "core/env.h"
+#include "core/feature.h"
 #include "core/ksyms.h"
 #include "core/opts.h"
 #include "core/out.h"
@@ -40,30 +41,57 @@ static void usage(FILE *f)
 	fprintf(f, "usage: vigil [--version] [--help] COMMAND [OPTIONS]\n\n"
 		   "eBPF observability and protection for Linux hosts.\n\nCommands:\n");
 	for (int i = 0; vigil_cmds[i]; i++)
-		fprintf(f, "  %-10s %s\n", vigil_cmds[i]->name, vigil_cmds[i]->summary);
+		if (vigil_cmds[i]->summary)
+			fprintf(f, "  %-10s %s\n", vigil_cmds[i]->name, vigil_cmds[i]->summary);
 	fprintf(f, "\nRun 'vigil help COMMAND' or 'vigil COMMAND --help' for its options.\n"
 		   "\nExit codes: 0 ok, 1 runtime failure, 2 usage error,\n"
 		   "            3 the kernel or host lacks a needed feature (see 'vigil doctor').\n");
 }
 
-static void cmd_tables(const struct vigil_cmd *c, const struct vigil_opt **t)
+static const struct vigil_verb *verb_find(const struct vigil_cmd *c, const char *name)
 {
-	int n = 0;
-
-	if (c->opts)
-		t[n++] = c->opts;
-	if (c->flags & VC_TRACE)
-		t[n++] = vigil_trace_opts;
-	t[n++] = vigil_output_opts;
-	t[n] = NULL;
+	for (const struct vigil_verb *v = c->verbs; v && v->name; v++)
+		if (!strcmp(v->name, name))
+			return v;
+	return NULL;
 }
 
-static void cmd_help(const struct vigil_cmd *c, FILE *f)
+int vigil_cmd_optsets(const struct vigil_cmd *c, const struct vigil_verb *v, void *trace_base,
+		      void *cli_base, struct vigil_optset *sets)
 {
-	const struct vigil_opt *t[4];
+	static struct vigil_common scratch;	/* help and completion only read the tables */
+	unsigned int flags = v ? v->flags : c->flags;
+	int n = 0;
 
-	cmd_tables(c, t);
-	vigil_print_help(f, c->name, c->usage, c->summary, t);
+	if (c->feature && c->feature->opts)
+		sets[n++] = (struct vigil_optset){ c->feature->opts, NULL };
+	if (v ? v->opts : c->opts)
+		sets[n++] = (struct vigil_optset){ v ? v->opts : c->opts, c->cmd_opts };
+	if ((flags & VC_TRACE) || c->feature)
+		sets[n++] = (struct vigil_optset){ vigil_trace_opts, trace_base ? trace_base : &scratch };
+	sets[n++] = (struct vigil_optset){ vigil_output_opts, cli_base };
+	sets[n] = (struct vigil_optset){ 0 };
+	return n;
+}
+
+static void cmd_help(const struct vigil_cmd *c, const struct vigil_verb *v, FILE *f)
+{
+	struct vigil_optset sets[VIGIL_MAX_OPTSETS];
+	char name[64];
+
+	if (c->verbs && !v) {
+		fprintf(f, "usage: vigil %s VERB [OPTIONS]\n\n%s\n\nVerbs:\n", c->name, c->summary);
+		for (v = c->verbs; v->name; v++)
+			fprintf(f, "  %-10s %s\n", v->name, v->summary);
+		fprintf(f, "\nRun 'vigil %s VERB --help' for a verb's options.\n", c->name);
+		return;
+	}
+	vigil_cmd_optsets(c, v, NULL, NULL, sets);
+	snprintf(name, sizeof(name), "%s%s%s", c->name, v ? " " : "", v ? v->name : "");
+	/* the tables are checked wherever they are built: help too */
+	if (vigil_opts_check(name, sets))
+		exit(VIGIL_EXIT_FAIL);
+	vigil_print_help(f, name, v ? v->usage : c->usage, v ? v->summary : c->summary, sets);
 }
 
 static int unknown_command(const char *name)
@@ -72,52 +100,76 @@ static int unknown_command(const char *name)
 	return VIGIL_EXIT_USAGE;
 }
 
-static int check_options(void)
+/* usage errors are records too in JSON mode: know it before parsing */
+static bool wants_json(int argc, char **argv)
 {
-	uint64_t rb = vigil.ringbuf_size;
-	long page = sysconf(_SC_PAGESIZE);
-
-	if (rb && (rb < (uint64_t)page || (rb & (rb - 1)) || rb > (1ull << 30))) {
-		fprintf(stderr, "vigil: invalid --ringbuf-size %llu: a power of two from %ld to 1G\n",
-			(unsigned long long)rb, page);
-		return VIGIL_EXIT_USAGE;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			break;
+		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
+			return true;
+		if (argv[i][0] == '-' && argv[i][1] != '-' && strchr(argv[i], 'j') &&
+		    strspn(argv[i] + 1, "jvqxTPCnaw") == strlen(argv[i] + 1))
+			return true;
 	}
-	if (vigil.filter.flags & VIGIL_F_PID && vigil.filter.flags & VIGIL_F_TID) {
-		/* both are allowed, but a tid outside the pid can never match */
-		if (vigil.filter.pid == vigil.filter.tid)
-			vigil.filter.flags &= ~VIGIL_F_TID;
-	}
-	return 0;
+	return false;
 }
 
-static int prepare_env(const struct vigil_cmd *c)
+/* a command that is not a feature (doctor, firewall verbs, completion) */
+static int run_command(const struct vigil_cmd *c, const struct vigil_verb *v, int argc, char **argv)
 {
-	int err;
+	struct vigil_optset sets[VIGIL_MAX_OPTSETS];
+	static struct vigil_common common;
+	struct vigil_cli cli = { 0 };
+	struct vigil_sink sink;
+	const char *name = v ? v->name : c->name;
+	char full[64];
+	FILE *out = stdout;
+	int err, first;
 
-	if ((c->flags & VC_ROOT) && (err = vigil_env_check_privileges()))
-		return err;
-	if ((c->flags & VC_BTF) && (err = vigil_env_check_btf()))
-		return err;
-	if ((c->flags & VC_BPFFS) && (err = vigil_env_need_bpffs()))
-		return err;
-	if (vigil.filter.flags & VIGIL_F_CGROUP) {
-		static char resolved[4096];
-
-		err = vigil_cgroup_open(vigil.cgroup_path, &vigil.cgroup_fd, &vigil.cgroup_id,
-					resolved, sizeof(resolved));
-		if (err)
-			return err;
-		vigil_debug("cgroup filter '%s' (id %llu)", resolved,
-			    (unsigned long long)vigil.cgroup_id);
+	snprintf(full, sizeof(full), "%s%s%s", c->name, v ? " " : "", v ? name : "");
+	vigil.cmd = full;
+	vigil_cmd_optsets(c, v, &common, &cli, sets);
+	err = vigil_parse_opts(full, argc, argv, sets, &first);
+	if (err < 0) {
+		cmd_help(c, v, stdout);
+		return VIGIL_EXIT_OK;
 	}
-	return 0;
+	if (err)
+		return err;
+	vigil.verbose = cli.verbose;
+	vigil.quiet = cli.quiet;
+	vigil.json = cli.json;
+	if (cli.output_path) {
+		out = fopen(cli.output_path, "we");
+		if (!out) {
+			vigil_error("cannot open output file '%s': %s", cli.output_path, strerror(errno));
+			return VIGIL_EXIT_FAIL;
+		}
+	}
+	vigil.out = out;
+	out_sink_init(&sink, out, cli.json);
+	vigil.sink = &sink;
+	err = vigil_env_for(v ? v->flags : c->flags);
+	if (!err)
+		err = (v ? v->run : c->run)(argc - first, argv + first);
+	if (!sink.broken_pipe && (fflush(out) || ferror(out)) && !err && errno != EPIPE) {
+		fprintf(stderr, "vigil: cannot write output: %s\n", strerror(errno));
+		err = VIGIL_EXIT_FAIL;
+	}
+	if (out != stdout && fclose(out) && !err) {
+		fprintf(stderr, "vigil: cannot write '%s': %s\n", cli.output_path, strerror(errno));
+		err = VIGIL_EXIT_FAIL;
+	}
+	vigil.out = stdout;
+	vigil.sink = NULL;
+	return err;
 }
 
 int main(int argc, char **argv)
 {
-	const struct vigil_opt *tables[4];
+	const struct vigil_verb *v = NULL;
 	const struct vigil_cmd *c;
-	int err, first;
 
 	vigil.out = stdout;
 	/* a closed pipe is seen as EPIPE on write and ends the command quietly */
@@ -143,7 +195,9 @@ int main(int argc, char **argv)
 		c = vigil_cmd_find(argv[2]);
 		if (!c)
 			return unknown_command(argv[2]);
-		cmd_help(c, stdout);
+		if (argc > 3 && c->verbs && !(v = verb_find(c, argv[3])))
+			return unknown_command(argv[3]);
+		cmd_help(c, v, stdout);
 		return VIGIL_EXIT_OK;
 	}
 	if (argv[1][0] == '-') {
@@ -154,41 +208,28 @@ int main(int argc, char **argv)
 	c = vigil_cmd_find(argv[1]);
 	if (!c)
 		return unknown_command(argv[1]);
-	vigil.cmd = c;
-
+	vigil.cmd = c->name;
+	vigil.json = wants_json(argc, argv);
 	vigil_syscall_learner = vigil_syscall_learn_kernel;
-	cmd_tables(c, tables);
-	err = vigil_parse_opts(c->name, argc - 1, argv + 1, tables, &first);
-	if (err < 0) {
-		cmd_help(c, stdout);
-		return VIGIL_EXIT_OK;
-	}
-	if (err || (err = check_options()))
-		return err;
-
-	if (vigil.output_path) {
-		vigil.out = fopen(vigil.output_path, "we");
-		if (!vigil.out) {
-			vigil.out = stdout;
-			vigil_error("cannot open output file '%s': %s", vigil.output_path, strerror(errno));
-			return VIGIL_EXIT_FAIL;
-		}
-	}
-	/* vigil is single-threaded: skip stdio's per-call locking on the hot path */
-	__fsetlocking(vigil.out, FSETLOCKING_BYCALLER);
 	vigil_libbpf_setup();
-	err = prepare_env(c);
-	if (!err)
-		err = c->run(argc - 1 - first, argv + 1 + first);
 
-	/* lost output is a failure, except a reader that went away (| head) */
-	if ((fflush(vigil.out) || ferror(vigil.out)) && !err && errno != EPIPE && !vigil.broken_pipe) {
-		fprintf(stderr, "vigil: cannot write output: %s\n", strerror(errno));
-		err = VIGIL_EXIT_FAIL;
+	if (c->verbs) {
+		if (argc < 3 || argv[2][0] == '-') {
+			if (argc >= 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+				cmd_help(c, NULL, stdout);
+				return VIGIL_EXIT_OK;
+			}
+			vigil_usage_error("needs a verb; see 'vigil %s --help'", c->name);
+			return VIGIL_EXIT_USAGE;
+		}
+		v = verb_find(c, argv[2]);
+		if (!v) {
+			vigil_usage_error("unknown verb '%s'; see 'vigil %s --help'", argv[2], c->name);
+			return VIGIL_EXIT_USAGE;
+		}
+		return run_command(c, v, argc - 2, argv + 2);
 	}
-	if (vigil.out != stdout && fclose(vigil.out) && !err) {
-		fprintf(stderr, "vigil: cannot write '%s': %s\n", vigil.output_path, strerror(errno));
-		err = VIGIL_EXIT_FAIL;
-	}
-	return err;
+	if (c->feature)
+		return vigil_feature_main(c, argc - 1, argv + 1);
+	return run_command(c, NULL, argc - 1, argv + 1);
 }

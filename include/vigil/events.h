@@ -71,9 +71,13 @@ struct vigil_filter {
 	__u32 tid;
 	__u32 uid;
 	char comm[VIGIL_COMM_LEN];
+	/* with VIGIL_F_PID: the process's start time in clock ticks since boot
+	 * (/proc/PID/stat field 22), so a new process reusing the pid fails */
+	__u64 pid_start;
 };
-VIGIL_CHECK_SIZE(struct vigil_filter, 32);
+VIGIL_CHECK_SIZE(struct vigil_filter, 40);
 VIGIL_CHECK_OFF(struct vigil_filter, comm, 16);
+VIGIL_CHECK_OFF(struct vigil_filter, pid_start, 32);
 
 /* ---- proc ---------------------------------------------------------------- */
 

@@ -29,6 +29,7 @@
 #include "core/names.h"
 #include "core/out.h"
 #include "core/session.h"
+#include "core/feature.h"
 #include "core/probe.h"
 
 /* commands doctor can report a run-time mechanism choice for; list.h has far fewer */
@@ -122,9 +123,7 @@ static void render_json(void)
 	unsigned int avail = available_mask();
 	struct jw w;
 
-	jw_init(&w, vigil.out);
-	jw_obj(&w, NULL);
-	jw_str(&w, "type", "doctor");
+	jw_record(&w, vigil.sink, "doctor", vigil_boot_ns());
 	jw_str(&w, "version", VIGIL_VERSION);
 	jw_obj(&w, "kernel");
 	jw_str(&w, "release", d.uts.release);
@@ -307,7 +306,7 @@ static int doctor_run(int argc, char **argv)
 						 "needs kernel BTF");
 			continue;
 		}
-		vigil_mech_plan_probe(vigil_cmds[i]->name, vigil_cmds[i]->plan, &d.choice[i]);
+		vigil_plan_probe(vigil_cmds[i], &d.choice[i]);
 		d.chosen[i] = true;
 	}
 	if (vigil.json)

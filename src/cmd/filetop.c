@@ -16,42 +16,68 @@
 #include "core/opts.h"
 #include "core/out.h"
 #include "core/session.h"
+#include "core/feature.h"
 #include "cmd/filetop.h"
 #include "filetop.skel.h"
 
 #define FT_INTERVAL_DEFAULT 1000000000ull	/* 1s */
 #define FT_MAX_FILES_DEFAULT 8192
+#define VIGIL_FT_MAX_FILES (1u << 18)		/* two maps of this many rows: about 100 MB */
 #define FT_TOTAL_FACTOR 8			/* the run's totals keep 8x the kernel's rows */
 
-static struct {
+struct ft_opts {
 	uint32_t top, max_files;
 	enum ft_sort sort;
 	bool all;
 	bool no_trigger;	/* test knob: the start-up check sees nothing */
-} o = { .top = 20, .max_files = FT_MAX_FILES_DEFAULT };
+	const char *mechanism;
+};
 
-static int opt_sort(const char *arg)
+static const struct ft_opts ft_defaults = { .top = 20, .max_files = FT_MAX_FILES_DEFAULT };
+
+struct ft_priv {
+	struct vigil_session s;
+	struct filetop_bpf *skel;
+	bool started;
+	int active;		/* which of ft_counts_a/b the programs write */
+	struct ft_table iv, total;
+	uint64_t dropped_seen[VIGIL_FT_DROP__COUNT], dropped_iv[VIGIL_FT_DROP__COUNT];
+	uint64_t span_start, run_start;
+};
+
+static int opt_sort(void *base, const char *arg)
 {
-	if (ft_sort_parse(arg, &o.sort)) {
-		fprintf(stderr, "vigil filetop: invalid sort key '%s': all, reads, writes, rbytes "
-			"or wbytes\n", arg);
+	struct ft_opts *o = base;
+
+	if (ft_sort_parse(arg, &o->sort)) {
+		vigil_usage_error("invalid sort key '%s': all, reads, writes, rbytes or wbytes", arg);
 		return -1;
 	}
 	return 0;
 }
 
+static int opt_mechanism(void *base, const char *arg)
+{
+	((struct ft_opts *)base)->mechanism = arg;
+	return 0;
+}
+
+#define F(f) VOFF(struct ft_opts, f)
+
 static const struct vigil_opt filetop_opts[] = {
 	VOPT_SECTION("Rows (default: regular files, top 20 by bytes, every second)"),
-	{ "top", 'n', VO_U32, &o.top, "N", "only the first N rows of each interval (0: all)" },
-	{ "sort", 's', VO_FUNC, NULL, "KEY",
+	{ "top", 'n', VO_U32, F(top), "N", "only the first N rows of each interval (0: all)" },
+	{ "sort", 's', VO_FUNC, 0, "KEY",
 	  "all (read + written bytes, default), reads, writes, rbytes or wbytes", opt_sort },
-	{ "all", 'a', VO_FLAG, &o.all, NULL, "also sockets, pipes and devices" },
-	{ "max-files", 0, VO_U32, &o.max_files, "N",
-	  "rows the kernel keeps per interval (default 8192); more are counted as dropped" },
-	{ "mechanism", 0, VO_STR, &vigil.mechanism, "NAME",
-	  "auto (default: fentry when it works here, else tracepoint), fentry or tracepoint" },
+	{ "all", 'a', VO_FLAG, F(all), NULL, "also sockets, pipes and devices" },
+	{ "max-files", 0, VO_U32, F(max_files), "N",
+	  "rows the kernel keeps per interval (default 8192); more are counted as dropped",
+	  .min = 1, .max = VIGIL_FT_MAX_FILES },
+	{ "mechanism", 0, VO_FUNC, 0, "NAME",
+	  "auto (default: fentry when it works here, else tracepoint), fentry or tracepoint",
+	  opt_mechanism },
 	/* lets the tests see the core refuse hooks that attach but never run */
-	{ "test-skip-self-check", 0, VO_FLAG, &o.no_trigger, NULL,
+	{ "test-skip-self-check", 0, VO_FLAG, F(no_trigger), NULL,
 	  "make no start-up activity, so no mechanism is seen to run", .hidden = true },
 	VOPT_END,
 };
@@ -77,17 +103,19 @@ static const struct vigil_mech_path paths[] = {
 	  tp_progs, tp_seen, true },
 };
 
-static struct filetop_bpf *skel;
-
-static struct bpf_object_skeleton *ft_open(const struct vigil_mech_path *path)
+static struct bpf_object_skeleton *ft_open(struct vigil_inst *in, const struct vigil_mech_path *path)
 {
-	skel = filetop_bpf__open();
+	const struct ft_opts *o = in->opts;
+	struct ft_priv *p = in->priv;
+	struct filetop_bpf *skel;
+
+	skel = p->skel = filetop_bpf__open();
 	if (!skel)
 		return NULL;
-	skel->rodata->want_all = o.all;
+	skel->rodata->want_all = o->all;
 	skel->rodata->self_tgid = getpid();
-	bpf_map__set_max_entries(skel->maps.ft_counts_a, o.max_files);
-	bpf_map__set_max_entries(skel->maps.ft_counts_b, o.max_files);
+	bpf_map__set_max_entries(skel->maps.ft_counts_a, o->max_files);
+	bpf_map__set_max_entries(skel->maps.ft_counts_b, o->max_files);
 	/* only the tracepoint path keeps calls in flight */
 	if (path->mech != VIGIL_M_TRACEPOINT)
 		bpf_map__set_max_entries(skel->maps.ft_inflight, 1);
@@ -96,19 +124,22 @@ static struct bpf_object_skeleton *ft_open(const struct vigil_mech_path *path)
 	return skel->skeleton;
 }
 
-static void ft_destroy(void)
+static void ft_destroy(struct vigil_inst *in)
 {
-	filetop_bpf__destroy(skel);
-	skel = NULL;
+	struct ft_priv *p = in->priv;
+
+	filetop_bpf__destroy(p->skel);
+	p->skel = NULL;
 }
 
 /* one call of each hooked kind, by vigil itself, so the check can see them run */
-static void ft_trigger(void)
+static void ft_trigger(struct vigil_inst *in)
 {
+	const struct ft_opts *o = in->opts;
 	char buf[64];
 	int fd, null;
 
-	if (o.no_trigger)
+	if (o->no_trigger)
 		return;
 	fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
 	null = open("/dev/null", O_WRONLY | O_CLOEXEC);
@@ -134,22 +165,18 @@ static const struct vigil_mech_plan plan = {
 
 /* ---- collect: swap the kernel's maps, read the quiet one, clear it -------- */
 
-static int active;		/* which of ft_counts_a/b the programs write */
-static struct ft_table iv, total;
-static uint64_t dropped_seen[VIGIL_FT_DROP__COUNT], dropped_iv[VIGIL_FT_DROP__COUNT];
-static uint64_t span_start;
-
-static struct bpf_map *counts_map(int which)
+static struct bpf_map *counts_map(struct ft_priv *p, int which)
 {
-	return which ? skel->maps.ft_counts_b : skel->maps.ft_counts_a;
+	return which ? p->skel->maps.ft_counts_b : p->skel->maps.ft_counts_a;
 }
 
-static int read_counts(struct bpf_map *map)
+static int read_counts(struct ft_priv *p, struct bpf_map *map)
 {
 	int fd = bpf_map__fd(map);
 	struct vigil_ft_key key, next, *prev = NULL;
+	struct ft_table *iv = &p->iv;
 	struct ft_row r;
-	size_t first = iv.n;
+	size_t first = iv->n;
 
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
 		key = next;
@@ -159,16 +186,16 @@ static int read_counts(struct bpf_map *map)
 			continue;
 		r.val.comm[VIGIL_COMM_LEN - 1] = 0;
 		r.val.name[VIGIL_FT_NAME_LEN - 1] = 0;
-		if (ft_table_add(&iv, &r))
+		if (ft_table_add(iv, &r))
 			return -ENOMEM;
 	}
 	/* no program writes this map any more: empty it for its next turn */
-	for (size_t i = first; i < iv.n; i++)
-		bpf_map_delete_elem(fd, &iv.rows[i].key);
+	for (size_t i = first; i < iv->n; i++)
+		bpf_map_delete_elem(fd, &iv->rows[i].key);
 	return 0;
 }
 
-static void read_drops(void)
+static void read_drops(struct ft_priv *p)
 {
 	int ncpu = libbpf_num_possible_cpus();
 
@@ -179,12 +206,12 @@ static void read_drops(void)
 	for (__u32 k = 0; k < VIGIL_FT_DROP__COUNT; k++) {
 		uint64_t sum = 0;
 
-		if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.ft_drops), &k, v))
+		if (bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.ft_drops), &k, v))
 			continue;
 		for (int c = 0; c < ncpu; c++)
 			sum += v[c];
-		dropped_iv[k] = sum - dropped_seen[k];
-		dropped_seen[k] = sum;
+		p->dropped_iv[k] = sum - p->dropped_seen[k];
+		p->dropped_seen[k] = sum;
 	}
 }
 
@@ -194,24 +221,24 @@ static void read_drops(void)
  * writes the old one while it is read. At the end, with the links gone, the
  * swap is still what makes sure the last programs have finished.
  */
-static int collect(void)
+static int collect(struct ft_priv *p)
 {
-	int old = active, fd = bpf_map__fd(counts_map(!active));
+	int old = p->active, fd = bpf_map__fd(counts_map(p, !p->active));
 	__u32 zero = 0;
 
-	iv.n = 0;
-	if (bpf_map_update_elem(bpf_map__fd(skel->maps.ft_active), &zero, &fd, BPF_ANY))
+	p->iv.n = 0;
+	if (bpf_map_update_elem(bpf_map__fd(p->skel->maps.ft_active), &zero, &fd, BPF_ANY))
 		return -errno;
-	active = !active;
-	read_drops();
-	return read_counts(counts_map(old));
+	p->active = !p->active;
+	read_drops(p);
+	return read_counts(p, counts_map(p, old));
 }
 
 /* ---- render ---------------------------------------------------------------- */
 
 static void col_kb(const struct vrow *r, char *buf, size_t n, const char *key)
 {
-	snprintf(buf, n, "%llu", (unsigned long long)(vrow_get(r, key)->u / 1024));
+	snprintf(buf, n, "%llu", (unsigned long long)(vrow_u(r, key) / 1024));
 }
 
 static void col_rkb(const struct vrow *r, char *buf, size_t n) { col_kb(r, buf, n, "rbytes"); }
@@ -219,7 +246,7 @@ static void col_wkb(const struct vrow *r, char *buf, size_t n) { col_kb(r, buf, 
 
 static void col_kind(const struct vrow *r, char *buf, size_t n)
 {
-	snprintf(buf, n, "%c", (char)vrow_get(r, "kind_letter")->u);
+	snprintf(buf, n, "%c", (char)vrow_u(r, "kind_letter"));
 }
 
 static const struct vcol filetop_cols[] = {
@@ -234,8 +261,8 @@ static const struct vcol filetop_cols[] = {
 	{ 0 },
 };
 
-static int render_row(const struct ft_row *f, uint64_t now, const char *iso, bool final,
-		      uint64_t span)
+static int render_row(struct vigil_inst *in, const struct ft_row *f, uint64_t now,
+		      const char *iso, bool final, uint64_t span)
 {
 	char name[VIGIL_FT_NAME_LEN + 32], dev[24];
 	struct vrow r;
@@ -260,145 +287,165 @@ static int render_row(const struct ft_row *f, uint64_t now, const char *iso, boo
 	vrow_u64(&r, "writes", f->val.writes);
 	vrow_u64(&r, "rbytes", f->val.rbytes);
 	vrow_u64(&r, "wbytes", f->val.wbytes);
-	if (!vigil.json)
+	if (!in->sink->json)
 		vrow_u64(&r, "kind_letter", ft_kind_letter(f->val.mode));
-	return out_row(&r);
+	return out_row(in->sink, &r);
 }
 
-static int render(struct ft_table *t, bool final, uint64_t span, uint64_t full, uint64_t inflight)
+static int render(struct vigil_inst *in, struct ft_table *t, bool final, uint64_t span,
+		  uint64_t full, uint64_t inflight)
 {
+	const struct ft_opts *o = in->opts;
+	struct vigil_sink *k = in->sink;
 	uint64_t now = vigil_boot_ns();
-	size_t n = o.top && o.top < t->n ? o.top : t->n;
+	size_t n = o->top && o->top < t->n ? o->top : t->n;
 	char iso[40], dur[32];
+	struct vrow r;
 
-	ft_sort(t, o.sort);
+	ft_sort(t, o->sort);
 	vigil_iso_time(now, iso, sizeof(iso));
 	vigil_fmt_duration(span, dur, sizeof(dur));
-	if (vigil.json) {
-		struct jw w;
-
-		jw_record(&w, "filetop_summary", now);
-		jw_bool(&w, "final", final);
-		jw_u64(&w, "span_ns", span);
-		jw_u64(&w, "files", t->n);
-		jw_u64(&w, "shown", n);
-		jw_u64(&w, "dropped", full);
-		jw_u64(&w, "dropped_inflight", inflight);
-		jw_u64(&w, "rows_dropped", t->dropped);
-		jw_end_obj(&w);
+	vrow_init(&r);
+	vrow_str(&r, "type", "filetop_summary");
+	vrow_u64(&r, "ts", now);
+	vrow_str(&r, "time", iso);
+	vrow_bool(&r, "final", final);
+	vrow_u64(&r, "span_ns", span);
+	vrow_u64(&r, "files", t->n);
+	vrow_u64(&r, "shown", n);
+	vrow_u64(&r, "dropped", full);
+	vrow_u64(&r, "dropped_inflight", inflight);
+	vrow_u64(&r, "rows_dropped", t->dropped);
+	if (k->json) {
+		if (out_row(k, &r) < 0)
+			return -1;
 	} else {
-		struct vrow r;
 		char hhmmss[16];
 
-		vrow_init(&r);
-		vrow_u64(&r, "ts", now);
 		vcol_time(&r, hhmmss, sizeof(hhmmss));
-		fprintf(vigil.out, "\n%s  %s %s: %zu files%s", hhmmss,
-			final ? "total over" : "last", dur, t->n, n < t->n ? ", top rows" : "");
+		out_text(k, "\n%s  %s %s: %zu files%s", hhmmss, final ? "total over" : "last", dur,
+			 t->n, n < t->n ? ", top rows" : "");
 		if (full || inflight)
-			fprintf(vigil.out, "; %llu calls not counted: kernel map full (raise --max-files)",
-				(unsigned long long)(full + inflight));
+			out_text(k, "; %llu calls not counted: kernel map full (raise --max-files)",
+				 (unsigned long long)(full + inflight));
 		if (t->dropped)
-			fprintf(vigil.out, "; %llu rows left out of the totals",
-				(unsigned long long)t->dropped);
-		fputc('\n', vigil.out);
-		out_header();
+			out_text(k, "; %llu rows left out of the totals", (unsigned long long)t->dropped);
+		out_text(k, "\n");
+		out_header(k);
 	}
 	for (size_t i = 0; i < n; i++)
-		if (render_row(&t->rows[i], now, iso, final, span) < 0)
+		if (render_row(in, &t->rows[i], now, iso, final, span) < 0)
 			return -1;
-	return out_flush() ? -1 : 0;
+	return out_flush(k) ? -1 : 0;
 }
 
-static uint64_t run_start;
-
 /* collect, add to the run's totals, and show the interval unless it is the last */
-static int interval(bool show)
+static int interval(struct vigil_inst *in, bool show)
 {
+	struct ft_priv *p = in->priv;
 	uint64_t now = vigil_mono_ns();
-	int err = collect();
+	int err = collect(p);
 
 	if (err) {
 		vigil_error("cannot read the file counts: %s", strerror(-err));
 		return VIGIL_EXIT_FAIL;
 	}
-	if (ft_table_merge(&total, &iv)) {
+	if (ft_table_merge(&p->total, &p->iv)) {
 		vigil_error("cannot keep the run's totals: %s", strerror(ENOMEM));
 		return VIGIL_EXIT_FAIL;
 	}
 	if (!show)
 		return 0;
-	err = render(&iv, false, now - span_start, dropped_iv[VIGIL_FT_DROP_FULL],
-		     dropped_iv[VIGIL_FT_DROP_INFLIGHT]);
-	span_start = now;
+	err = render(in, &p->iv, false, now - p->span_start, p->dropped_iv[VIGIL_FT_DROP_FULL],
+		     p->dropped_iv[VIGIL_FT_DROP_INFLIGHT]);
+	p->span_start = now;
 	return err;
 }
 
-static int on_tick(void *ctx)
+static int ft_tick(struct vigil_inst *in)
 {
-	(void)ctx;
-	return interval(true);
+	return interval(in, true);
 }
 
 /* ---- run ------------------------------------------------------------------ */
 
-static int filetop_run(int argc, char **argv)
+static int ft_start(struct vigil_inst *in)
 {
+	const struct ft_opts *o = in->opts;
+	struct ft_priv *p = in->priv;
 	struct vigil_mech_choice choice;
-	struct vigil_session s;
-	bool started = false;
 	int err;
 
-	if (argc > 0) {
-		fprintf(stderr, "vigil filetop: unexpected argument '%s'\n", argv[0]);
-		return VIGIL_EXIT_USAGE;
-	}
-	if (!o.max_files) {
-		fprintf(stderr, "vigil filetop: '--max-files' must be at least 1\n");
-		return VIGIL_EXIT_USAGE;
-	}
-	if (!vigil.interval_ns)
-		vigil.interval_ns = FT_INTERVAL_DEFAULT;
 	/* the run's totals are bounded too; rows past it are counted */
-	total.max = (size_t)o.max_files * FT_TOTAL_FACTOR;
-
-	out_set_columns(filetop_cols);
-	err = vigil_session_start_plan(&s, "filetop", &plan, NULL, NULL, &choice);
+	p->total.max = (size_t)o->max_files * FT_TOTAL_FACTOR;
+	in->c.mechanism = o->mechanism;
+	out_set_columns(in->sink, filetop_cols);
+	err = vigil_session_start_plan(&p->s, in, &plan, NULL, NULL, &choice);
 	if (err)
+		return err;
+	p->started = true;
+	p->run_start = p->span_start = vigil_mono_ns();
+	/* each interval's table has its own header */
+	in->sink->header_done = true;
+	return 0;
+}
+
+static int ft_stop(struct vigil_inst *in, int err)
+{
+	struct ft_priv *p = in->priv;
+	uint64_t *seen = p->dropped_seen;
+
+	if (!p->started)
 		goto out;
-	started = true;
-	run_start = span_start = vigil_mono_ns();
-	err = vigil_session_loop(&s, on_tick, NULL);
-	err = vigil_session_close(&s, err);
+	err = vigil_session_close(&p->s, err);
 	/* links are gone: what the active map holds is the rest of the run */
-	if (!vigil.broken_pipe && !err) {
-		err = interval(false);
-		if (!err && render(&total, true, vigil_mono_ns() - run_start,
-				   dropped_seen[VIGIL_FT_DROP_FULL],
-				   dropped_seen[VIGIL_FT_DROP_INFLIGHT]) < 0 && !vigil.broken_pipe)
+	if (!in->sink->broken_pipe && !err) {
+		err = interval(in, false);
+		if (!err && render(in, &p->total, true, vigil_mono_ns() - p->run_start,
+				   seen[VIGIL_FT_DROP_FULL], seen[VIGIL_FT_DROP_INFLIGHT]) < 0 &&
+		    !in->sink->broken_pipe)
 			err = VIGIL_EXIT_FAIL;
 	}
-	if (started && dropped_seen[VIGIL_FT_DROP_FULL] + dropped_seen[VIGIL_FT_DROP_INFLIGHT] +
-			       total.dropped)
+	if (seen[VIGIL_FT_DROP_FULL] + seen[VIGIL_FT_DROP_INFLIGHT] + p->total.dropped)
 		vigil_warn("filetop: %llu calls not counted because a kernel map was full, %llu rows "
 			   "left out of the totals (raise --max-files)",
-			   (unsigned long long)(dropped_seen[VIGIL_FT_DROP_FULL] +
-						dropped_seen[VIGIL_FT_DROP_INFLIGHT]),
-			   (unsigned long long)total.dropped);
-	ft_destroy();
+			   (unsigned long long)(seen[VIGIL_FT_DROP_FULL] + seen[VIGIL_FT_DROP_INFLIGHT]),
+			   (unsigned long long)p->total.dropped);
+	ft_destroy(in);
 out:
-	free(iv.rows);
-	free(total.rows);
+	free(p->iv.rows);
+	free(p->total.rows);
+	p->iv.rows = p->total.rows = NULL;
 	return err;
 }
 
+static int ft_sessions(struct vigil_inst *in, struct vigil_session **out, int max)
+{
+	struct ft_priv *p = in->priv;
+
+	out[0] = &p->s;
+	return max > 0 && p->started ? 1 : 0;
+}
+
+static const struct vigil_feature feat_filetop = {
+	.name = "filetop",
+	.opts = filetop_opts,
+	.opts_size = sizeof(struct ft_opts),
+	.opts_default = &ft_defaults,
+	.priv_size = sizeof(struct ft_priv),
+	.start = ft_start,
+	.tick = ft_tick,
+	.stop = ft_stop,
+	.sessions = ft_sessions,
+	.default_interval_ns = FT_INTERVAL_DEFAULT,
+};
+
 const struct vigil_cmd cmd_filetop = {
 	.name = "filetop",
-	.run = filetop_run,
 	.summary = "top files by reads and writes, per process (filetop), counted in the kernel",
-	.opts = filetop_opts,
 	.flags = VC_ROOT | VC_BTF | VC_TRACE,
 	/* everything else is one of the plan's paths: doctor reports which */
 	.needs = 0,
 	.plan = &plan,
+	.feature = &feat_filetop,
 };

@@ -36,6 +36,8 @@
 #include "core/out.h"
 #include "core/rules.h"
 #include "core/session.h"
+#include "core/feature.h"
+#include "core/loop.h"
 #include "firewall.skel.h"
 
 #define PIN_ROOT "/sys/fs/bpf/vigil"
@@ -43,7 +45,7 @@
 #define LOCK_DIR "/run/vigil"
 #define LOCK_PATH LOCK_DIR "/firewall.lock"
 
-static struct {
+static struct fw_cli_opts {
 	const char *iface;
 	const char *mode;
 	bool persist, watch, dry_run;
@@ -53,7 +55,7 @@ static struct {
 	bool lookup_set;
 } o = { .sample = 100 };
 
-static int opt_lookup(const char *arg)
+static int opt_lookup(void *base, const char *arg)
 {
 	static const char *const names[] = { "auto", "hash", "trie" };
 
@@ -64,31 +66,58 @@ static int opt_lookup(const char *arg)
 			return 0;
 		}
 	}
-	fprintf(stderr, "vigil firewall: invalid --lookup '%s': auto, hash or trie\n", arg);
+	vigil_usage_error("invalid --lookup '%s': auto, hash or trie", arg);
 	return -1;
 }
 
-static int opt_sample(const char *arg)
+static int opt_sample(void *base, const char *arg)
 {
 	if (vigil_parse_u32(arg, &o.sample)) {
-		fprintf(stderr, "vigil firewall: invalid --sample '%s': a number of drops\n", arg);
+		vigil_usage_error("invalid --sample '%s': a number of drops", arg);
 		return -1;
 	}
 	o.sample_set = true;
 	return 0;
 }
 
-static const struct vigil_opt fw_opts[] = {
+#define FO(f) VOFF(struct fw_cli_opts, f)
+
+#define OPT_IFACE(what) { "iface", 'i', VO_STR, FO(iface), "IFACE", what }
+#define OPT_LOOKUP { "lookup", 0, VO_FUNC, 0, "HOW", "prefix lookup per side and family: auto (a " \
+	"hash probe per distinct prefix length, or an LPM trie where there are too many lengths; " \
+	"default), hash, trie", opt_lookup }
+
+/* each verb takes only what applies to it: anything else is a usage error */
+static const struct vigil_opt load_opts[] = {
 	VOPT_SECTION("Firewall"),
-	{ "iface", 'i', VO_STR, &o.iface, "IFACE", "network interface (load, reload, unload, events; status filter)" },
-	{ "mode", 'm', VO_STR, &o.mode, "MODE", "XDP mode: auto (native, else generic; default), native, generic" },
-	{ "persist", 'p', VO_FLAG, &o.persist, NULL, "load: pin under " PIN_DIR "/IFACE and exit; survives the CLI" },
-	{ "watch", 'w', VO_FLAG, &o.watch, NULL, "load (foreground): reload when the rules file changes" },
-	{ "dry-run", 'n', VO_FLAG, &o.dry_run, NULL, "load: count what would be dropped, but pass everything" },
-	{ "sample", 0, VO_FUNC, NULL, "N", "load: one drop event per N drops per CPU (0: none; default 100)", opt_sample },
-	{ "lookup", 0, VO_FUNC, NULL, "HOW", "load, reload, check: prefix lookup per side and family: auto (a hash probe per "
-	  "distinct prefix length, or an LPM trie where there are too many lengths; default), hash, "
-	  "trie; reloads keep the load's unless given", opt_lookup },
+	OPT_IFACE("network interface"),
+	{ "mode", 'm', VO_STR, FO(mode), "MODE", "XDP mode: auto (native, else generic; default), native, generic" },
+	{ "persist", 'p', VO_FLAG, FO(persist), NULL, "pin under " PIN_DIR "/IFACE and exit; survives the CLI" },
+	{ "watch", 'w', VO_FLAG, FO(watch), NULL, "(foreground) reload when the rules file changes" },
+	{ "dry-run", 'n', VO_FLAG, FO(dry_run), NULL, "count what would be dropped, but pass everything" },
+	{ "sample", 0, VO_FUNC, 0, "N", "one drop event per N drops per CPU (0: none; default 100)", opt_sample },
+	OPT_LOOKUP,
+	VOPT_END,
+};
+static const struct vigil_opt reload_opts[] = {
+	VOPT_SECTION("Firewall"),
+	OPT_IFACE("network interface"),
+	{ "lookup", 0, VO_FUNC, 0, "HOW", "auto, hash or trie (default: the load's)", opt_lookup },
+	VOPT_END,
+};
+static const struct vigil_opt iface_opts[] = {
+	VOPT_SECTION("Firewall"),
+	OPT_IFACE("network interface"),
+	VOPT_END,
+};
+static const struct vigil_opt status_opts[] = {
+	VOPT_SECTION("Firewall"),
+	OPT_IFACE("only this interface"),
+	VOPT_END,
+};
+static const struct vigil_opt check_opts[] = {
+	VOPT_SECTION("Firewall"),
+	OPT_LOOKUP,
 	VOPT_END,
 };
 
@@ -937,9 +966,9 @@ static int on_event(void *ctx, void *data, size_t size)
 {
 	const struct vigil_fw_drop *e = data;
 	char src[64], dst[64], ifname[IF_NAMESIZE] = "", proto[16];
+	struct vigil_inst *in = ctx;
 	struct vrow r;
 
-	(void)ctx;
 	if (size < sizeof(*e) || e->hdr.type != VIGIL_EV_FW_DROP)
 		return 0;
 	fmt_addr(e->src, e->family, src, sizeof(src));
@@ -965,10 +994,27 @@ static int on_event(void *ctx, void *data, size_t size)
 	vrow_bool(&r, "dry_run", e->flags & VIGIL_FW_E_DRY_RUN);
 	vrow_bool(&r, "ratelimit", e->flags & VIGIL_FW_E_RATELIMIT);
 	vrow_bool(&r, "fragment", e->flags & VIGIL_FW_E_FRAGMENT);
-	return out_row(&r);
+	return out_row(in->sink, &r);
 }
 
 /* ---- load ---- */
+
+/* a foreground firewall's instance: its loop and the CLI's sink */
+static const struct vigil_feature fw_fg_feature = { .name = "firewall" };
+
+static struct vigil_inst *fg_inst(struct vigil_loop *loop)
+{
+	struct vigil_inst *in;
+
+	if (vigil_loop_init(loop))
+		return NULL;
+	in = vigil_inst_new(&fw_fg_feature, "firewall");
+	if (in) {
+		in->loop = loop;
+		in->sink = vigil.sink;
+	}
+	return in;
+}
 
 struct fg {
 	struct firewall_bpf *skel;
@@ -1055,7 +1101,7 @@ static int reload_from_file(const char *path, const struct fw_fds *f, bool quiet
 }
 
 /* inotify on the rules file's directory: editors replace files by rename */
-static int fg_on_inotify(void *ctx)
+static int fg_on_inotify(void *ctx, int fd, uint32_t events)
 {
 	struct fg *g = ctx;
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
@@ -1148,19 +1194,21 @@ static int unpin_all(const char *iface)
 
 static int do_load(const char *rules_path)
 {
-	struct vigil_session s;
+	struct vigil_session s = { 0 };
+	struct vigil_inst *in = NULL;
+	struct vigil_loop loop;
 	struct fg g = { .link_fd = -1, .inotify_fd = -1, .rules_path = rules_path };
 	struct fw_fds f;
 	int err, lock = -1;
 	char path[PATH_MAX];
 
 	if (o.persist && o.watch) {
-		fprintf(stderr, "vigil firewall: --watch needs a foreground load (not --persist); "
-			"use 'vigil firewall reload' for a persistent one\n");
+		vigil_usage_error("--watch needs a foreground load (not --persist); "
+				  "use 'vigil firewall reload' for a persistent one");
 		return VIGIL_EXIT_USAGE;
 	}
 	if (o.mode && strcmp(o.mode, "auto") && strcmp(o.mode, "native") && strcmp(o.mode, "generic")) {
-		fprintf(stderr, "vigil firewall: invalid --mode '%s': auto, native or generic\n", o.mode);
+		vigil_usage_error("invalid --mode '%s': auto, native or generic", o.mode);
 		return VIGIL_EXIT_USAGE;
 	}
 	g.ifindex = (int)if_nametoindex(o.iface);
@@ -1227,10 +1275,16 @@ static int do_load(const char *rules_path)
 		goto out_free;
 	}
 
-	/* foreground: the session's loop, Ctrl-C detaches */
-	err = vigil_session_open(&s, "firewall", g.skel->skeleton);
-	if (err)
+	/* foreground: the loop, Ctrl-C detaches */
+	in = fg_inst(&loop);
+	if (!in) {
+		vigil_error("cannot set up the event loop: %s", strerror(errno));
+		err = VIGIL_EXIT_FAIL;
 		goto out_free;
+	}
+	err = vigil_session_open(&s, in, g.skel->skeleton);
+	if (err)
+		goto out_session;
 	s.prepare = fg_prepare;
 	s.prepare_ctx = &g;
 	if (o.watch) {
@@ -1247,16 +1301,16 @@ static int do_load(const char *rules_path)
 			err = VIGIL_EXIT_FAIL;
 			goto out_session;
 		}
-		vigil_session_watch_fd(&s, g.inotify_fd, fg_on_inotify, &g);
+		vigil_loop_add(&loop, g.inotify_fd, EPOLLIN, fg_on_inotify, &g);
 	}
-	out_set_columns(event_cols);
-	err = vigil_session_start(&s, on_event, &g);
+	out_set_columns(in->sink, event_cols);
+	err = vigil_session_start(&s, on_event, in);
 	if (err)
 		goto out_session;
-	out_header();
-	err = vigil_session_loop(&s, NULL, NULL);
+	out_header(in->sink);
+	err = vigil_loop_run(&loop, -1);
 	/* the final summary: rules and their counters, before detaching */
-	if (!vigil.broken_pipe) {
+	if (!in->sink->broken_pipe) {
 		fds_from_skel(g.skel, &f);
 		render_status(o.iface, &f);
 	}
@@ -1265,7 +1319,12 @@ out_session:
 		close(g.link_fd);	/* fd-owned link: this detaches */
 		g.link_fd = -1;
 	}
-	err = vigil_session_close(&s, err);
+	if (s.in)
+		err = vigil_session_close(&s, err);
+	if (in) {
+		vigil_loop_fini(&loop);
+		vigil_inst_free(in);
+	}
 out_free:
 	if (g.link_fd >= 0)
 		close(g.link_fd);
@@ -1338,50 +1397,45 @@ static int do_unload(void)
 /* a persistent firewall's drop events: its pinned ring buffer through the session loop */
 static int do_events(void)
 {
-	struct vigil_session s;
-	struct firewall_bpf *skel;
+	const char *names[] = { "vigil_events", "vigil_lost" };
+	struct vigil_session s = { 0 };
+	struct vigil_loop loop;
+	struct vigil_inst *in;
 	char path[PATH_MAX];
-	const char *reuse[] = { "vigil_events", "vigil_lost" };
-	int err;
+	int fds[2] = { -1, -1 }, err = 0;
 
-	skel = firewall_bpf__open();
-	err = vigil_session_open(&s, "firewall", skel ? skel->skeleton : NULL);
-	if (err)
-		goto out;
+	/* the pinned ring buffer and loss counter: no object, no program */
 	for (size_t i = 0; i < 2; i++) {
-		struct bpf_map *m = bpf_object__find_map_by_name(skel->obj, reuse[i]);
-		int fd;
-
-		pin_path(path, sizeof(path), o.iface, reuse[i]);
-		fd = bpf_obj_get(path);
-		if (fd < 0) {
+		pin_path(path, sizeof(path), o.iface, names[i]);
+		fds[i] = bpf_obj_get(path);
+		if (fds[i] < 0) {
 			vigil_error("no persistent firewall on '%s' (cannot open '%s': %s)", o.iface, path,
 				    strerror(errno));
 			err = VIGIL_EXIT_FAIL;
 			goto out;
 		}
-		err = bpf_map__reuse_fd(m, fd);
-		close(fd);
-		if (err) {
-			vigil_error("cannot reuse '%s': %s", path, strerror(-err));
-			err = VIGIL_EXIT_FAIL;
-			goto out;
-		}
 	}
-	/* only the ring buffer is wanted: no program, and tiny unused maps */
-	bpf_program__set_autoload(skel->progs.vigil_firewall, false);
-	bpf_map__set_max_entries(skel->maps.fw_buckets, 1);
-	bpf_map__set_max_entries(skel->maps.fw_counters, 1);
-	out_set_columns(event_cols);
-	err = vigil_session_start(&s, on_event, NULL);
-	if (err)
+	in = fg_inst(&loop);
+	if (!in) {
+		err = VIGIL_EXIT_FAIL;
 		goto out;
+	}
+	s.drain_ns = 0;
+	err = vigil_session_open_rb(&s, in, fds[0], fds[1], on_event, in);
+	if (err)
+		goto out_loop;
+	out_set_columns(in->sink, event_cols);
 	vigil_info("firewall: reading drop events of '%s'; ctrl-c to end (attached)", o.iface);
-	out_header();
-	err = vigil_session_loop(&s, NULL, NULL);
-out:
+	out_header(in->sink);
+	err = vigil_loop_run(&loop, -1);
 	err = vigil_session_close(&s, err);
-	firewall_bpf__destroy(skel);
+out_loop:
+	vigil_loop_fini(&loop);
+	vigil_inst_free(in);
+out:
+	for (int i = 0; i < 2; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 	return err;
 }
 
@@ -1427,63 +1481,90 @@ static int do_check(const char *rules_path)
 	return 0;
 }
 
-static int usage_err(const char *msg)
+/* the interface of load, reload, unload and events, and bpffs for their pins */
+static int need_iface(void)
 {
-	fprintf(stderr, "vigil firewall: %s; see 'vigil firewall --help'\n", msg);
+	if (!o.iface) {
+		vigil_usage_error("'-i IFACE' is required");
+		return VIGIL_EXIT_USAGE;
+	}
+	if (strlen(o.iface) >= IF_NAMESIZE || strchr(o.iface, '/') || o.iface[0] == '.') {
+		vigil_usage_error("invalid interface name '%s'", o.iface);
+		return VIGIL_EXIT_USAGE;
+	}
+	return vigil_env_need_bpffs();
+}
+
+static int args(int argc, int want, const char *what)
+{
+	if (argc == want)
+		return 0;
+	vigil_usage_error("%s", what);
 	return VIGIL_EXIT_USAGE;
 }
 
-static int firewall_run(int argc, char **argv)
+static int run_load(int argc, char **argv)
 {
-	const char *sub = argc > 0 ? argv[0] : NULL;
-	int err;
+	int err = args(argc, 1, "'load' takes one rules file");
 
-	if (!sub)
-		return usage_err("expected a subcommand: load, reload, status, unload, events or check");
-	if (!strcmp(sub, "check")) {
-		if (argc != 2)
-			return usage_err("'check' takes one rules file");
-		return do_check(argv[1]);
-	}
-	if (!strcmp(sub, "status")) {
-		if (argc != 1)
-			return usage_err("'status' takes no arguments besides -i");
-		return do_status();
-	}
-	if (strcmp(sub, "load") && strcmp(sub, "reload") && strcmp(sub, "unload") && strcmp(sub, "events")) {
-		fprintf(stderr, "vigil firewall: unknown subcommand '%s': load, reload, status, unload, "
-			"events or check\n", sub);
-		return VIGIL_EXIT_USAGE;
-	}
-	if (!o.iface)
-		return usage_err("'-i IFACE' is required");
-	if (strlen(o.iface) >= IF_NAMESIZE || strchr(o.iface, '/') || o.iface[0] == '.')
-		return usage_err("invalid interface name");
-	err = vigil_env_need_bpffs();
-	if (err)
-		return err;
-	if (!strcmp(sub, "load")) {
-		if (argc != 2)
-			return usage_err("'load' takes one rules file");
-		return do_load(argv[1]);
-	}
-	if (!strcmp(sub, "reload")) {
-		if (argc != 2)
-			return usage_err("'reload' takes one rules file");
-		return do_reload(argv[1]);
-	}
-	if (argc != 1)
-		return usage_err("unexpected argument");
-	return !strcmp(sub, "unload") ? do_unload() : do_events();
+	return err ? err : (err = need_iface()) ? err : do_load(argv[0]);
 }
+
+static int run_reload(int argc, char **argv)
+{
+	int err = args(argc, 1, "'reload' takes one rules file");
+
+	return err ? err : (err = need_iface()) ? err : do_reload(argv[0]);
+}
+
+static int run_unload(int argc, char **argv)
+{
+	int err = args(argc, 0, "'unload' takes no arguments besides -i");
+
+	return err ? err : (err = need_iface()) ? err : do_unload();
+}
+
+static int run_events(int argc, char **argv)
+{
+	int err = args(argc, 0, "'events' takes no arguments besides -i");
+
+	return err ? err : (err = need_iface()) ? err : do_events();
+}
+
+static int run_status(int argc, char **argv)
+{
+	int err = args(argc, 0, "'status' takes no arguments besides -i");
+
+	return err ? err : do_status();
+}
+
+static int run_check(int argc, char **argv)
+{
+	int err = args(argc, 1, "'check' takes one rules file");
+
+	return err ? err : do_check(argv[0]);
+}
+
+static const struct vigil_verb fw_verbs[] = {
+	{ "load", run_load, "load a rules file on an interface (foreground, or --persist)",
+	  "-i IFACE [OPTIONS] RULES", load_opts, VC_ROOT },
+	{ "reload", run_reload, "swap a persistent firewall's rules atomically; a bad file changes nothing",
+	  "-i IFACE [OPTIONS] RULES", reload_opts, VC_ROOT },
+	{ "status", run_status, "rules and their counters, of every firewall or one interface",
+	  "[-i IFACE]", status_opts, VC_ROOT },
+	{ "unload", run_unload, "remove a persistent firewall", "-i IFACE", iface_opts, VC_ROOT },
+	{ "events", run_events, "stream a persistent firewall's drop events", "-i IFACE", iface_opts,
+	  VC_ROOT },
+	{ "check", run_check, "parse and compile a rules file (file:line:col errors); loads nothing",
+	  "[--lookup HOW] RULES", check_opts, 0 },
+	{ 0 },
+};
 
 const struct vigil_cmd cmd_firewall = {
 	.name = "firewall",
-	.run = firewall_run,
 	.summary = "XDP firewall from a rules file, with atomic reload (load/reload/status/unload/events/check)",
-	.usage = "load -i IFACE RULES | reload -i IFACE RULES | status [-i IFACE] | unload -i IFACE | "
-		 "events -i IFACE | check RULES",
-	.opts = fw_opts,
+	.cmd_opts = &o,
+	.verbs = fw_verbs,
 	.flags = VC_ROOT,
 	.needs = VIGIL_MECH(VIGIL_M_XDP) | VIGIL_MECH(VIGIL_M_RINGBUF),
 };

@@ -8,33 +8,41 @@
 #include "core/opts.h"
 #include "core/out.h"
 #include "core/session.h"
+#include "core/feature.h"
 #include "core/names.h"
 #include "proc.skel.h"
 
-static struct {
+struct proc_opts {
 	bool exec_only, fork_only, exit_only;
 	bool failed, threads;
-} o;
+};
+
+struct proc_priv {
+	struct vigil_session s;
+	struct proc_bpf *skel;
+};
+
+#define P(f) VOFF(struct proc_opts, f)
 
 static const struct vigil_opt proc_opts[] = {
 	VOPT_SECTION("Events"),
-	{ "exec-only", 0, VO_FLAG, &o.exec_only, NULL, "only exec events" },
-	{ "fork-only", 0, VO_FLAG, &o.fork_only, NULL, "only fork events" },
-	{ "exit-only", 0, VO_FLAG, &o.exit_only, NULL, "only exit events" },
-	{ "failed", 'x', VO_FLAG, &o.failed, NULL, "also show failed execs, with their error" },
-	{ "threads", 'T', VO_FLAG, &o.threads, NULL, "also show thread creation and thread exits" },
+	{ "exec-only", 0, VO_FLAG, P(exec_only), NULL, "only exec events" },
+	{ "fork-only", 0, VO_FLAG, P(fork_only), NULL, "only fork events" },
+	{ "exit-only", 0, VO_FLAG, P(exit_only), NULL, "only exit events" },
+	{ "failed", 'x', VO_FLAG, P(failed), NULL, "also show failed execs, with their error" },
+	{ "threads", 'T', VO_FLAG, P(threads), NULL, "also show thread creation and thread exits" },
 	VOPT_END,
 };
 
 static void col_event(const struct vrow *r, char *buf, size_t n)
 {
-	snprintf(buf, n, "%s", vrow_get(r, "type")->s);
+	snprintf(buf, n, "%s", vrow_s(r, "type"));
 }
 
 /* what differs per event type, in one column */
 static void col_detail(const struct vrow *r, char *buf, size_t n)
 {
-	const char *type = vrow_get(r, "type")->s;
+	const char *type = vrow_s(r, "type");
 	const struct vfield *f;
 	char dur[32];
 	size_t o = 0;
@@ -49,21 +57,21 @@ static void col_detail(const struct vrow *r, char *buf, size_t n)
 		if (o && buf[o - 1] == ' ')
 			o--;
 		buf[o] = 0;
-		if (vrow_get(r, "args_truncated")->b && o + 4 < n)
+		if (vrow_b(r, "args_truncated") && o + 4 < n)
 			snprintf(buf + o, n - o, " ...");
 		if (!o)
-			snprintf(buf, n, "%s", vrow_get(r, "filename")->s);
+			snprintf(buf, n, "%s", vrow_s(r, "filename"));
 	} else if (!strcmp(type, "fork")) {
-		snprintf(buf, n, "child=%llu%s", (unsigned long long)vrow_get(r, "child_pid")->u,
-			 vrow_get(r, "thread")->b ? " (thread)" : "");
+		snprintf(buf, n, "child=%llu%s", (unsigned long long)vrow_u(r, "child_pid"),
+			 vrow_b(r, "thread") ? " (thread)" : "");
 	} else {
-		vigil_fmt_duration(vrow_get(r, "lifetime_ns")->u, dur, sizeof(dur));
+		vigil_fmt_duration(vrow_u(r, "lifetime_ns"), dur, sizeof(dur));
 		f = vrow_get(r, "signal");
 		if (f)
-			snprintf(buf, n, "killed by %s after %s%s", vrow_get(r, "signal_name")->s, dur,
-				 vrow_get(r, "core_dumped")->b ? " (core dumped)" : "");
+			snprintf(buf, n, "killed by %s after %s%s", vrow_s(r, "signal_name"), dur,
+				 vrow_b(r, "core_dumped") ? " (core dumped)" : "");
 		else
-			snprintf(buf, n, "code=%lld after %s", (long long)vrow_get(r, "exit_code")->i, dur);
+			snprintf(buf, n, "code=%lld after %s", (long long)vrow_i(r, "exit_code"), dur);
 	}
 }
 
@@ -80,10 +88,10 @@ static const struct vcol proc_cols[] = {
 
 static int on_event(void *ctx, void *data, size_t size)
 {
+	struct vigil_inst *in = ctx;
 	const struct vigil_hdr *h = data;
 	struct vrow r;
 
-	(void)ctx;
 	vrow_init(&r);
 	switch (h->type) {
 	case VIGIL_EV_EXEC: {
@@ -131,72 +139,96 @@ static int on_event(void *ctx, void *data, size_t size)
 	default:
 		return 0;
 	}
-	return out_row(&r);
+	return out_row(in->sink, &r);
 }
 
-static int proc_run(int argc, char **argv)
+static int proc_check(struct vigil_inst *in)
 {
-	struct vigil_session s;
+	const struct proc_opts *o = in->opts;
+	int only = o->exec_only + o->fork_only + o->exit_only;
+
+	if (only > 1) {
+		vigil_usage_error("--exec-only, --fork-only and --exit-only exclude each other");
+		return VIGIL_EXIT_USAGE;
+	}
+	if (o->failed && only && !o->exec_only) {
+		vigil_usage_error("--failed needs exec events");
+		return VIGIL_EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int proc_start(struct vigil_inst *in)
+{
+	const struct proc_opts *o = in->opts;
+	struct proc_priv *p = in->priv;
+	int only = o->exec_only + o->fork_only + o->exit_only;
+	bool want_exec = !only || o->exec_only;
+	bool want_fork = !only || o->fork_only;
+	bool want_exit = !only || o->exit_only;
 	struct proc_bpf *skel;
-	int only = o.exec_only + o.fork_only + o.exit_only;
-	bool want_exec = !only || o.exec_only;
-	bool want_fork = !only || o.fork_only;
-	bool want_exit = !only || o.exit_only;
 	int err;
 
-	if (argc > 0) {
-		fprintf(stderr, "vigil proc: unexpected argument '%s'\n", argv[0]);
-		return VIGIL_EXIT_USAGE;
-	}
-	if (only > 1) {
-		fprintf(stderr, "vigil proc: --exec-only, --fork-only and --exit-only exclude each other\n");
-		return VIGIL_EXIT_USAGE;
-	}
-	if (o.failed && !want_exec) {
-		fprintf(stderr, "vigil proc: --failed needs exec events\n");
-		return VIGIL_EXIT_USAGE;
-	}
 	/* failed execs come from the syscall tracepoints, which need tracefs */
-	if (o.failed && (err = vigil_env_need_tracefs()))
+	if (o->failed && (err = vigil_env_need_tracefs()))
 		return err;
-
-	skel = proc_bpf__open();
-	err = vigil_session_open(&s, "proc", skel ? skel->skeleton : NULL);
+	skel = p->skel = proc_bpf__open();
+	err = vigil_session_open(&p->s, in, skel ? skel->skeleton : NULL);
 	if (err)
-		goto out;
+		return err;
 	skel->rodata->want_fork = want_fork;
 	skel->rodata->want_exit = want_exit;
-	skel->rodata->want_threads = o.threads;
+	skel->rodata->want_threads = o->threads;
 	bpf_program__set_autoload(skel->progs.proc_exec, want_exec);
 	bpf_program__set_autoload(skel->progs.proc_fork, want_fork);
 	bpf_program__set_autoload(skel->progs.proc_exit, want_exit);
-	bpf_program__set_autoload(skel->progs.proc_enter_execve, o.failed);
-	bpf_program__set_autoload(skel->progs.proc_enter_execveat, o.failed);
-	bpf_program__set_autoload(skel->progs.proc_exit_execve, o.failed);
-	bpf_program__set_autoload(skel->progs.proc_exit_execveat, o.failed);
-	bpf_program__set_autoload(skel->progs.proc_free, o.failed);
-	if (!o.failed) {
+	bpf_program__set_autoload(skel->progs.proc_enter_execve, o->failed);
+	bpf_program__set_autoload(skel->progs.proc_enter_execveat, o->failed);
+	bpf_program__set_autoload(skel->progs.proc_exit_execve, o->failed);
+	bpf_program__set_autoload(skel->progs.proc_exit_execveat, o->failed);
+	bpf_program__set_autoload(skel->progs.proc_free, o->failed);
+	if (!o->failed) {
 		/* unused maps still cost memory: shrink them */
 		bpf_map__set_max_entries(skel->maps.exec_stash, 1);
 	}
+	out_set_columns(in->sink, proc_cols);
+	return vigil_session_start(&p->s, on_event, in);
+}
 
-	out_set_columns(proc_cols);
-	err = vigil_session_start(&s, on_event, NULL);
-	if (err)
-		goto out;
-	out_header();
-	err = vigil_session_loop(&s, NULL, NULL);
-out:
-	err = vigil_session_close(&s, err);
-	proc_bpf__destroy(skel);
+static int proc_stop(struct vigil_inst *in, int err)
+{
+	struct proc_priv *p = in->priv;
+
+	if (p->s.in)
+		err = vigil_session_close(&p->s, err);
+	proc_bpf__destroy(p->skel);
+	p->skel = NULL;
 	return err;
 }
 
+static int proc_sessions(struct vigil_inst *in, struct vigil_session **out, int max)
+{
+	struct proc_priv *p = in->priv;
+
+	out[0] = &p->s;
+	return max > 0 && p->skel ? 1 : 0;
+}
+
+static const struct vigil_feature feat_proc = {
+	.name = "proc",
+	.opts = proc_opts,
+	.opts_size = sizeof(struct proc_opts),
+	.priv_size = sizeof(struct proc_priv),
+	.check = proc_check,
+	.start = proc_start,
+	.stop = proc_stop,
+	.sessions = proc_sessions,
+};
+
 const struct vigil_cmd cmd_proc = {
 	.name = "proc",
-	.run = proc_run,
 	.summary = "trace process exec, fork and exit (execsnoop + exitsnoop in one stream)",
-	.opts = proc_opts,
 	.flags = VC_ROOT | VC_BTF | VC_TRACE,
 	.needs = VIGIL_MECH(VIGIL_M_TP_BTF) | VIGIL_MECH(VIGIL_M_RINGBUF),
+	.feature = &feat_proc,
 };

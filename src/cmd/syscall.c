@@ -5,6 +5,7 @@
  * log2 latency histograms (--hist). What strace -f, strace -c, syscount and
  * bpftrace one-liners are used for, at near-zero overhead.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "core/opts.h"
 #include "core/out.h"
 #include "core/session.h"
+#include "core/feature.h"
 #include "core/syscalls.h"
 #include "syscall.skel.h"
 
@@ -31,18 +33,19 @@
 
 enum sort_key { SORT_CALLS, SORT_ERRORS, SORT_TIME };
 
-static struct {
-	bool count, per_process, hist, failed;
+struct sc_opts {
+	bool count, per_process, hist, failed, latency;
 	uint32_t top;
 	enum sort_key sort;
 	int err;			/* --errno, positive */
 	uint64_t min_latency;
 	bool filter_nr;
 	uint8_t want_nr[VIGIL_SYSCALL_MAX];
-} o;
+};
 
-static int opt_syscall(const char *arg)
+static int opt_syscall(void *base, const char *arg)
 {
+	struct sc_opts *o = base;
 	char *list = strdup(arg), *save = NULL;
 	int err = 0;
 
@@ -52,70 +55,80 @@ static int opt_syscall(const char *arg)
 		const char *near[5];
 		int nr = vigil_syscall_nr(name), n;
 
+		char hint[256] = "";
+		size_t h = 0;
+
 		if (nr >= 0) {
-			o.want_nr[nr] = 1;
-			o.filter_nr = true;
+			o->want_nr[nr] = 1;
+			o->filter_nr = true;
 			continue;
 		}
-		fprintf(stderr, "vigil syscall: unknown syscall '%s'", name);
 		n = vigil_syscall_suggest(name, near, 5);
-		for (int i = 0; i < n; i++)
-			fprintf(stderr, "%s'%s'", i ? ", " : "; did you mean ", near[i]);
-		fprintf(stderr, n ? "?\n" : "\n");
+		for (int i = 0; i < n && h < sizeof(hint); i++)
+			h += snprintf(hint + h, sizeof(hint) - h, "%s'%s'", i ? ", " : "; did you mean ",
+				      near[i]);
+		vigil_usage_error("unknown syscall '%s'%s%s", name, hint, n ? "?" : "");
 		err = -1;
 	}
-	if (!o.filter_nr && !err) {
-		fprintf(stderr, "vigil syscall: '--syscall' needs at least one name\n");
+	if (!o->filter_nr && !err) {
+		vigil_usage_error("'--syscall' needs at least one name");
 		err = -1;
 	}
 	free(list);
 	return err;
 }
 
-static int opt_errno(const char *arg)
+static int opt_errno(void *base, const char *arg)
 {
 	int e = vigil_errno_parse(arg);
 
 	if (e <= 0) {
-		fprintf(stderr, "vigil syscall: unknown errno '%s' (a name such as ENOENT, or a number)\n",
-			arg);
+		vigil_usage_error("unknown errno '%s' (a name such as ENOENT, or a number)", arg);
 		return -1;
 	}
-	o.err = e;
+	((struct sc_opts *)base)->err = e;
 	return 0;
 }
 
-static int opt_sort(const char *arg)
+static int opt_sort(void *base, const char *arg)
 {
+	struct sc_opts *o = base;
+
 	if (!strcmp(arg, "calls"))
-		o.sort = SORT_CALLS;
+		o->sort = SORT_CALLS;
 	else if (!strcmp(arg, "errors"))
-		o.sort = SORT_ERRORS;
+		o->sort = SORT_ERRORS;
 	else if (!strcmp(arg, "time"))
-		o.sort = SORT_TIME;
+		o->sort = SORT_TIME;
 	else {
-		fprintf(stderr, "vigil syscall: invalid sort key '%s': calls, errors or time\n", arg);
+		vigil_usage_error("invalid sort key '%s': calls, errors or time", arg);
 		return -1;
 	}
 	return 0;
 }
+
+#define S(f) VOFF(struct sc_opts, f)
 
 static const struct vigil_opt syscall_opts[] = {
 	VOPT_SECTION("Modes (default: one event per syscall)"),
-	{ "count", 'C', VO_FLAG, &o.count, NULL,
-	  "count in the kernel: calls, errors, total/avg/max latency per syscall" },
-	{ "hist", 0, VO_FLAG, &o.hist, NULL, "log2 latency histogram per syscall" },
-	{ "per-process", 'P', VO_FLAG, &o.per_process, NULL,
+	{ "count", 'C', VO_FLAG, S(count), NULL,
+	  "count in the kernel: calls and errors per syscall (one hook, like syscount)" },
+	{ "latency", 'L', VO_FLAG, S(latency), NULL,
+	  "with --count: also total/avg/max latency (two hooks, like syscount -L)" },
+	{ "hist", 0, VO_FLAG, S(hist), NULL, "log2 latency histogram per syscall" },
+	{ "per-process", 'P', VO_FLAG, S(per_process), NULL,
 	  "with --count or --hist: per process and syscall" },
-	{ "top", 0, VO_U32, &o.top, "N", "with --count or --hist: only the first N rows" },
-	{ "sort", 0, VO_FUNC, NULL, "KEY", "with --count: calls (default), errors or time", opt_sort },
+	{ "top", 0, VO_U32, S(top), "N", "with --count or --hist: only the first N rows" },
+	{ "sort", 0, VO_FUNC, 0, "KEY", "with --count: calls (default), errors or time (needs -L)",
+	  opt_sort },
 	VOPT_SECTION("Syscall filters"),
-	{ "syscall", 's', VO_FUNC, NULL, "NAME[,NAME...]", "only these syscalls (names or numbers)",
+	{ "syscall", 's', VO_FUNC, 0, "NAME[,NAME...]", "only these syscalls (names or numbers)",
 	  opt_syscall },
-	{ "failed", 'x', VO_FLAG, &o.failed, NULL, "only failed calls" },
-	{ "errno", 0, VO_FUNC, NULL, "NAME", "only calls failing with this errno (ENOENT, or 2)",
+	{ "failed", 'x', VO_FLAG, S(failed), NULL, "only failed calls" },
+	{ "errno", 0, VO_FUNC, 0, "NAME", "only calls failing with this errno (ENOENT, or 2)",
 	  opt_errno },
-	{ "min-latency", 0, VO_DURATION, &o.min_latency, "DUR", "only calls that took at least DUR" },
+	{ "min-latency", 0, VO_DURATION, S(min_latency), "DUR", "only calls that took at least DUR",
+	  .max = 3600ull * 1000000000ull },
 	VOPT_END,
 };
 
@@ -201,12 +214,12 @@ static void col_call(const struct vrow *r, char *buf, size_t n)
 	const struct vfield *path = vrow_get(r, "path");
 	const struct vfield *addr = vrow_get(r, "addr");
 	const struct vfield *err = vrow_get(r, "errno");
-	int nr = vrow_get(r, "nr")->u, dec = -1, i = 0;
+	int nr = vrow_u(r, "nr"), dec = -1, i = 0;
 	size_t o = 0;
 
 	if (path || addr)
 		vigil_syscall_decoded_arg(nr, &dec);
-	o += snprintf(buf + o, n - o, "%s(", vrow_get(r, "syscall")->s);
+	o += snprintf(buf + o, n - o, "%s(", vrow_s(r, "syscall"));
 	for (uint32_t s = 0, j = 0; args && j < args->list.len && o < n; j++) {
 		if (args->list.buf[j])
 			continue;
@@ -220,14 +233,14 @@ static void col_call(const struct vrow *r, char *buf, size_t n)
 		i++;
 	}
 	if (o < n)
-		o += snprintf(buf + o, n - o, ") = %lld", (long long)vrow_get(r, "ret")->i);
+		o += snprintf(buf + o, n - o, ") = %lld", (long long)vrow_i(r, "ret"));
 	if (err && o < n)
 		snprintf(buf + o, n - o, " %s", err->s);
 }
 
 static void col_latency(const struct vrow *r, char *buf, size_t n)
 {
-	vigil_fmt_duration(vrow_get(r, "latency_ns")->u, buf, n);
+	vigil_fmt_duration(vrow_u(r, "latency_ns"), buf, n);
 }
 
 static const struct vcol stream_cols[] = {
@@ -246,10 +259,10 @@ static int on_event(void *ctx, void *data, size_t size)
 	char namebuf[24], argbuf[6 * 20], addr[160];
 	const char *data_str = NULL;
 	uint32_t alen = 0;
+	struct vigil_inst *in = ctx;
 	struct vrow r;
 	int argc;
 
-	(void)ctx;
 	if (size < sizeof(*e) || e->hdr.type != VIGIL_EV_SYSCALL)
 		return 0;
 	if (e->data_len && size >= sizeof(struct vigil_syscall_data))
@@ -277,7 +290,7 @@ static int on_event(void *ctx, void *data, size_t size)
 		fmt_sockaddr(data_str, e->data_len, addr, sizeof(addr));
 		vrow_str(&r, "addr", addr);
 	}
-	return out_row(&r);
+	return out_row(in->sink, &r);
 }
 
 /* ---- count and histogram: collect from the maps, then render ------------- */
@@ -296,7 +309,16 @@ struct table {
 	size_t n, cap;
 };
 
-static struct syscall_bpf *skel;
+struct sc_priv {
+	struct vigil_session s;
+	struct syscall_bpf *skel;
+	bool started;
+	enum vigil_sc_mode mode;
+	struct table table, prev;
+	/* errno names and counts of the row being rendered (VF_COUNTS) */
+	const char *ename[MAX_ERRNOS];
+	uint64_t ecount[MAX_ERRNOS];
+};
 
 static int key_cmp(const void *a, const void *b)
 {
@@ -307,12 +329,13 @@ static int key_cmp(const void *a, const void *b)
 	return x->nr < y->nr ? -1 : x->nr > y->nr;
 }
 
-static int row_cmp(const void *a, const void *b)
+static int row_cmp(const void *a, const void *b, void *arg)
 {
 	const struct crow *x = a, *y = b;
+	enum sort_key sort = *(const enum sort_key *)arg;
 	uint64_t vx, vy;
 
-	switch (o.sort) {
+	switch (sort) {
 	case SORT_ERRORS: vx = x->st.errors; vy = y->st.errors; break;
 	case SORT_TIME: vx = x->st.total_ns; vy = y->st.total_ns; break;
 	default: vx = x->st.calls; vy = y->st.calls; break;
@@ -331,13 +354,14 @@ static int err_cmp(const void *a, const void *b)
 }
 
 /* Sum one per-CPU map into rows; fold is called with each key and the summed value. */
-static int collect_map(struct bpf_map *map, size_t vsize,
+static int collect_map(struct sc_priv *p, struct bpf_map *map, size_t vsize,
 		       void (*fold)(struct table *t, const void *key, const void *sum),
 		       struct table *t)
 {
 	int ncpu = libbpf_num_possible_cpus(), fd = bpf_map__fd(map);
 	size_t ksize = bpf_map__key_size(map), stride = (vsize + 7) & ~(size_t)7;
 	char key[32], next[32], *vals = NULL, *sum = NULL;
+	struct syscall_bpf *skel = p->skel;
 	void *prev = NULL;
 	int err = 0;
 
@@ -461,102 +485,130 @@ static void fold_err(struct table *t, const void *key, const void *sum)
 	qsort(r->errs, r->nerrs, sizeof(r->errs[0]), err_cmp);
 }
 
-static int collect(struct table *t)
+static int collect(struct vigil_inst *in, struct table *t)
 {
+	const struct sc_opts *o = in->opts;
+	struct sc_priv *p = in->priv;
 	int err;
 
 	t->n = 0;
-	if (o.hist)
-		return collect_map(skel->maps.sc_hists, sizeof(struct vigil_hist), fold_hist, t);
-	if (o.per_process)
-		err = collect_map(skel->maps.sc_counts, sizeof(struct vigil_sc_stat), fold_stat, t);
+	if (o->hist)
+		return collect_map(p, p->skel->maps.sc_hists, sizeof(struct vigil_hist), fold_hist, t);
+	if (o->per_process)
+		err = collect_map(p, p->skel->maps.sc_counts, sizeof(struct vigil_sc_stat),
+				  fold_stat, t);
 	else
-		err = collect_map(skel->maps.sc_counts_nr, sizeof(struct vigil_sc_stat),
+		err = collect_map(p, p->skel->maps.sc_counts_nr, sizeof(struct vigil_sc_stat),
 				  fold_stat_nr, t);
 	if (err)
 		return err;
 	/* errno breakdowns join their rows by key */
 	qsort(t->rows, t->n, sizeof(t->rows[0]), key_cmp);
-	return collect_map(skel->maps.sc_errors, sizeof(uint64_t), fold_err, t);
+	return collect_map(p, p->skel->maps.sc_errors, sizeof(uint64_t), fold_err, t);
 }
 
-static void row_names(struct crow *r)
+static void row_names(struct sc_priv *p, bool per_process, struct crow *r)
 {
-	if (!o.per_process)
+	if (!per_process)
 		return;
-	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.sc_comms), &r->key.pid, r->comm))
+	if (bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.sc_comms), &r->key.pid, r->comm))
 		snprintf(r->comm, sizeof(r->comm), "?");
 	r->comm[VIGIL_COMM_LEN - 1] = 0;
 }
 
-static void json_head(struct jw *w, const char *type, uint64_t now, bool final,
-		      const struct crow *r, const char *name)
+/* ---- the rows of an interval or of the run ---- */
+
+static void col_dur(const struct vrow *r, char *buf, size_t n, const char *key)
 {
-	jw_record(w, type, now);
-	jw_bool(w, "final", final);
-	if (o.per_process) {
-		jw_u64(w, "pid", r->key.pid);
-		jw_str(w, "comm", r->comm);
-	}
-	jw_str(w, "syscall", name);
-	jw_u64(w, "nr", r->key.nr);
+	vigil_fmt_duration(vrow_u(r, key), buf, n);
 }
 
-static void render_count_row(const struct crow *r, const char *name, uint64_t now, bool final)
+static void col_total(const struct vrow *r, char *buf, size_t n) { col_dur(r, buf, n, "total_ns"); }
+static void col_avg(const struct vrow *r, char *buf, size_t n) { col_dur(r, buf, n, "avg_ns"); }
+static void col_max(const struct vrow *r, char *buf, size_t n) { col_dur(r, buf, n, "max_ns"); }
+
+static void col_hist(const struct vrow *r, char *buf, size_t n)
 {
-	uint64_t avg = r->st.calls ? r->st.total_ns / r->st.calls : 0;
+	const struct vfield *pid = vrow_get(r, "pid");
+	char comm[64] = "";
+	size_t o;
 
-	if (vigil.json) {
-		struct jw w;
-
-		json_head(&w, "syscall_count", now, final, r, name);
-		jw_u64(&w, "calls", r->st.calls);
-		jw_u64(&w, "errors", r->st.errors);
-		jw_u64(&w, "total_ns", r->st.total_ns);
-		jw_u64(&w, "avg_ns", avg);
-		jw_u64(&w, "max_ns", r->st.max_ns);
-		jw_obj(&w, "errnos");
-		for (int i = 0; i < r->nerrs && i < MAX_ERRNOS; i++)
-			jw_u64(&w, vigil_errno_name(r->errs[i].err), r->errs[i].n);
-		jw_end_obj(&w);
-		jw_end_obj(&w);
-		return;
+	if (pid) {
+		vigil_term_escape(vrow_s(r, "comm"), VIGIL_COMM_LEN, comm, sizeof(comm));
+		o = snprintf(buf, n, "syscall = %s  pid = %llu  comm = %s  (%llu calls)\n",
+			     vrow_s(r, "syscall"), (unsigned long long)pid->u, comm,
+			     (unsigned long long)vrow_u(r, "count"));
+	} else {
+		o = snprintf(buf, n, "syscall = %s  (%llu calls)\n", vrow_s(r, "syscall"),
+			     (unsigned long long)vrow_u(r, "count"));
 	}
-	char tot[32], av[32], mx[32], errs[128] = "";
-	size_t eo = 0;
+	if (o < n) {
+		FILE *m = fmemopen(buf + o, n - o, "w");
 
-	vigil_fmt_duration(r->st.total_ns, tot, sizeof(tot));
-	vigil_fmt_duration(avg, av, sizeof(av));
-	vigil_fmt_duration(r->st.max_ns, mx, sizeof(mx));
-	for (int i = 0; i < r->nerrs && i < MAX_ERRNOS && eo < sizeof(errs); i++)
-		eo += snprintf(errs + eo, sizeof(errs) - eo, "%s%s:%llu", i ? " " : "",
-			       vigil_errno_name(r->errs[i].err), (unsigned long long)r->errs[i].n);
-	if (o.per_process)
-		fprintf(vigil.out, "%7u %-16s ", r->key.pid, r->comm);
-	fprintf(vigil.out, "%-20s %10llu %8llu %10s %10s %10s  %s\n", name,
-		(unsigned long long)r->st.calls, (unsigned long long)r->st.errors, tot, av, mx, errs);
+		if (m) {
+			vhist_print(m, vrow_need(r, "buckets", VF_HIST)->hist.slots, "nsecs");
+			fclose(m);
+		}
+	}
 }
 
-static void render_hist_row(const struct crow *r, const char *name, uint64_t now, bool final)
+#define COUNT_COLS(...) \
+	__VA_ARGS__ \
+	{ "SYSCALL", 20, "syscall" }, \
+	{ "CALLS", 10, "calls", NULL, true }, \
+	{ "ERRORS", 8, "errors", NULL, true },
+#define LAT_COLS \
+	{ "TOTAL", 10, NULL, col_total, true }, \
+	{ "AVG", 10, NULL, col_avg, true }, \
+	{ "MAX", 10, NULL, col_max, true },
+#define PROC_COLS { "PID", 7, "pid", NULL, true }, { "COMM", 16, "comm" },
+
+static const struct vcol count_cols[] = { COUNT_COLS() { " ERRNOS", 0, "errnos" }, { 0 } };
+static const struct vcol count_lat_cols[] = { COUNT_COLS() LAT_COLS { " ERRNOS", 0, "errnos" }, { 0 } };
+static const struct vcol count_p_cols[] = { COUNT_COLS(PROC_COLS) { " ERRNOS", 0, "errnos" }, { 0 } };
+static const struct vcol count_p_lat_cols[] = {
+	COUNT_COLS(PROC_COLS) LAT_COLS { " ERRNOS", 0, "errnos" }, { 0 } };
+static const struct vcol hist_cols[] = { { "", 0, NULL, col_hist, false, true }, { 0 } };
+
+static int render_row(struct vigil_inst *in, struct crow *r, const char *name, uint64_t now,
+		      const char *iso, bool final)
 {
-	if (vigil.json) {
-		struct jw w;
+	const struct sc_opts *o = in->opts;
+	struct sc_priv *p = in->priv;
+	struct vrow row;
+	int ne = 0;
 
-		json_head(&w, "syscall_hist", now, final, r, name);
-		jw_str(&w, "unit", "ns");
-		jw_u64(&w, "count", r->st.calls);
-		vhist_json(&w, "buckets", r->slots);
-		jw_end_obj(&w);
-		return;
+	vrow_init(&row);
+	vrow_str(&row, "type", o->hist ? "syscall_hist" : "syscall_count");
+	vrow_u64(&row, "ts", now);
+	vrow_str(&row, "time", iso);
+	vrow_bool(&row, "final", final);
+	if (o->per_process) {
+		vrow_u64(&row, "pid", r->key.pid);
+		vrow_str(&row, "comm", r->comm);
 	}
-	fprintf(vigil.out, "\nsyscall = %s", name);
-	if (o.per_process)
-		fprintf(vigil.out, "  pid = %u  comm = %s", r->key.pid, r->comm);
-	fprintf(vigil.out, "  (%llu calls)\n", (unsigned long long)r->st.calls);
-	vhist_print(vigil.out, r->slots, "nsecs");
+	vrow_str(&row, "syscall", name);
+	vrow_u64(&row, "nr", r->key.nr);
+	if (o->hist) {
+		vrow_str(&row, "unit", "ns");
+		vrow_u64(&row, "count", r->st.calls);
+		vrow_hist(&row, "buckets", r->slots, "nsecs");
+		return out_row(in->sink, &row);
+	}
+	vrow_u64(&row, "calls", r->st.calls);
+	vrow_u64(&row, "errors", r->st.errors);
+	if (o->latency) {
+		vrow_u64(&row, "total_ns", r->st.total_ns);
+		vrow_u64(&row, "avg_ns", r->st.calls ? r->st.total_ns / r->st.calls : 0);
+		vrow_u64(&row, "max_ns", r->st.max_ns);
+	}
+	for (int i = 0; i < r->nerrs && i < MAX_ERRNOS; i++, ne++) {
+		p->ename[i] = vigil_errno_name(r->errs[i].err);
+		p->ecount[i] = r->errs[i].n;
+	}
+	vrow_counts(&row, "errnos", p->ename, p->ecount, ne);
+	return out_row(in->sink, &row);
 }
-
-static struct table table, prev;
 
 /*
  * Turn the cumulative rows of an interval tick into what happened since the
@@ -564,9 +616,9 @@ static struct table table, prev;
  * kernel keeps counting, nothing is reset under its feet), the maximum is the
  * kernel's per-interval one. Rows idle in the interval are dropped.
  */
-static int interval_deltas(struct table *t)
+static int interval_deltas(struct sc_priv *p, struct table *t)
 {
-	struct table snap = { 0 };
+	struct table snap = { 0 }, *prev = &p->prev;
 	size_t kept = 0;
 
 	if (t->n) {
@@ -578,22 +630,22 @@ static int interval_deltas(struct table *t)
 	}
 	for (size_t i = 0; i < t->n; i++) {
 		struct crow *r = &t->rows[i];
-		const struct crow *p = prev.n ? bsearch(&r->key, prev.rows, prev.n,
-							sizeof(*r), key_cmp) : NULL;
+		const struct crow *q = prev->n ? bsearch(&r->key, prev->rows, prev->n,
+							 sizeof(*r), key_cmp) : NULL;
 
 		r->st.max_ns = r->st.imax_ns;
-		if (p) {
+		if (q) {
 			int ne = 0;
 
-			r->st.calls -= p->st.calls;
-			r->st.errors -= p->st.errors;
-			r->st.total_ns -= p->st.total_ns;
+			r->st.calls -= q->st.calls;
+			r->st.errors -= q->st.errors;
+			r->st.total_ns -= q->st.total_ns;
 			for (int s = 0; s < VIGIL_HIST_SLOTS; s++)
-				r->slots[s] -= p->slots[s];
+				r->slots[s] -= q->slots[s];
 			for (int e = 0; e < r->nerrs; e++) {
-				for (int q = 0; q < p->nerrs; q++)
-					if (p->errs[q].err == r->errs[e].err)
-						r->errs[e].n -= p->errs[q].n;
+				for (int k = 0; k < q->nerrs; k++)
+					if (q->errs[k].err == r->errs[e].err)
+						r->errs[e].n -= q->errs[k].n;
 				if (r->errs[e].n)
 					r->errs[ne++] = r->errs[e];
 			}
@@ -604,74 +656,68 @@ static int interval_deltas(struct table *t)
 			t->rows[kept++] = *r;
 	}
 	t->n = kept;
-	free(prev.rows);
-	prev = snap;
+	free(prev->rows);
+	*prev = snap;
 	/* maxima touched from now on belong to the next interval */
-	skel->bss->interval_epoch++;
+	p->skel->bss->interval_epoch++;
 	return 0;
 }
 
-static int render(bool final)
+static int render(struct vigil_inst *in, bool final)
 {
+	const struct sc_opts *o = in->opts;
+	struct sc_priv *p = in->priv;
+	struct table *t = &p->table;
 	uint64_t now = vigil_boot_ns();
+	char iso[40], span[32] = "final, since start";
+	struct vrow tr;
 	char hhmmss[16];
 	size_t n;
 	int err;
 
-	err = collect(&table);
+	err = collect(in, t);
 	if (!err && !final)
-		err = interval_deltas(&table);
+		err = interval_deltas(p, t);
 	if (err) {
 		vigil_error("cannot read the syscall counts: %s", strerror(-err));
 		return VIGIL_EXIT_FAIL;
 	}
-	qsort(table.rows, table.n, sizeof(table.rows[0]), row_cmp);
-	n = o.top && o.top < table.n ? o.top : table.n;
-	if (!vigil.json) {
-		struct vrow r;
-		struct vcol tcol[] = { VCOL_TIME, { 0 } };
+	qsort_r(t->rows, t->n, sizeof(t->rows[0]), row_cmp, (void *)&o->sort);
+	n = o->top && o->top < t->n ? o->top : t->n;
+	vigil_iso_time(now, iso, sizeof(iso));
+	vrow_init(&tr);
+	vrow_u64(&tr, "ts", now);
+	vcol_time(&tr, hhmmss, sizeof(hhmmss));
+	if (!final) {
+		char d[24];
 
-		vrow_init(&r);
-		vrow_u64(&r, "ts", now);
-		tcol[0].fmt(&r, hhmmss, sizeof(hhmmss));
-		char span[32] = "final, since start";
-
-		if (!final) {
-			char d[24];
-
-			vigil_fmt_duration(vigil.interval_ns, d, sizeof(d));
-			snprintf(span, sizeof(span), "last %s", d);
-		}
-		fprintf(vigil.out, "%s%s (%s%s)\n", vigil.interval_ns ? "\n" : "", hhmmss, span,
-			n < table.n ? ", top rows" : "");
-		if (!o.hist) {
-			if (o.per_process)
-				fprintf(vigil.out, "%7s %-16s ", "PID", "COMM");
-			fprintf(vigil.out, "%-20s %10s %8s %10s %10s %10s  %s\n", "SYSCALL", "CALLS",
-				"ERRORS", "TOTAL", "AVG", "MAX", "ERRNOS");
-		}
+		vigil_fmt_duration(in->c.interval_ns, d, sizeof(d));
+		snprintf(span, sizeof(span), "last %s", d);
 	}
+	out_text(in->sink, "%s%s (%s%s)\n", in->c.interval_ns ? "\n" : "", hhmmss, span,
+		 n < t->n ? ", top rows" : "");
+	if (!o->hist)
+		out_header(in->sink);
 	for (size_t i = 0; i < n; i++) {
-		struct crow *r = &table.rows[i];
+		struct crow *r = &t->rows[i];
 		char nb[24];
 		const char *name = vigil_syscall_label(r->key.nr, nb, sizeof(nb));
 
-		row_names(r);
-		if (o.hist)
-			render_hist_row(r, name, now, final);
-		else
-			render_count_row(r, name, now, final);
+		row_names(p, o->per_process, r);
+		if (render_row(in, r, name, now, iso, final) < 0)
+			return -1;
 	}
-	return out_flush() ? -1 : 0;
+	return out_flush(in->sink) ? -1 : 0;
 }
 
-static int on_tick(void *ctx)
+static int sc_tick(struct vigil_inst *in)
 {
-	(void)ctx;
-	return render(false);
+	struct sc_priv *p = in->priv;
+
+	return p->mode == VIGIL_SC_STREAM ? 0 : render(in, false);
 }
 
-static uint64_t overflow(uint32_t which)
+static uint64_t overflow(struct sc_priv *p, uint32_t which)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	uint64_t total = 0;
@@ -680,7 +726,7 @@ static uint64_t overflow(uint32_t which)
 		return 0;
 	uint64_t v[ncpu];
 
-	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.sc_overflow), &which, v))
+	if (bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.sc_overflow), &which, v))
 		return 0;
 	for (int i = 0; i < ncpu; i++)
 		total += v[i];
@@ -689,28 +735,34 @@ static uint64_t overflow(uint32_t which)
 
 /* ---- run ----------------------------------------------------------------- */
 
-static int check_usage(int argc, char **argv)
+static int sc_check(struct vigil_inst *in)
 {
-	if (argc > 0) {
-		fprintf(stderr, "vigil syscall: unexpected argument '%s'\n", argv[0]);
+	const struct sc_opts *o = in->opts;
+
+	if (o->count && o->hist) {
+		vigil_usage_error("--count and --hist exclude each other");
 		return VIGIL_EXIT_USAGE;
 	}
-	if (o.count && o.hist) {
-		fprintf(stderr, "vigil syscall: --count and --hist exclude each other\n");
+	if (!o->count && !o->hist && (o->per_process || o->top)) {
+		vigil_usage_error("--per-process and --top need --count or --hist");
 		return VIGIL_EXIT_USAGE;
 	}
-	if (!o.count && !o.hist && (o.per_process || o.top)) {
-		fprintf(stderr, "vigil syscall: --per-process and --top need --count or --hist\n");
+	if (o->latency && !o->count) {
+		vigil_usage_error("--latency applies to --count (streams and --hist have latency)");
 		return VIGIL_EXIT_USAGE;
 	}
-	if (o.hist && o.sort != SORT_CALLS) {
-		fprintf(stderr, "vigil syscall: --sort applies to --count; histograms are sorted by calls\n");
+	if (o->hist && o->sort != SORT_CALLS) {
+		vigil_usage_error("--sort applies to --count; histograms are sorted by calls");
+		return VIGIL_EXIT_USAGE;
+	}
+	if (o->count && !o->latency && (o->sort == SORT_TIME || o->min_latency)) {
+		vigil_usage_error("--sort time and --min-latency with --count need --latency");
 		return VIGIL_EXIT_USAGE;
 	}
 	return 0;
 }
 
-static void set_decoders(void)
+static void set_decoders(struct syscall_bpf *skel)
 {
 	for (int nr = 0; nr < VIGIL_SYSCALL_MAX; nr++) {
 		int arg;
@@ -728,83 +780,120 @@ static void set_decoders(void)
 	}
 }
 
-static int syscall_run(int argc, char **argv)
+static int sc_start(struct vigil_inst *in)
 {
-	enum vigil_sc_mode mode = o.count ? VIGIL_SC_COUNT : o.hist ? VIGIL_SC_HIST : VIGIL_SC_STREAM;
-	struct vigil_session s;
-	bool started = false;
-	uint64_t n;
+	const struct sc_opts *o = in->opts;
+	struct sc_priv *p = in->priv;
+	enum vigil_sc_mode mode = o->count ? VIGIL_SC_COUNT : o->hist ? VIGIL_SC_HIST : VIGIL_SC_STREAM;
+	/* counts and errors are known at exit alone; only latency needs the entry */
+	bool one_hook = mode == VIGIL_SC_COUNT && !o->latency;
+	struct syscall_bpf *skel;
 	int err;
 
-	err = check_usage(argc, argv);
+	p->mode = mode;
+	skel = p->skel = syscall_bpf__open();
+	err = vigil_session_open(&p->s, in, skel ? skel->skeleton : NULL);
 	if (err)
 		return err;
-
-	skel = syscall_bpf__open();
-	err = vigil_session_open(&s, "syscall", skel ? skel->skeleton : NULL);
-	if (err)
-		goto out;
 	skel->rodata->sc_mode = mode;
-	skel->rodata->per_process = o.per_process;
-	skel->rodata->failed_only = o.failed;
-	skel->rodata->want_errno = o.err;
-	skel->rodata->min_latency_ns = o.min_latency;
+	skel->rodata->per_process = o->per_process;
+	skel->rodata->failed_only = o->failed;
+	skel->rodata->want_errno = o->err;
+	skel->rodata->min_latency_ns = o->min_latency;
 	skel->rodata->self_pid = getpid();
-	skel->rodata->filter_nr = o.filter_nr;
-	skel->rodata->interval_max = mode == VIGIL_SC_COUNT && vigil.interval_ns;
-	memcpy((void *)skel->rodata->want_nr, o.want_nr, sizeof(o.want_nr));
+	skel->rodata->filter_nr = o->filter_nr;
+	skel->rodata->interval_max = mode == VIGIL_SC_COUNT && in->c.interval_ns;
+	memcpy((void *)skel->rodata->want_nr, o->want_nr, sizeof(o->want_nr));
+	bpf_program__set_autoload(skel->progs.sc_enter, !one_hook);
+	bpf_program__set_autoload(skel->progs.sc_exit, !one_hook);
+	bpf_program__set_autoload(skel->progs.sc_task_exit, !one_hook);
+	bpf_program__set_autoload(skel->progs.sc_task_exec, !one_hook);
+	bpf_program__set_autoload(skel->progs.sc_exit_count, one_hook);
+	if (one_hook)
+		bpf_map__set_max_entries(skel->maps.sc_inflight, 1);
 
 	/* maps a mode does not use still cost memory: shrink them to one entry */
 	if (mode != VIGIL_SC_COUNT) {
 		bpf_map__set_max_entries(skel->maps.sc_counts_nr, 1);
 		bpf_map__set_max_entries(skel->maps.sc_errors, 1);
 	}
-	if (mode != VIGIL_SC_COUNT || !o.per_process)
+	if (mode != VIGIL_SC_COUNT || !o->per_process)
 		bpf_map__set_max_entries(skel->maps.sc_counts, 1);
 	else
 		bpf_map__set_max_entries(skel->maps.sc_counts_nr, 1);
 	if (mode != VIGIL_SC_HIST)
 		bpf_map__set_max_entries(skel->maps.sc_hists, 1);
-	if (!o.per_process)
+	if (!o->per_process)
 		bpf_map__set_max_entries(skel->maps.sc_comms, 1);
 	if (mode == VIGIL_SC_STREAM) {
-		set_decoders();
-		if (!vigil.ringbuf_size)
+		set_decoders(skel);
+		if (!in->c.ringbuf_size)
 			bpf_map__set_max_entries(skel->maps.vigil_events, STREAM_RINGBUF_DEFAULT);
 		/* batched wakeups: every 1/32 of the ring, and a drain every 50ms */
 		skel->rodata->wakeup_bytes = bpf_map__max_entries(skel->maps.vigil_events) / 32;
-		s.drain_ns = DRAIN_NS;
-		out_set_columns(stream_cols);
+		p->s.drain_ns = DRAIN_NS;
+		out_set_columns(in->sink, stream_cols);
 	} else {
 		/* nothing is shipped per call: the smallest ring buffer there is */
 		bpf_map__set_max_entries(skel->maps.vigil_events, getpagesize());
+		out_set_columns(in->sink, o->hist ? hist_cols :
+				o->per_process ? (o->latency ? count_p_lat_cols : count_p_cols) :
+				(o->latency ? count_lat_cols : count_cols));
 	}
-
-	err = vigil_session_start(&s, mode == VIGIL_SC_STREAM ? on_event : NULL, NULL);
+	err = vigil_session_start(&p->s, mode == VIGIL_SC_STREAM ? on_event : NULL, in);
 	if (err)
-		goto out;
-	started = true;
-	out_header();
-	err = vigil_session_loop(&s, mode == VIGIL_SC_STREAM ? NULL : on_tick, NULL);
-out:
-	err = vigil_session_close(&s, err);
-	if (started && !err && mode != VIGIL_SC_STREAM && !vigil.broken_pipe)
-		err = render(true) < 0 && !vigil.broken_pipe ? VIGIL_EXIT_FAIL : 0;
-	if (started && (n = overflow(0) + overflow(1)))
+		return err;
+	p->started = true;
+	/* a count table has its header with each interval's rows */
+	if (mode != VIGIL_SC_STREAM)
+		in->sink->header_done = true;
+	return 0;
+}
+
+static int sc_stop(struct vigil_inst *in, int err)
+{
+	struct sc_priv *p = in->priv;
+	uint64_t n;
+
+	if (p->s.in)
+		err = vigil_session_close(&p->s, err);
+	if (p->started && !err && p->mode != VIGIL_SC_STREAM && !in->sink->broken_pipe)
+		err = render(in, true) < 0 && !in->sink->broken_pipe ? VIGIL_EXIT_FAIL : 0;
+	if (p->started && (n = overflow(p, 0) + overflow(p, 1)))
 		vigil_warn("%llu syscalls not traced because a kernel map was full",
 			   (unsigned long long)n);
-	free(table.rows);
-	free(prev.rows);
-	syscall_bpf__destroy(skel);
+	free(p->table.rows);
+	free(p->prev.rows);
+	syscall_bpf__destroy(p->skel);
+	p->skel = NULL;
 	return err;
 }
 
+static int sc_sessions(struct vigil_inst *in, struct vigil_session **out, int max)
+{
+	struct sc_priv *p = in->priv;
+
+	out[0] = &p->s;
+	return max > 0 && p->started ? 1 : 0;
+}
+
+static const struct vigil_feature feat_syscall = {
+	.name = "syscall",
+	.opts = syscall_opts,
+	.opts_size = sizeof(struct sc_opts),
+	.priv_size = sizeof(struct sc_priv),
+	.check = sc_check,
+	.start = sc_start,
+	.tick = sc_tick,
+	.stop = sc_stop,
+	.sessions = sc_sessions,
+};
+
 const struct vigil_cmd cmd_syscall = {
 	.name = "syscall",
-	.run = syscall_run,
 	.summary = "trace, count or histogram syscalls (strace, strace -c, syscount in one)",
-	.opts = syscall_opts,
 	.flags = VC_ROOT | VC_BTF | VC_TRACE,
 	.needs = VIGIL_MECH(VIGIL_M_RAW_TP) | VIGIL_MECH(VIGIL_M_TP_BTF) |
 		 VIGIL_MECH(VIGIL_M_RINGBUF),
+	.feature = &feat_syscall,
 };

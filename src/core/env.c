@@ -175,3 +175,45 @@ int vigil_cgroup_open(const char *arg, int *fd, uint64_t *id, char *resolved, si
 		snprintf(resolved, n, "%s", path);
 	return 0;
 }
+
+int vigil_proc_start_ticks(uint32_t pid, uint64_t *ticks)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long v;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = 0;
+	/* comm may hold spaces and parentheses: fields start after the last ')' */
+	p = strrchr(buf, ')');
+	if (!p)
+		return -EIO;
+	p++;
+	for (int field = 3; field < 22 && p; field++)
+		p = strchr(p + 1, ' ');
+	if (!p || sscanf(p, " %llu", &v) != 1)
+		return -EIO;
+	*ticks = v;
+	return 0;
+}
+
+int vigil_env_for(unsigned int flags)
+{
+	int err;
+
+	if ((flags & VC_ROOT) && (err = vigil_env_check_privileges()))
+		return err;
+	if ((flags & VC_BTF) && (err = vigil_env_check_btf()))
+		return err;
+	if ((flags & VC_BPFFS) && (err = vigil_env_need_bpffs()))
+		return err;
+	return 0;
+}

@@ -11,6 +11,8 @@
 
 /* Each returns 0, or prints an actionable error and returns a vigil exit code. */
 int vigil_env_check_privileges(void);
+/* what a command's flags (VC_ROOT, VC_BTF, VC_BPFFS) need, checked once */
+int vigil_env_for(unsigned int cmd_flags);
 int vigil_env_check_btf(void);
 int vigil_env_need_tracefs(void);	/* mounts it when missing */
 int vigil_tracefs_mount(void);		/* the same without a message: 0 or -errno */
@@ -21,6 +23,8 @@ int vigil_find_mount(const char *fstype, char *buf, size_t n);
 const char *vigil_tracefs_path(void);	/* NULL when not mounted */
 const char *vigil_cgroup2_path(void);	/* NULL when cgroup v2 is not mounted */
 bool vigil_has_cap(int cap);
+/* a process's start time in clock ticks since boot (/proc/PID/stat field 22) */
+int vigil_proc_start_ticks(uint32_t pid, uint64_t *ticks);
 
 /*
  * Resolve a --cgroup argument: an absolute directory inside the cgroup2

@@ -6,6 +6,7 @@
 #include <time.h>
 #include "core/vigil.h"
 #include "core/out.h"
+#include "core/hist.h"
 
 /* ---- JSON writer ---- */
 
@@ -77,32 +78,68 @@ void jw_init(struct jw *w, FILE *f)
 	jfile = f;
 }
 
-void jw_record(struct jw *w, const char *type, uint64_t ts)
+void jw_record(struct jw *w, struct vigil_sink *k, const char *type, uint64_t ts)
 {
 	char iso[40];
 
 	vigil_iso_time(ts, iso, sizeof(iso));
-	jw_init(w, vigil.out);
+	jw_init(w, k->f);
 	jw_obj(w, NULL);
 	jw_str(w, "type", type);
 	jw_u64(w, "ts", ts);
 	jw_str(w, "time", iso);
 }
 
+size_t vigil_utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0];
+	size_t len, i;
+	uint32_t cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2, cp = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3, cp = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4, cp = c & 0x07;
+	else
+		return 0;
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	/* overlong forms, surrogates and values past U+10FFFF are not UTF-8 */
+	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
 static void json_escape(const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t run = 0, i;
+	size_t run = 0, i = 0;
 
-	for (i = 0; i < n && s[i]; i++) {
+	while (i < n && s[i]) {
 		unsigned char c = s[i];
 		char u[6] = { '\\', 'u', '0', '0' };
+		size_t l;
 
 		/* plain bytes are copied in runs: this is the hot path of a stream */
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+			i++;
 			continue;
+		}
+		if (c >= 0x80 && (l = vigil_utf8_seq((const unsigned char *)s + i, n - i))) {
+			i += l;
+			continue;
+		}
 		jb_put(s + run, i - run);
-		run = i + 1;
 		switch (c) {
 		case '"': jb_put("\\\"", 2); break;
 		case '\\': jb_put("\\\\", 2); break;
@@ -110,11 +147,16 @@ static void json_escape(const char *s, size_t n)
 		case '\r': jb_put("\\r", 2); break;
 		case '\t': jb_put("\\t", 2); break;
 		default:
-			/* control bytes, and kernel strings are bytes, not UTF-8: keep JSON valid */
+			if (c >= 0x80) {
+				/* not UTF-8: U+DC80..U+DCFF, reversible (surrogateescape) */
+				u[2] = 'd';
+				u[3] = 'c';
+			}
 			u[4] = hex[c >> 4];
 			u[5] = hex[c & 15];
 			jb_put(u, 6);
 		}
+		run = ++i;
 	}
 	jb_put(s + run, i - run);
 }
@@ -238,9 +280,10 @@ static struct vfield *vrow_add(struct vrow *r, const char *key, enum vf_kind kin
 {
 	static struct vfield overflow;
 
-	/* a command adding more than VROW_MAX fields is a programming error */
-	if (r->n >= VROW_MAX)
+	if (r->n >= VROW_MAX) {
+		vigil_bug("row over its limit of %d fields at '%s'", VROW_MAX, key);
 		return &overflow;
+	}
 	r->f[r->n].key = key;
 	r->f[r->n].kind = kind;
 	return &r->f[r->n++];
@@ -260,12 +303,49 @@ void vrow_strlist(struct vrow *r, const char *key, const char *buf, uint32_t len
 	f->list.len = len;
 }
 
+void vrow_hist(struct vrow *r, const char *key, const uint64_t *slots, const char *unit)
+{
+	struct vfield *f = vrow_add(r, key, VF_HIST);
+
+	f->hist.slots = slots;
+	f->hist.unit = unit;
+}
+
+void vrow_counts(struct vrow *r, const char *key, const char *const *names, const uint64_t *vals,
+		 uint32_t n)
+{
+	struct vfield *f = vrow_add(r, key, VF_COUNTS);
+
+	f->counts.names = names;
+	f->counts.vals = vals;
+	f->counts.n = n;
+}
+
 const struct vfield *vrow_get(const struct vrow *r, const char *key)
 {
 	for (int i = 0; i < r->n; i++)
 		if (!strcmp(r->f[i].key, key))
 			return &r->f[i];
 	return NULL;
+}
+
+const struct vfield *vrow_need(const struct vrow *r, const char *key, enum vf_kind kind)
+{
+	static const uint64_t zero_slots[VIGIL_HIST_SLOTS];
+	static struct vfield empty;
+	const struct vfield *f = vrow_get(r, key);
+
+	if (f && f->kind == kind)
+		return f;
+	vigil_bug("row has no %s field '%s'", f ? "such kind of" : "", key);
+	memset(&empty, 0, sizeof(empty));
+	empty.key = key;
+	empty.kind = kind;
+	if (kind == VF_STR)
+		empty.s = "";
+	if (kind == VF_HIST)
+		empty.hist.slots = zero_slots;
+	return &empty;
 }
 
 void vrow_hdr(struct vrow *r, const char *type, const struct vigil_hdr *h)
@@ -284,11 +364,42 @@ void vrow_hdr(struct vrow *r, const char *type, const struct vigil_hdr *h)
 
 /* ---- rendering ---- */
 
-static const struct vcol *columns;
-
-void out_set_columns(const struct vcol *cols)
+size_t vigil_term_escape(const char *s, size_t len, char *buf, size_t n)
 {
-	columns = cols;
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0, i = 0;
+
+	if (!n)
+		return 0;
+	while (i < len && s[i] && o + 1 < n) {
+		unsigned char c = s[i];
+		size_t l = 1;
+
+		if (c >= 0x80)
+			l = vigil_utf8_seq((const unsigned char *)s + i, len - i);
+		/* C1 controls (U+0080..U+009F, CSI among them) reach terminals too */
+		if (c >= 0x20 && c != 0x7f && l && !(c == 0xc2 && (unsigned char)s[i + 1] < 0xa0)) {
+			if (o + l >= n)
+				break;
+			memcpy(buf + o, s + i, l);
+			o += l;
+			i += l;
+			continue;
+		}
+		if (o + 4 >= n)
+			break;
+		buf[o++] = '\\';
+		if (c == '\n' || c == '\t' || c == '\r') {
+			buf[o++] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
+		} else {
+			buf[o++] = 'x';
+			buf[o++] = hex[c >> 4];
+			buf[o++] = hex[c & 15];
+		}
+		i++;
+	}
+	buf[o] = 0;
+	return o;
 }
 
 static void field_text(const struct vfield *f, char *buf, size_t n)
@@ -320,28 +431,81 @@ static void field_text(const struct vfield *f, char *buf, size_t n)
 		buf[o] = 0;
 		break;
 	}
+	case VF_COUNTS: {
+		size_t o = 0;
+
+		buf[0] = 0;
+		for (uint32_t i = 0; i < f->counts.n && o < n; i++)
+			o += snprintf(buf + o, n - o, "%s%s:%llu", i ? " " : "", f->counts.names[i],
+				      (unsigned long long)f->counts.vals[i]);
+		break;
+	}
+	case VF_HIST: {
+		FILE *m = fmemopen(buf, n, "w");
+
+		buf[0] = 0;
+		if (m) {
+			vhist_print(m, f->hist.slots, f->hist.unit);
+			fclose(m);
+		}
+		break;
+	}
 	}
 }
 
-void out_header(void)
+void out_sink_init(struct vigil_sink *k, FILE *f, bool json)
 {
-	if (vigil.json || !columns)
-		return;
-	for (const struct vcol *c = columns; c->title; c++) {
-		if (c->width)
-			fprintf(vigil.out, c->right ? "%*s " : "%-*s ", c->width, c->title);
-		else
-			fprintf(vigil.out, "%s", c->title);
+	memset(k, 0, sizeof(*k));
+	k->f = f;
+	k->json = json;
+	if (json) {
+		struct jw w;
+
+		jw_record(&w, k, "schema", vigil_boot_ns());
+		jw_u64(&w, "version", VIGIL_SCHEMA_VERSION);
+		jw_str(&w, "vigil", VIGIL_VERSION);
+		jw_end_obj(&w);
+		out_flush(k);
 	}
-	fputc('\n', vigil.out);
-	fflush(vigil.out);
 }
 
-static void row_json(const struct vrow *r)
+void out_set_columns(struct vigil_sink *k, const struct vcol *cols)
+{
+	k->cols = cols;
+	k->header_done = false;
+}
+
+void out_header(struct vigil_sink *k)
+{
+	if (k->json || !k->cols)
+		return;
+	for (const struct vcol *c = k->cols; c->title; c++) {
+		if (c->width)
+			fprintf(k->f, c->right ? "%*s " : "%-*s ", c->width, c->title);
+		else
+			fprintf(k->f, "%s", c->title);
+	}
+	fputc('\n', k->f);
+	k->header_done = true;
+	out_flush(k);
+}
+
+void out_text(struct vigil_sink *k, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (k->json)
+		return;
+	va_start(ap, fmt);
+	vfprintf(k->f, fmt, ap);
+	va_end(ap);
+}
+
+static void row_json(struct vigil_sink *k, const struct vrow *r)
 {
 	struct jw w;
 
-	jw_init(&w, vigil.out);
+	jw_init(&w, k->f);
 	jw_obj(&w, NULL);
 	for (int i = 0; i < r->n; i++) {
 		const struct vfield *f = &r->f[i];
@@ -352,6 +516,13 @@ static void row_json(const struct vrow *r)
 		case VF_S64: jw_s64(&w, f->key, f->i); break;
 		case VF_BOOL: jw_bool(&w, f->key, f->b); break;
 		case VF_DOUBLE: jw_double(&w, f->key, f->d); break;
+		case VF_HIST: vhist_json(&w, f->key, f->hist.slots); break;
+		case VF_COUNTS:
+			jw_obj(&w, f->key);
+			for (uint32_t i = 0; i < f->counts.n; i++)
+				jw_u64(&w, f->counts.names[i], f->counts.vals[i]);
+			jw_end_obj(&w);
+			break;
 		case VF_STRLIST: {
 			uint32_t s = 0;
 
@@ -373,54 +544,59 @@ static void row_json(const struct vrow *r)
 	jw_end_obj(&w);
 }
 
-static void row_table(const struct vrow *r)
+static void row_table(struct vigil_sink *k, const struct vrow *r)
 {
-	char buf[4096];
+	char buf[8192], esc[8192];
+	const struct vfield *f;
 
-	for (const struct vcol *c = columns; c && c->title; c++) {
+	for (const struct vcol *c = k->cols; c && c->title; c++) {
+		f = c->fmt ? NULL : vrow_get(r, c->key);
 		if (c->fmt)
 			c->fmt(r, buf, sizeof(buf));
 		else
-			field_text(vrow_get(r, c->key), buf, sizeof(buf));
+			field_text(f, buf, sizeof(buf));
+		/* a histogram is a block of lines of vigil's own: printed as is */
+		if ((f && f->kind == VF_HIST) || c->raw) {
+			fputs(buf, k->f);
+			continue;
+		}
+		/* argv, comm and paths come from other users: they cannot forge rows */
+		vigil_term_escape(buf, sizeof(buf), esc, sizeof(esc));
 		if (c->width)
-			fprintf(vigil.out, c->right ? "%*s " : "%-*s ", c->width, buf);
+			fprintf(k->f, c->right ? "%*s " : "%-*s ", c->width, esc);
 		else
-			fputs(buf, vigil.out);
+			fputs(esc, k->f);
 	}
-	fputc('\n', vigil.out);
+	fputc('\n', k->f);
 }
 
-static bool defer_flush;
-
-void out_defer_flush(bool on)
+int out_row(struct vigil_sink *k, const struct vrow *r)
 {
-	defer_flush = on;
-}
-
-int out_row(const struct vrow *r)
-{
-	if (vigil.json)
-		row_json(r);
+	k->rows++;
+	if (k->json)
+		row_json(k, r);
 	else
-		row_table(r);
+		row_table(k, r);
 	/*
 	 * Flushed per event, so consumers (tail -f, log shippers) see it now;
 	 * or, when the event loop flushes after each ring buffer batch, per
 	 * batch: one write() per burst instead of one per event.
 	 */
-	if (defer_flush)
-		return ferror(vigil.out) ? out_flush() : 0;
-	return out_flush();
+	if (k->defer)
+		return ferror(k->f) ? out_flush(k) : 0;
+	return out_flush(k);
 }
 
-int out_flush(void)
+int out_flush(struct vigil_sink *k)
 {
-	if (fflush(vigil.out) == 0 && !ferror(vigil.out))
+	if (k->broken_pipe || k->err)
+		return -1;
+	if (fflush(k->f) == 0 && !ferror(k->f))
 		return 0;
 	if (errno == EPIPE)
-		vigil.broken_pipe = true;
-	else if (!vigil.out_errno)
-		vigil.out_errno = errno ? errno : EIO;
+		k->broken_pipe = true;
+	else
+		k->err = errno ? errno : EIO;
 	return -1;
 }
 
@@ -505,27 +681,57 @@ static void vmsg(const char *prefix, const char *fmt, va_list ap)
 	fputc('\n', stderr);
 }
 
+static void error_record(const char *kind, const char *msg)
+{
+	struct jw w;
+
+	if (!vigil.json || !vigil.out)
+		return;
+	jw_init(&w, vigil.out);
+	jw_obj(&w, NULL);
+	jw_str(&w, "type", "error");
+	jw_str(&w, "kind", kind);
+	jw_str(&w, "message", msg);
+	jw_end_obj(&w);
+	fflush(vigil.out);
+}
+
 void vigil_error(const char *fmt, ...)
 {
+	char msg[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vmsg("", fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (vigil.json && vigil.out) {
-		char msg[1024];
-		struct jw w;
+	fprintf(stderr, "vigil: %s\n", msg);
+	error_record("runtime", msg);
+}
 
-		va_start(ap, fmt);
-		vsnprintf(msg, sizeof(msg), fmt, ap);
-		va_end(ap);
-		jw_init(&w, vigil.out);
-		jw_obj(&w, NULL);
-		jw_str(&w, "type", "error");
-		jw_str(&w, "message", msg);
-		jw_end_obj(&w);
-		fflush(vigil.out);
-	}
+void vigil_usage_error(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "vigil %s: %s\n", vigil.cmd ? vigil.cmd : "", msg);
+	error_record("usage", msg);
+}
+
+void vigil_bug(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	vigil.bugs++;
+	fprintf(stderr, "vigil: internal error: %s\n", msg);
+	if (getenv("VIGIL_STRICT"))
+		abort();
 }
 
 void vigil_warn(const char *fmt, ...)

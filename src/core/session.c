@@ -9,7 +9,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/signalfd.h>
-#include <sys/timerfd.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -18,6 +18,8 @@
 #include "core/names.h"
 #include "core/out.h"
 #include "core/session.h"
+#include "core/feature.h"
+#include "core/loop.h"
 
 /* ---- libbpf messages ---- */
 
@@ -194,49 +196,54 @@ static struct bpf_prog_skeleton *skel_prog(struct bpf_object_skeleton *s, int i)
 
 /* ---- session ---- */
 
+/* set while the exit drain runs: a second SIGINT/SIGTERM or the limit cuts it */
+static volatile sig_atomic_t drain_cut;
+
 /* every record passes here, so "received" is counted in one place */
 static int session_sample(void *ctx, void *data, size_t size)
 {
 	struct vigil_session *s = ctx;
 
+	if (drain_cut)
+		return -EINTR;
 	s->received++;
 	return s->on_event(s->on_event_ctx, data, size);
 }
 
-int vigil_session_open(struct vigil_session *s, const char *name,
+static void session_init(struct vigil_session *s, struct vigil_inst *in)
+{
+	memset(s, 0, sizeof(*s));
+	s->name = in->name;
+	s->in = in;
+	s->rb_fd = s->drainfd = s->lost_fd = -1;
+}
+
+int vigil_session_open(struct vigil_session *s, struct vigil_inst *in,
 		       struct bpf_object_skeleton *skel)
 {
 	struct bpf_map *rb;
-	sigset_t mask;
 	int err;
 
-	memset(s, 0, sizeof(*s));
-	s->name = name;
-	s->epfd = s->sigfd = s->tickfd = s->endfd = s->drainfd = -1;
+	session_init(s, in);
 	if (!skel) {
-		vigil_error("cannot open the BPF object of '%s': %s", name, strerror(errno));
+		vigil_error("cannot open the BPF object of '%s': %s", s->name, strerror(errno));
 		return VIGIL_EXIT_FAIL;
 	}
 	s->skel = skel;
 	s->obj = *skel->obj;
 
-	/* a Ctrl-C from now on is read by the loop and ends it cleanly */
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-
-	err = vigil_rodata_set(s->obj, "vigil_filter", &vigil.filter, sizeof(vigil.filter));
+	err = vigil_rodata_set(s->obj, "vigil_filter", &in->c.filter, sizeof(in->c.filter));
 	if (err) {
-		vigil_error("BPF object of '%s' has no usable 'vigil_filter': %s", name, strerror(-err));
+		vigil_error("BPF object of '%s' has no usable 'vigil_filter': %s", s->name,
+			    strerror(-err));
 		return VIGIL_EXIT_FAIL;
 	}
 	rb = bpf_object__find_map_by_name(s->obj, "vigil_events");
-	if (rb && vigil.ringbuf_size) {
-		err = bpf_map__set_max_entries(rb, vigil.ringbuf_size);
+	if (rb && in->c.ringbuf_size) {
+		err = bpf_map__set_max_entries(rb, in->c.ringbuf_size);
 		if (err) {
 			vigil_error("cannot size the ring buffer to %llu bytes: %s",
-				    (unsigned long long)vigil.ringbuf_size, strerror(-err));
+				    (unsigned long long)in->c.ringbuf_size, strerror(-err));
 			return VIGIL_EXIT_USAGE;
 		}
 	}
@@ -246,15 +253,16 @@ int vigil_session_open(struct vigil_session *s, const char *name,
 /* the cgroup filter map, then the command's own preparation */
 static int session_prepare(struct vigil_session *s)
 {
+	struct vigil_common *c = &s->in->c;
 	struct bpf_map *map;
 
-	if (vigil.filter.flags & VIGIL_F_CGROUP) {
+	if (c->filter.flags & VIGIL_F_CGROUP) {
 		__u32 zero = 0;
 
 		map = bpf_object__find_map_by_name(s->obj, "vigil_cgroup");
-		if (!map || bpf_map__update_elem(map, &zero, sizeof(zero), &vigil.cgroup_fd,
-						 sizeof(vigil.cgroup_fd), BPF_ANY)) {
-			vigil_error("cannot set the cgroup filter '%s': %s", vigil.cgroup_path,
+		if (!map || bpf_map__update_elem(map, &zero, sizeof(zero), &c->cgroup_fd,
+						 sizeof(c->cgroup_fd), BPF_ANY)) {
+			vigil_error("cannot set the cgroup filter '%s': %s", c->cgroup_path,
 				    strerror(errno));
 			return VIGIL_EXIT_FAIL;
 		}
@@ -343,27 +351,90 @@ static void report_mechs(struct vigil_session *s)
 	vigil_debug("%s: uses %s", s->name, o ? list : "no kernel programs");
 }
 
+static int rb_consume(struct vigil_session *s)
+{
+	int err = ring_buffer__consume(s->rb);
+
+	/* rows are flushed per batch (the sink defers) */
+	if (err >= 0 && out_flush(s->in->sink))
+		err = -EIO;
+	if (err < 0) {
+		struct vigil_sink *k = s->in->sink;
+
+		/* a callback's negative return: output is gone or broken */
+		if (k->broken_pipe)
+			return 0;	/* a reader that went away ends the run quietly */
+		if (k->err) {
+			vigil_error("cannot write output: %s", strerror(k->err));
+			return VIGIL_EXIT_FAIL;
+		}
+		vigil_error("ring buffer consumer of '%s' failed: %s", s->name, strerror(-err));
+		return VIGIL_EXIT_FAIL;
+	}
+	return 0;
+}
+
+static int rb_ready(void *ctx, int fd, uint32_t events)
+{
+	struct vigil_session *s = ctx;
+	int r = rb_consume(s);
+
+	(void)fd;
+	(void)events;
+	if (!r && s->in->sink->broken_pipe)
+		vigil_loop_stop(s->in->loop, 0);
+	return r;
+}
+
+static int rb_register(struct vigil_session *s, ring_buffer_sample_fn on_event, void *ctx,
+		       int map_fd)
+{
+	int err;
+
+	s->on_event = on_event;
+	s->on_event_ctx = ctx;
+	s->streams = true;
+	s->rb = ring_buffer__new(map_fd, session_sample, s, NULL);
+	if (!s->rb) {
+		vigil_error("cannot open the ring buffer of '%s': %s", s->name, strerror(errno));
+		return VIGIL_EXIT_FAIL;
+	}
+	s->in->sink->defer = true;
+	s->rb_fd = ring_buffer__epoll_fd(s->rb);
+	err = vigil_loop_add(s->in->loop, s->rb_fd, EPOLLIN, rb_ready, s);
+	if (!err && s->drain_ns) {
+		s->drainfd = vigil_loop_timer(s->in->loop, s->drain_ns, true, rb_ready, s);
+		err = s->drainfd < 0 ? s->drainfd : 0;
+	}
+	if (err) {
+		vigil_error("cannot watch the ring buffer of '%s': %s", s->name, strerror(-err));
+		return VIGIL_EXIT_FAIL;
+	}
+	return 0;
+}
+
 /* the ring buffer (when the object streams) and the status line */
 static int session_ready(struct vigil_session *s, ring_buffer_sample_fn on_event, void *ctx,
 			 uint64_t t0)
 {
 	struct bpf_map *map = bpf_object__find_map_by_name(s->obj, "vigil_events");
 	char took[32];
+	int err;
 
-	if (map && on_event) {
-		s->on_event = on_event;
-		s->on_event_ctx = ctx;
-		s->rb = ring_buffer__new(bpf_map__fd(map), session_sample, s, NULL);
-		if (!s->rb) {
-			vigil_error("cannot open the ring buffer: %s", strerror(errno));
-			return VIGIL_EXIT_FAIL;
-		}
-		out_defer_flush(true);
-	}
+	if (map && on_event && (err = rb_register(s, on_event, ctx, bpf_map__fd(map))))
+		return err;
 	report_mechs(s);
 	vigil_fmt_duration(vigil_mono_ns() - t0, took, sizeof(took));
 	vigil_info("%s: %d programs attached in %s; ctrl-c to end", s->name, s->attached, took);
 	return 0;
+}
+
+int vigil_session_open_rb(struct vigil_session *s, struct vigil_inst *in, int rb_map_fd,
+			  int lost_map_fd, ring_buffer_sample_fn on_event, void *ctx)
+{
+	session_init(s, in);
+	s->lost_fd = lost_map_fd;
+	return rb_register(s, on_event, ctx, rb_map_fd);
 }
 
 int vigil_session_start(struct vigil_session *s, ring_buffer_sample_fn on_event, void *ctx)
@@ -450,7 +521,7 @@ static int path_seen(struct vigil_session *s, const struct vigil_mech_plan *plan
 		snprintf(why, n, "check: no usable 'vigil_seen' map: %s", strerror(errno));
 		return EINVAL;
 	}
-	plan->trigger();
+	plan->trigger(s->in);
 	for (k = 1; k <= (__u32)nseen && !err; k++) {
 		if (bpf_map__lookup_elem(map, &k, sizeof(k), &hits, sizeof(hits), 0)) {
 			err = errno;
@@ -474,15 +545,16 @@ static int path_seen(struct vigil_session *s, const struct vigil_mech_plan *plan
  * else a positive errno with the reason in why, s closed and the object
  * destroyed. Fatal problems that no other path would avoid return -exit code.
  */
-static int path_try(struct vigil_session *s, const char *name, const struct vigil_mech_plan *plan,
+static int path_try(struct vigil_session *s, struct vigil_inst *in, const struct vigil_mech_plan *plan,
 		    const struct vigil_mech_path *path, char *why, size_t n)
 {
+	const char *name = in->name;
 	struct bpf_program *failed = NULL;
 	int err;
 
-	err = vigil_session_open(s, name, plan->open(path));
+	err = vigil_session_open(s, in, plan->open(in, path));
 	if (err) {
-		plan->destroy();
+		plan->destroy(in);
 		return -err;
 	}
 	path_autoload(plan, path, s->obj);
@@ -499,7 +571,7 @@ static int path_try(struct vigil_session *s, const char *name, const struct vigi
 	err = session_prepare(s);
 	if (err) {
 		vigil_session_close(s, err);
-		plan->destroy();
+		plan->destroy(in);
 		return -err;
 	}
 	err = session_attach(s, &failed);
@@ -513,7 +585,7 @@ static int path_try(struct vigil_session *s, const char *name, const struct vigi
 fail:
 	vigil_debug("%s: cannot use %s: %s", name, path->name, why);
 	vigil_session_close(s, VIGIL_EXIT_FAIL);
-	plan->destroy();
+	plan->destroy(in);
 	return err;
 }
 
@@ -526,8 +598,9 @@ static const struct vigil_mech_path *plan_find(const struct vigil_mech_plan *pla
 }
 
 /* try the paths in order; c->path is the one left open in s, or NULL */
-static int plan_choose(struct vigil_session *s, const char *name, const struct vigil_mech_plan *plan,
-		       const char *forced, struct vigil_mech_choice *c)
+static int plan_choose(struct vigil_session *s, struct vigil_inst *in,
+		       const struct vigil_mech_plan *plan, const char *forced,
+		       struct vigil_mech_choice *c)
 {
 	size_t o = 0;
 
@@ -540,7 +613,7 @@ static int plan_choose(struct vigil_session *s, const char *name, const struct v
 
 		if (forced && strcmp(p->name, forced))
 			continue;
-		err = path_try(s, name, plan, p, why, sizeof(why));
+		err = path_try(s, in, plan, p, why, sizeof(why));
 		if (err < 0)
 			return -err;
 		if (!err) {
@@ -558,17 +631,19 @@ static int plan_choose(struct vigil_session *s, const char *name, const struct v
 	return 0;
 }
 
-static void report_choice(const char *name, const struct vigil_mech_choice *c)
+static void report_choice(struct vigil_inst *in, const struct vigil_mech_choice *c)
 {
+	const char *name = in->name;
+
 	if (c->why[0])
 		vigil_debug("%s: mechanism %s (%s); %s", name, c->path->name, c->path->hooks, c->why);
 	else
 		vigil_debug("%s: mechanism %s (%s)%s", name, c->path->name, c->path->hooks,
 			    c->forced ? ", as asked" : "");
-	if (vigil.json) {
+	if (in->sink->json) {
 		struct jw w;
 
-		jw_record(&w, "mechanism", vigil_boot_ns());
+		jw_record(&w, in->sink, "mechanism", vigil_boot_ns());
 		jw_str(&w, "command", name);
 		jw_str(&w, "mechanism", c->path->name);
 		jw_str(&w, "hooks", c->path->hooks);
@@ -576,21 +651,20 @@ static void report_choice(const char *name, const struct vigil_mech_choice *c)
 		if (c->why[0])
 			jw_str(&w, "fallback_reason", c->why);
 		jw_end_obj(&w);
-		out_flush();
+		out_flush(in->sink);
 	}
 }
 
-int vigil_session_start_plan(struct vigil_session *s, const char *name,
+int vigil_session_start_plan(struct vigil_session *s, struct vigil_inst *in,
 			     const struct vigil_mech_plan *plan, ring_buffer_sample_fn on_event,
 			     void *ctx, struct vigil_mech_choice *c)
 {
-	const char *forced = vigil.mechanism && strcmp(vigil.mechanism, "auto") ?
-			     vigil.mechanism : NULL;
+	const char *mech = in->c.mechanism, *name = in->name;
+	const char *forced = mech && strcmp(mech, "auto") ? mech : NULL;
 	uint64_t t0 = vigil_mono_ns();
 	int err;
 
-	memset(s, 0, sizeof(*s));
-	s->epfd = s->sigfd = s->tickfd = s->endfd = s->drainfd = -1;
+	session_init(s, in);
 	if (forced && !plan_find(plan, forced)) {
 		size_t o = 0;
 		char names[128] = "auto";
@@ -602,7 +676,7 @@ int vigil_session_start_plan(struct vigil_session *s, const char *name,
 		vigil_error("unknown mechanism '%s' for '%s': %s", forced, name, names);
 		return VIGIL_EXIT_USAGE;
 	}
-	err = plan_choose(s, name, plan, forced, c);
+	err = plan_choose(s, in, plan, forced, c);
 	if (err)
 		return err;
 	if (!c->path) {
@@ -616,196 +690,155 @@ int vigil_session_start_plan(struct vigil_session *s, const char *name,
 		return missing_feature(c->err) || c->err == EINVAL ? VIGIL_EXIT_UNSUPPORTED :
 								      VIGIL_EXIT_FAIL;
 	}
-	report_choice(name, c);
+	report_choice(in, c);
 	err = session_ready(s, on_event, ctx, t0);
 	if (err) {
 		vigil_session_close(s, err);
-		plan->destroy();
+		plan->destroy(in);
 	}
 	return err;
 }
 
-void vigil_mech_plan_probe(const char *name, const struct vigil_mech_plan *plan,
+void vigil_mech_plan_probe(struct vigil_inst *in, const struct vigil_mech_plan *plan,
 			   struct vigil_mech_choice *c)
 {
-	struct vigil_session s = { .epfd = -1, .sigfd = -1, .tickfd = -1, .endfd = -1, .drainfd = -1 };
-	sigset_t old;
+	struct vigil_session s;
 
-	/* session_open blocks SIGINT/SIGTERM for a command's loop; doctor has none */
-	sigprocmask(SIG_BLOCK, NULL, &old);
-	if (plan_choose(&s, name, plan, NULL, c) == 0 && c->path) {
+	session_init(&s, in);
+	if (plan_choose(&s, in, plan, NULL, c) == 0 && c->path) {
 		vigil_session_close(&s, VIGIL_EXIT_FAIL);
-		plan->destroy();
+		plan->destroy(in);
 	}
 	vigil_libbpf_log_clear();
-	sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
-uint64_t vigil_session_lost(struct vigil_session *s)
+static uint64_t percpu_sum(int fd)
 {
-	struct bpf_map *map = bpf_object__find_map_by_name(s->obj, "vigil_lost");
 	int ncpu = libbpf_num_possible_cpus();
 	uint64_t total = 0;
 	__u32 zero = 0;
 
-	if (!map || ncpu <= 0)
+	if (fd < 0 || ncpu <= 0)
 		return 0;
 	uint64_t vals[ncpu];
 
-	if (bpf_map__lookup_elem(map, &zero, sizeof(zero), vals, sizeof(vals), 0))
+	if (bpf_map_lookup_elem(fd, &zero, vals))
 		return 0;
 	for (int i = 0; i < ncpu; i++)
 		total += vals[i];
 	return total;
 }
 
-int vigil_session_watch_fd(struct vigil_session *s, int fd, int (*fn)(void *ctx), void *ctx)
+uint64_t vigil_session_lost(struct vigil_session *s)
 {
-	if (s->nwatch == (int)(sizeof(s->watch) / sizeof(s->watch[0])))
-		return -ENOSPC;
-	s->watch[s->nwatch].fd = fd;
-	s->watch[s->nwatch].fn = fn;
-	s->watch[s->nwatch].ctx = ctx;
-	s->nwatch++;
-	return 0;
-}
+	struct bpf_map *map;
 
-static int arm_timer(int *fd, uint64_t ns, bool periodic)
-{
-	struct itimerspec its = {
-		.it_value = { ns / 1000000000ull, ns % 1000000000ull },
-	};
-
-	if (periodic)
-		its.it_interval = its.it_value;
-	*fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (*fd < 0 || timerfd_settime(*fd, 0, &its, NULL))
-		return -errno;
-	return 0;
-}
-
-static int ep_add(int epfd, int fd)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
-
-	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+	if (!s->obj)
+		return percpu_sum(s->lost_fd);
+	map = bpf_object__find_map_by_name(s->obj, "vigil_lost");
+	return map ? percpu_sum(bpf_map__fd(map)) : 0;
 }
 
 static void report_lost(struct vigil_session *s, bool final)
 {
+	struct vigil_sink *k = s->in->sink;
 	uint64_t lost = vigil_session_lost(s);
 
 	if (!final && lost == s->lost_reported)
 		return;
 	s->lost_reported = lost;
-	if (vigil.json) {
+	if (k->json) {
 		struct jw w;
 
-		jw_record(&w, "lost", vigil_boot_ns());
+		jw_record(&w, k, "lost", vigil_boot_ns());
+		jw_str(&w, "feature", s->name);
 		jw_u64(&w, "lost", lost);
 		jw_u64(&w, "received", s->received);
+		if (s->unread)
+			jw_bool(&w, "drain_cut", true);
 		jw_bool(&w, "final", final);
 		jw_end_obj(&w);
-		out_flush();
+		out_flush(k);
 	}
 	/* the closing tally also goes to stderr with JSON, for output sent elsewhere */
-	if ((!vigil.json && (final || lost)) || (vigil.json && final && !vigil.quiet)) {
+	if ((!k->json && (final || lost)) || (k->json && final && !vigil.quiet)) {
 		fprintf(stderr, "vigil: %s: %llu events received, %llu lost%s\n", s->name,
 			(unsigned long long)s->received, (unsigned long long)lost,
 			lost ? " (ring buffer full: raise --ringbuf-size or narrow the filters)" : "");
 	}
+	if (final && s->unread)
+		fprintf(stderr, "vigil: %s: exit drain cut short: events still queued in the ring "
+			"buffer were not read\n", s->name);
 }
 
-/* a closed pipe ends quietly; any other lost output is a failure */
-static int output_failed(void)
+void vigil_session_tick(struct vigil_session *s)
 {
-	if (vigil.broken_pipe)
-		return 0;
-	vigil_error("cannot write output: %s", strerror(vigil.out_errno ? vigil.out_errno : EIO));
-	return VIGIL_EXIT_FAIL;
+	if (s->streams)
+		report_lost(s, false);
 }
 
-int vigil_session_loop(struct vigil_session *s, int (*tick)(void *ctx), void *ctx)
+static void on_cut(int sig)
 {
-	struct epoll_event evs[8];
-	sigset_t mask;
-	int err;
+	(void)sig;
+	drain_cut = 1;
+}
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	s->epfd = epoll_create1(EPOLL_CLOEXEC);
-	s->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (s->epfd < 0 || s->sigfd < 0 || ep_add(s->epfd, s->sigfd))
-		goto sys_fail;
-	if (s->rb && ep_add(s->epfd, ring_buffer__epoll_fd(s->rb)))
-		goto sys_fail;
-	if (vigil.duration_ns && (arm_timer(&s->endfd, vigil.duration_ns, false) ||
-				  ep_add(s->epfd, s->endfd)))
-		goto sys_fail;
-	if (vigil.interval_ns && (arm_timer(&s->tickfd, vigil.interval_ns, true) ||
-				  ep_add(s->epfd, s->tickfd)))
-		goto sys_fail;
-	if (s->rb && s->drain_ns && (arm_timer(&s->drainfd, s->drain_ns, true) ||
-				     ep_add(s->epfd, s->drainfd)))
-		goto sys_fail;
-	for (int i = 0; i < s->nwatch; i++)
-		if (ep_add(s->epfd, s->watch[i].fd))
-			goto sys_fail;
+/*
+ * The exit drain must end even when the reader of our output stopped
+ * reading (a full pipe blocks write()) or a storm keeps the ring full: a
+ * second SIGINT/SIGTERM, or the time limit, interrupts it. Handlers without
+ * SA_RESTART make a blocked write return EINTR.
+ */
+static void drain_guard(bool on, sigset_t *saved)
+{
+	struct sigaction sa = { .sa_handler = on ? on_cut : SIG_DFL };
+	struct itimerval it = { .it_value = { VIGIL_DRAIN_LIMIT_MS / 1000,
+					      (VIGIL_DRAIN_LIMIT_MS % 1000) * 1000 } };
+	sigset_t m;
 
-	for (;;) {
-		int n = epoll_wait(s->epfd, evs, 8, -1);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			goto sys_fail;
-		}
-		for (int i = 0; i < n; i++) {
-			int fd = evs[i].data.fd;
-			uint64_t ticks;
-
-			if (fd == s->sigfd || fd == s->endfd)
-				return 0;
-			if (fd == s->tickfd) {
-				if (read(fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
-					goto sys_fail;
-				report_lost(s, false);
-				if (tick && (err = tick(ctx)))
-					return err < 0 ? output_failed() : err;
-				continue;
-			}
-			if (fd == s->drainfd) {
-				if (read(fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
-					goto sys_fail;
-			} else {
-				for (int w = 0; w < s->nwatch; w++) {
-					if (fd == s->watch[w].fd && (err = s->watch[w].fn(s->watch[w].ctx)))
-						return err < 0 ? VIGIL_EXIT_FAIL : err;
-				}
-				if (!s->rb || fd != ring_buffer__epoll_fd(s->rb))
-					continue;
-			}
-			err = ring_buffer__consume(s->rb);
-			/* rows are flushed per batch (out_defer_flush) */
-			if (err >= 0 && out_flush())
-				err = -EIO;
-			if (err < 0) {
-				/* a callback's negative return: output is gone or broken */
-				if (vigil.broken_pipe || vigil.out_errno)
-					return output_failed();
-				vigil_error("ring buffer consumer failed: %s", strerror(-err));
-				return VIGIL_EXIT_FAIL;
-			}
-		}
+	sigemptyset(&m);
+	sigaddset(&m, SIGINT);
+	sigaddset(&m, SIGTERM);
+	sigaddset(&m, SIGALRM);
+	if (on) {
+		drain_cut = 0;
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGALRM, &sa, NULL);
+		setitimer(ITIMER_REAL, &it, NULL);
+		sigprocmask(SIG_UNBLOCK, &m, saved);
+	} else {
+		memset(&it, 0, sizeof(it));
+		setitimer(ITIMER_REAL, &it, NULL);
+		sigprocmask(SIG_SETMASK, saved, NULL);
+		sa.sa_handler = SIG_DFL;
+		sigaction(SIGALRM, &sa, NULL);
+		/* SIGINT/SIGTERM stay blocked for the signalfd */
 	}
-sys_fail:
-	vigil_error("event loop failed: %s", strerror(errno));
-	return VIGIL_EXIT_FAIL;
+}
+
+/* -v: what each program cost in the kernel, per run */
+static void report_costs(struct vigil_session *s)
+{
+	struct vigil_prog_cost c[32];
+	int n;
+
+	if (!vigil.verbose || !vigil_bpf_stats_on())
+		return;
+	n = vigil_session_costs(s, c, 32);
+	for (int i = 0; i < n; i++)
+		fprintf(stderr, "vigil: %s: cost: '%s' ran %llu times, %llu ns in all, %.0f ns per run\n",
+			s->name, c[i].name, (unsigned long long)c[i].runs,
+			(unsigned long long)c[i].run_ns, c[i].runs ? (double)c[i].run_ns / c[i].runs : 0.0);
 }
 
 int vigil_session_close(struct vigil_session *s, int err)
 {
+	struct vigil_sink *k = s->in ? s->in->sink : NULL;
+	struct vigil_loop *l = s->in ? s->in->loop : NULL;
+
+	if (s->skel && s->attached)
+		report_costs(s);
 	if (s->skel) {
 		/* stop new events first, then drain what is already queued */
 		for (int i = 0; i < s->skel->prog_cnt; i++) {
@@ -816,18 +849,73 @@ int vigil_session_close(struct vigil_session *s, int err)
 				*ps->link = NULL;
 			}
 		}
-		if (s->rb && !vigil.broken_pipe)
-			ring_buffer__consume(s->rb);
+	}
+	if (s->rb && k && !k->broken_pipe && !k->err) {
+		sigset_t saved;
+
+		drain_guard(true, &saved);
+		if (rb_consume(s) && drain_cut)
+			s->unread = 1;
+		if (drain_cut)
+			s->unread = 1;
+		drain_guard(false, &saved);
+		/* a write cut by the guard is not lost output: it was asked for */
+		if (s->unread) {
+			clearerr(k->f);
+			k->err = 0;
+		}
 		/* only a command that streams records has anything to lose */
-		if (s->rb && !vigil.broken_pipe)
+		if (!k->broken_pipe)
 			report_lost(s, true);
+	}
+	if (l) {
+		vigil_loop_del(l, s->rb_fd);
+		vigil_loop_del(l, s->drainfd);
 	}
 	ring_buffer__free(s->rb);
 	s->rb = NULL;
-	for (int *fd = &s->epfd; fd <= &s->drainfd; fd++)
-		if (*fd >= 0)
-			close(*fd);
-	if (!err && !vigil.broken_pipe && out_flush())
-		err = output_failed();
+	s->rb_fd = s->drainfd = -1;
+	if (!err && k && !k->broken_pipe && out_flush(k) && !k->broken_pipe) {
+		vigil_error("cannot write output: %s", strerror(k->err ? k->err : EIO));
+		err = VIGIL_EXIT_FAIL;
+	}
 	return err;
+}
+
+/* ---- cost: kernel BPF stats ---- */
+
+static int stats_fd = -1;
+
+void vigil_bpf_stats_enable(void)
+{
+	/* process-wide: the kernel counts while any fd of it is open */
+	if (stats_fd < 0)
+		stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	if (stats_fd < 0)
+		vigil_debug("cannot turn on BPF run-time stats: %s", strerror(errno));
+}
+
+bool vigil_bpf_stats_on(void)
+{
+	return stats_fd >= 0;
+}
+
+int vigil_session_costs(struct vigil_session *s, struct vigil_prog_cost *out, int max)
+{
+	int n = 0;
+
+	if (!s->skel)
+		return 0;
+	for (int i = 0; i < s->skel->prog_cnt && n < max; i++) {
+		struct bpf_program *p = *skel_prog(s->skel, i)->prog;
+		struct bpf_prog_info info = { 0 };
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(p);
+
+		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+			continue;
+		out[n++] = (struct vigil_prog_cost){ bpf_program__name(p), info.run_cnt,
+						     info.run_time_ns };
+	}
+	return n;
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 #include "core/vigil.h"
 
-struct vigil_ctx vigil = { .cgroup_fd = -1 };
+struct vigil_ctx vigil;
 
 static const char *const mech_names[VIGIL_M__COUNT] = {
 	[VIGIL_M_TRACEPOINT] = "tracepoint",

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /* Unit tests of the core's pure logic: option parsing, names, JSON and rows. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include "check.h"
@@ -45,26 +46,42 @@ static void test_sizes_and_ints(void)
 	CHECK(vigil_parse_u32("-1", &v) < 0);
 }
 
-static bool flag;
-static uint32_t num;
-static const char *str;
-static uint64_t dur;
+struct topts {
+	bool flag;
+	uint32_t num, small;
+	const char *str;
+	uint64_t dur, size;
+};
+
+#define T(f) VOFF(struct topts, f)
 
 static const struct vigil_opt table[] = {
 	VOPT_SECTION("Test"),
-	{ "flag", 'f', VO_FLAG, &flag, NULL, "a flag" },
-	{ "num", 'n', VO_U32, &num, "N", "a number" },
-	{ "str", 0, VO_STR, &str, "S", "a string" },
-	{ "dur", 'd', VO_DURATION, &dur, "D", "a duration" },
+	{ "flag", 'f', VO_FLAG, T(flag), NULL, "a flag" },
+	{ "num", 'n', VO_U32, T(num), "N", "a number" },
+	{ "small", 0, VO_U32, T(small), "N", "a bounded number", .min = 1, .max = 10 },
+	{ "str", 0, VO_STR, T(str), "S", "a string" },
+	{ "dur", 'd', VO_DURATION, T(dur), "D", "a duration", .min = 1000000, .max = 3600000000000ull },
+	{ "size", 0, VO_SIZE, T(size), "SIZE", "a size", .min = 4096, .max = 1 << 20 },
 	VOPT_END,
 };
 
+static struct topts to;
+
 static int parse(int argc, char **argv, int *first)
 {
-	const struct vigil_opt *tables[] = { table, NULL };
+	struct vigil_optset sets[] = { { table, &to }, { 0 } };
 
-	flag = false, num = 0, str = NULL, dur = 0;
-	return vigil_parse_opts("test", argc, argv, tables, first);
+	memset(&to, 0, sizeof(to));
+	return vigil_parse_opts("test", argc, argv, sets, first);
+}
+
+static int parse1(const char *opt, const char *val)
+{
+	char *a[] = { "test", (char *)opt, (char *)val, NULL };
+	int first;
+
+	return parse(3, a, &first);
 }
 
 static void test_parser(void)
@@ -77,15 +94,72 @@ static void test_parser(void)
 	int first;
 
 	CHECK(parse(9, a1, &first) == 0);
-	CHECK(flag && num == 42 && str && !strcmp(str, "x") && dur == 2000000000ull);
+	CHECK(to.flag && to.num == 42 && to.str && !strcmp(to.str, "x") && to.dur == 2000000000ull);
 	CHECK(first == 7);
 	CHECK_STR(a1[7], "pos1");
 	CHECK_STR(a1[8], "pos2");
 	CHECK(parse(3, a2, &first) == VIGIL_EXIT_USAGE);
 	CHECK(parse(2, a3, &first) == VIGIL_EXIT_USAGE);
 	CHECK(parse(2, a4, &first) == -1);
-	CHECK(parse(4, a5, &first) == 0 && flag && first == 3);
+	CHECK(parse(4, a5, &first) == 0 && to.flag && first == 3);
 	CHECK_STR(a5[3], "-n");
+}
+
+/* every numeric kind checks its bounds in one place */
+static void test_bounds(void)
+{
+	struct vigil_optset sets[] = { { table, &to }, { 0 } };
+	char b[64];
+
+	CHECK(parse1("--small", "10") == 0 && to.small == 10);
+	CHECK(parse1("--small", "11") == VIGIL_EXIT_USAGE);
+	CHECK(parse1("--small", "0") == VIGIL_EXIT_USAGE);
+	CHECK(parse1("--dur", "1ms") == 0 && to.dur == 1000000);
+	CHECK(parse1("--dur", "999us") == VIGIL_EXIT_USAGE);
+	CHECK(parse1("--dur", "2h") == VIGIL_EXIT_USAGE);
+	CHECK(parse1("--dur", "nan") == VIGIL_EXIT_USAGE);
+	CHECK(parse1("--dur", "inf") == VIGIL_EXIT_USAGE);
+	CHECK(parse1("--dur", "0x10s") == VIGIL_EXIT_USAGE);
+	CHECK(parse1("--size", "4K") == 0 && to.size == 4096);
+	CHECK(parse1("--size", "2M") == VIGIL_EXIT_USAGE);
+	CHECK(parse1("--size", "4095") == VIGIL_EXIT_USAGE);
+	vigil_opt_bounds(&table[5], b, sizeof(b));
+	CHECK_STR(b, "1ms to 1h");
+	vigil_opt_bounds(&table[3], b, sizeof(b));
+	CHECK_STR(b, "1 to 10");
+	/* the config path takes the same checks */
+	CHECK(vigil_opt_set("test", sets, "small", "5") == 0 && to.small == 5);
+	CHECK(vigil_opt_set("test", sets, "small", "50") == -1);
+	CHECK(vigil_opt_set("test", sets, "flag", "true") == 0 && to.flag);
+	CHECK(vigil_opt_set("test", sets, "flag", "maybe") == -1);
+	CHECK(vigil_opt_set("test", sets, "nope", "1") == -ENOENT);
+}
+
+static int dummy_fn(void *base, const char *arg)
+{
+	return 0;
+}
+
+/* merged tables sharing a letter or a name are refused when built */
+static void test_duplicates(void)
+{
+	static const struct vigil_opt t2[] = {
+		{ "other", 'f', VO_FLAG, 0, NULL, "clashes with --flag's -f" }, VOPT_END,
+	};
+	static const struct vigil_opt t3[] = {
+		{ "num", 0, VO_FUNC, 0, "N", "clashes with --num", dummy_fn }, VOPT_END,
+	};
+	struct vigil_optset ok[] = { { table, &to },
+				     { vigil_output_opts, NULL }, { 0 } };
+	struct vigil_optset d1[] = { { table, &to }, { t2, &to }, { 0 } };
+	struct vigil_optset d2[] = { { table, &to }, { t3, &to }, { 0 } };
+	char *a[] = { "test", NULL };
+	int first;
+
+	CHECK(vigil_opts_check("test", ok) == 0);
+	CHECK(vigil_opts_check("test", d1) == -1);
+	CHECK(vigil_opts_check("test", d2) == -1);
+	CHECK(vigil_parse_opts("test", 1, a, d1, &first) == VIGIL_EXIT_FAIL);
 }
 
 static void test_names(void)
@@ -102,6 +176,8 @@ static void test_names(void)
 	CHECK_STR(vigil_signal_name(15), "SIGTERM");
 }
 
+static struct vigil_sink sink;
+
 static char *render(void (*fn)(void))
 {
 	static char *buf;
@@ -109,6 +185,8 @@ static char *render(void (*fn)(void))
 
 	free(buf);
 	vigil.out = open_memstream(&buf, &len);
+	memset(&sink, 0, sizeof(sink));
+	sink.f = vigil.out;
 	fn();
 	fclose(vigil.out);
 	vigil.out = stdout;
@@ -137,8 +215,8 @@ static struct vrow row;
 
 static void row_json(void)
 {
-	vigil.json = true;
-	out_row(&row);
+	sink.json = true;
+	out_row(&sink, &row);
 }
 
 static const struct vcol cols[] = {
@@ -150,10 +228,10 @@ static const struct vcol cols[] = {
 
 static void row_table(void)
 {
-	vigil.json = false;
-	out_set_columns(cols);
-	out_header();
-	out_row(&row);
+	sink.json = false;
+	out_set_columns(&sink, cols);
+	out_header(&sink);
+	out_row(&sink, &row);
 }
 
 static void test_json_and_rows(void)
@@ -162,7 +240,7 @@ static void test_json_and_rows(void)
 	struct vigil_hdr h = { .ts = 1, .pid = 42, .tid = 43, .comm = "ls" };
 
 	CHECK_STR(render(json_doc),
-		  "{\"s\":\"a\\\"b\\\\c\\n\\u0001\\u00ff\",\"a\":[1,-2,{}],\"t\":true,\"n\":null}\n");
+		  "{\"s\":\"a\\\"b\\\\c\\n\\u0001\\udcff\",\"a\":[1,-2,{}],\"t\":true,\"n\":null}\n");
 
 	vrow_init(&row);
 	vrow_hdr(&row, "exec", &h);
@@ -177,6 +255,96 @@ static void test_json_and_rows(void)
 		CHECK(strstr(j, "\"pid\":42,\"tid\":43,\"ppid\":0,\"uid\":0,\"comm\":\"ls\"") != NULL);
 	}
 	CHECK_STR(render(row_table), "  PID COMM   ARGS\n   42 ls     ls -l  tail-without-nul\n");
+}
+
+static const char *jstr_in;
+
+static void json_one(void)
+{
+	struct jw w;
+
+	jw_init(&w, vigil.out);
+	jw_obj(&w, NULL);
+	jw_str(&w, "s", jstr_in);
+	jw_end_obj(&w);
+}
+
+static const char *json_of(const char *s)
+{
+	static char out[256];
+	const char *r;
+
+	jstr_in = s;
+	r = render(json_one);
+	/* {"s":"...."}\n -> the string's JSON text */
+	snprintf(out, sizeof(out), "%.*s", (int)strlen(r) - 9, r + 6);
+	return out;
+}
+
+/* JSON keeps text: UTF-8 passes through, other bytes escape reversibly */
+static void test_utf8(void)
+{
+	CHECK_STR(json_of("caf\xc3\xa9"), "caf\xc3\xa9");
+	CHECK_STR(json_of("\xe2\x82\xac \xf0\x9f\x90\xa7"), "\xe2\x82\xac \xf0\x9f\x90\xa7");
+	CHECK_STR(json_of("a\xff" "b"), "a\\udcffb");
+	/* a lone continuation byte, a cut sequence, an overlong '/', an encoded surrogate */
+	CHECK_STR(json_of("\x80"), "\\udc80");
+	CHECK_STR(json_of("\xc3"), "\\udcc3");
+	CHECK_STR(json_of("\xc0\xaf"), "\\udcc0\\udcaf");
+	CHECK_STR(json_of("\xed\xa0\x80"), "\\udced\\udca0\\udc80");
+	CHECK_STR(json_of("\xf4\x90\x80\x80"), "\\udcf4\\udc90\\udc80\\udc80");
+	CHECK(vigil_utf8_seq((const unsigned char *)"\xc3\xa9", 2) == 2);
+	CHECK(vigil_utf8_seq((const unsigned char *)"\xc3\xa9", 1) == 0);
+}
+
+/* what other users control cannot forge a table row or reach the terminal */
+static void test_term_escape(void)
+{
+	char b[128];
+
+	vigil_term_escape("a\n12:00:00 exit", 64, b, sizeof(b));
+	CHECK_STR(b, "a\\n12:00:00 exit");
+	vigil_term_escape("\x1b[31mred", 64, b, sizeof(b));
+	CHECK_STR(b, "\\x1b[31mred");
+	vigil_term_escape("caf\xc3\xa9\x7f", 64, b, sizeof(b));
+	CHECK_STR(b, "caf\xc3\xa9\\x7f");
+	/* U+009B (CSI as one C1 code) and a byte that is not UTF-8 */
+	vigil_term_escape("\xc2\x9b" "2J\xff", 64, b, sizeof(b));
+	CHECK_STR(b, "\\xc2\\x9b2J\\xff");
+	vigil_term_escape("abcdef", 64, b, 4);
+	CHECK_STR(b, "abc");
+}
+
+static void row_table_evil(void)
+{
+	static const char args[] = "echo\0x\n12:00:00 exit 1\0\x1b]0;pwned\a";
+	struct vigil_hdr h = { .ts = 1, .pid = 7, .comm = "e\x1bvil" };
+
+	vrow_init(&row);
+	vrow_hdr(&row, "exec", &h);
+	vrow_strlist(&row, "argv", args, sizeof(args) - 1);
+	sink.json = false;
+	out_set_columns(&sink, cols);
+	out_row(&sink, &row);
+}
+
+/* a missing key or a row past its limit is a bug, counted (fatal with VIGIL_STRICT) */
+static void test_row_bugs(void)
+{
+	unsigned int bugs = vigil.bugs;
+	struct vrow r;
+
+	CHECK_STR(render(row_table_evil), "    7 e\\x1bvil echo x\\n12:00:00 exit 1 \\x1b]0;pwned\\x07\n");
+	vrow_init(&r);
+	vrow_u64(&r, "pid", 1);
+	CHECK(vrow_u(&r, "pid") == 1);
+	CHECK(vigil.bugs == bugs);
+	CHECK(vrow_u(&r, "nope") == 0);
+	CHECK_STR(vrow_s(&r, "pid"), "");	/* there, but not a string */
+	CHECK(vigil.bugs == bugs + 2);
+	for (int i = 0; i < VROW_MAX; i++)
+		vrow_u64(&r, "x", i);
+	CHECK(r.n == VROW_MAX && vigil.bugs == bugs + 3);
 }
 
 static void test_durations_fmt(void)
@@ -201,6 +369,11 @@ int main(void)
 	test_parser();
 	test_names();
 	test_json_and_rows();
+	test_bounds();
+	test_duplicates();
+	test_utf8();
+	test_term_escape();
+	test_row_bugs();
 	test_durations_fmt();
 	return check_done("test_core");
 }
