@@ -1012,6 +1012,7 @@ static struct vigil_inst *fg_inst(struct vigil_loop *loop)
 	if (in) {
 		in->loop = loop;
 		in->sink = vigil.sink;
+		out_schema(in->sink);
 	}
 	return in;
 }

@@ -273,6 +273,7 @@ int vigil_feature_main(const struct vigil_cmd *c, int argc, char **argv)
 		goto out;
 	}
 	out_sink_init(&sink, out, cli.json);
+	out_schema(&sink);
 	in->on_end = cli_end;
 	in->on_end_ctx = &loop;
 	err = vigil_inst_start(in, &loop, &sink);

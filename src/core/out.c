@@ -458,7 +458,11 @@ void out_sink_init(struct vigil_sink *k, FILE *f, bool json)
 	memset(k, 0, sizeof(*k));
 	k->f = f;
 	k->json = json;
-	if (json) {
+}
+
+void out_schema(struct vigil_sink *k)
+{
+	if (k->json) {
 		struct jw w;
 
 		jw_record(&w, k, "schema", vigil_boot_ns());

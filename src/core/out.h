@@ -132,8 +132,10 @@ struct vigil_sink {
 	uint64_t rows;
 };
 
-/* a JSON sink starts with the schema record */
 void out_sink_init(struct vigil_sink *k, FILE *f, bool json);
+/* a JSON stream starts with the schema record (one-document commands such
+ * as doctor and firewall status have none) */
+void out_schema(struct vigil_sink *k);
 void out_set_columns(struct vigil_sink *k, const struct vcol *cols);
 void out_header(struct vigil_sink *k);
 int out_row(struct vigil_sink *k, const struct vrow *r);	/* <0 when output is gone */

@@ -777,10 +777,20 @@ void vigil_session_tick(struct vigil_session *s)
 		report_lost(s, false);
 }
 
+static volatile sig_atomic_t drain_signals;	/* SIGINT/SIGTERM seen so far */
+
 static void on_cut(int sig)
 {
-	(void)sig;
-	drain_cut = 1;
+	struct sigaction sa = { .sa_handler = on_cut };
+
+	if (sig == SIGALRM || ++drain_signals >= 2) {
+		drain_cut = 1;
+		return;
+	}
+	/* the first signal (the run had ended by itself) only arms the next one,
+	 * which then interrupts even a write blocked on a full pipe */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 }
 
 /*
@@ -789,9 +799,10 @@ static void on_cut(int sig)
  * second SIGINT/SIGTERM, or the time limit, interrupts it. Handlers without
  * SA_RESTART make a blocked write return EINTR.
  */
-static void drain_guard(bool on, sigset_t *saved)
+static void drain_guard(bool on, int signals_before, sigset_t *saved)
 {
-	struct sigaction sa = { .sa_handler = on ? on_cut : SIG_DFL };
+	struct sigaction sa = { .sa_handler = on ? on_cut : SIG_DFL,
+				.sa_flags = signals_before ? 0 : SA_RESTART };
 	struct itimerval it = { .it_value = { VIGIL_DRAIN_LIMIT_MS / 1000,
 					      (VIGIL_DRAIN_LIMIT_MS % 1000) * 1000 } };
 	sigset_t m;
@@ -802,6 +813,7 @@ static void drain_guard(bool on, sigset_t *saved)
 	sigaddset(&m, SIGALRM);
 	if (on) {
 		drain_cut = 0;
+		drain_signals = signals_before;
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
 		sigaction(SIGALRM, &sa, NULL);
@@ -853,12 +865,12 @@ int vigil_session_close(struct vigil_session *s, int err)
 	if (s->rb && k && !k->broken_pipe && !k->err) {
 		sigset_t saved;
 
-		drain_guard(true, &saved);
+		drain_guard(true, l ? l->signals : 1, &saved);
 		if (rb_consume(s) && drain_cut)
 			s->unread = 1;
 		if (drain_cut)
 			s->unread = 1;
-		drain_guard(false, &saved);
+		drain_guard(false, 0, &saved);
 		/* a write cut by the guard is not lost output: it was asked for */
 		if (s->unread) {
 			clearerr(k->f);

@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from conftest import VIGIL, run
+from conftest import parse_ndjson, VIGIL, run
 
 
 def test_version():
@@ -53,7 +53,7 @@ def test_missing_cgroup_is_a_usage_error_naming_it():
     assert r.returncode == 2
     assert "cannot open cgroup '/no/such/vigil-cgroup'" in r.stderr
     # JSON mode also puts the error on stdout, as a record
-    rec = json.loads(r.stdout.splitlines()[0])
+    rec = parse_ndjson(r.stdout)[0]
     assert rec["type"] == "error" and "vigil-cgroup" in rec["message"]
 
 

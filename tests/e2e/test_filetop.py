@@ -23,7 +23,7 @@ import uuid
 
 import pytest
 
-from conftest import ROOT, Tracer, run, wait_progs_gone
+from conftest import parse_ndjson, ROOT, Tracer, run, wait_progs_gone
 
 FTWORK = os.path.join(ROOT, "tests", "e2e", "ftwork.py")
 PROGS = ["ft_vfs_read", "ft_vfs_write", "ft_enter_read", "ft_exit_read", "ft_enter_pread64",
@@ -216,7 +216,7 @@ def test_chosen_mechanism_is_what_doctor_reports(doctor, fentry_works):
     assert doctor["mechanism"] in doctor["uses"]
     r = run("filetop", "--json", "-v", "-d", "500ms")
     assert r.returncode == 0, r.stderr
-    recs = [json.loads(line) for line in r.stdout.splitlines()]
+    recs = parse_ndjson(r.stdout)
     m = mechanism(recs)
     assert set(m) - {"fallback_reason"} == MECH_KEYS
     assert m["mechanism"] == doctor["mechanism"]
@@ -366,7 +366,7 @@ def test_full_map_is_counted_not_silent():
 
 def test_usage_errors():
     for args, what in [(["--sort", "size"], "invalid sort key 'size'"),
-                       (["--max-files", "0"], "'--max-files' must be at least 1"),
+                       (["--max-files", "0"], "'--max-files' is out of bounds: 1 to 262144"),
                        (["--mechanism", "kprobe"], "unknown mechanism 'kprobe' for 'filetop'"),
                        (["extra"], "unexpected argument 'extra'")]:
         r = run("filetop", *args, "-d", "1s")

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, Tracer, run, wait_progs_gone
+from conftest import bpftool_prog_names, ROOT, Tracer, run, wait_progs_gone
 
 SC_LOOP = os.path.join(ROOT, "build", "tests", "workloads", "sc_loop")
 PROGS = ["sc_enter", "sc_exit", "sc_task_exit", "sc_task_exec"]
@@ -86,9 +86,23 @@ def test_unknown_errno_and_conflicting_modes_are_usage_errors():
 N = 20000
 
 
+def test_count_without_latency_is_one_hook():
+    """Calls and errors need only sys_exit: one program, no latency keys."""
+    w = Workload("getppid", N)
+    with Tracer("syscall", "--count", "-p", str(w.pid)) as t:
+        loaded = set(bpftool_prog_names())
+        w.go()
+        assert t.stop() == 0
+        recs = t.records()
+    assert "sc_exit_count" in loaded and "sc_enter" not in loaded and "sc_exit" not in loaded
+    rows = {r["syscall"]: r for r in by_type(recs, "syscall_count")}
+    assert rows["getppid"]["calls"] == N and rows["getppid"]["errors"] == 0
+    assert not {"total_ns", "avg_ns", "max_ns"} & set(rows["getppid"])
+
+
 def test_count_is_exact_for_the_pid():
     w = Workload("getppid", N)
-    recs = traced(w, "--count", "-p", str(w.pid))
+    recs = traced(w, "--count", "--latency", "-p", str(w.pid))
     rows = {r["syscall"]: r for r in by_type(recs, "syscall_count")}
     assert rows["getppid"]["calls"] == N
     assert rows["getppid"]["errors"] == 0
@@ -121,7 +135,8 @@ def test_count_errors_with_errno():
 
 def test_count_interval_prints_periodically():
     w = Workload("getppid", 10)
-    with Tracer("syscall", "--count", "-p", str(w.pid), "-i", "200ms") as t:
+    # not -p: a -p run ends with its process, before the tick after the burst
+    with Tracer("syscall", "--count", "-L", "-c", "sc_loop", "-s", "getppid", "-i", "200ms") as t:
         time.sleep(0.7)
         w.go()
         time.sleep(0.9)  # several ticks after the burst
@@ -266,7 +281,7 @@ def inflight_tids():
 
 def test_no_stale_pairing_state():
     """Threads that exit and processes killed inside a syscall give their slots back."""
-    with Tracer("syscall", "--count") as t:
+    with Tracer("syscall", "--count", "--latency") as t:
         sleepers = [subprocess.Popen(["sleep", "60"]) for _ in range(20)]
         time.sleep(0.5)  # they are inside nanosleep now: slots with a call in progress
         pids = {p.pid for p in sleepers}
