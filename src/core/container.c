@@ -1383,6 +1383,16 @@ int vigil_containers_tick(struct vigil_containers *c, uint64_t now_ns)
 	return n;
 }
 
+void vigil_containers_resolve_now(struct vigil_containers *c)
+{
+	for (struct ctr *t = c->ctrs; t; t = t->next) {
+		if (t->pub.name_state != VIGIL_CNAME_PENDING)
+			continue;
+		t->tries = c->o.name_tries - 1;	/* this read is the last */
+		resolve(c, t, clock_now(c));
+	}
+}
+
 bool vigil_containers_next_changed(struct vigil_containers *c, uint64_t *cgroup_id,
 				   const struct vigil_container **ctr)
 {
@@ -1437,10 +1447,8 @@ int vigil_containers_match(struct vigil_containers *c, const char *spec,
 	const char *p = spec;
 	int n = 0;
 
-	/* names are needed now: read every pending one */
-	for (struct ctr *t = c->ctrs; t; t = t->next)
-		for (uint32_t i = 0; t->pub.name_state == VIGIL_CNAME_PENDING && i < c->o.name_tries; i++)
-			resolve(c, t, 0);
+	/* names are needed now */
+	vigil_containers_resolve_now(c);
 	while (*p) {
 		const char *e = strchr(p, ',');
 		size_t len = e ? (size_t)(e - p) : strlen(p);

@@ -144,6 +144,10 @@ const struct vigil_container *vigil_container_lookup(struct vigil_containers *c,
  */
 int vigil_containers_tick(struct vigil_containers *c, uint64_t now_ns);
 
+/* Reads every pending name now, once (start-up, one-shot listings): what
+ * is not found then is NONE. */
+void vigil_containers_resolve_now(struct vigil_containers *c);
+
 /*
  * Pops one (cgroup id, container) whose container's metadata changed since
  * it was last looked up or popped: emit a `container` record for it. Only
