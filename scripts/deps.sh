@@ -5,6 +5,7 @@ set -euo pipefail
 
 build_pkgs=(make gcc clang llvm libbpf-dev linux-libc-dev bpftool libelf-dev zlib1g-dev libzstd-dev pkg-config file)
 test_pkgs=(python3 python3-pytest iproute2 iputils-ping nftables xdp-tools netsniff-ng libclang-rt-14-dev bpftrace busybox-static procps util-linux)
+test_pkgs+=(docker.io)  # live docker test of vigil containers (tests/e2e/test_containers.py)
 bench_pkgs=(hyperfine strace linux-perf)
 
 want=("${build_pkgs[@]}")
