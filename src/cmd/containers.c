@@ -20,28 +20,33 @@
 #include "core/opts.h"
 #include "core/out.h"
 #include "core/container.h"
+#include "core/loop.h"
 
-static struct {
+static struct containers_opts {
 	bool follow, stats, no_scan;
 	uint64_t interval_ns, duration_ns, retain_ns;
 	const char *root, *match, *lookup;
 } o;
 
+#define CO(f) VOFF(struct containers_opts, f)
+
 static const struct vigil_opt containers_opts[] = {
 	VOPT_SECTION("Containers"),
-	{ "follow", 'f', VO_FLAG, &o.follow, NULL,
+	{ "follow", 'f', VO_FLAG, CO(follow), NULL,
 	  "keep running: report containers as they start, exit and are forgotten" },
-	{ "interval", 'i', VO_DURATION, &o.interval_ns, "DUR", "with --follow, look for changes every DUR (default 1s)" },
-	{ "duration", 'd', VO_DURATION, &o.duration_ns, "DUR", "with --follow, stop after DUR" },
-	{ "container", 0, VO_STR, &o.match, "NAME|ID[,...]",
+	{ "interval", 'i', VO_DURATION, CO(interval_ns), "DUR", "with --follow, look for changes every DUR (default 1s)",
+	  .min = 10000000ull, .max = 3600000000000ull },
+	{ "duration", 'd', VO_DURATION, CO(duration_ns), "DUR", "with --follow, stop after DUR",
+	  .min = 1000000ull },
+	{ "container", 0, VO_STR, CO(match), "NAME|ID[,...]",
 	  "only these containers (names, ids, id prefixes of 12+ hex digits)" },
-	{ "stats", 0, VO_FLAG, &o.stats, NULL, "end with the resolver's counters (a stats record in JSON)" },
+	{ "stats", 0, VO_FLAG, CO(stats), NULL, "end with the resolver's counters (a stats record in JSON)" },
 	/* test knobs */
-	{ "retain", 0, VO_DURATION, &o.retain_ns, "DUR", "how long an exited container is kept (30s)", .hidden = true },
-	{ "state-root", 0, VO_STR, &o.root, "DIR", "read the runtimes' state under DIR", .hidden = true },
-	{ "no-scan", 0, VO_FLAG, &o.no_scan, NULL, "skip the start-up scan (every id is looked up lazily)",
+	{ "retain", 0, VO_DURATION, CO(retain_ns), "DUR", "how long an exited container is kept (30s)", .hidden = true },
+	{ "state-root", 0, VO_STR, CO(root), "DIR", "read the runtimes' state under DIR", .hidden = true },
+	{ "no-scan", 0, VO_FLAG, CO(no_scan), NULL, "skip the start-up scan (every id is looked up lazily)",
 	  .hidden = true },
-	{ "lookup", 0, VO_STR, &o.lookup, "ID[,ID...]", "resolve these cgroup ids, as an event would", .hidden = true },
+	{ "lookup", 0, VO_STR, CO(lookup), "ID[,ID...]", "resolve these cgroup ids, as an event would", .hidden = true },
 	VOPT_END,
 };
 
@@ -119,7 +124,7 @@ static int emit(const struct vigil_container *k, const char *event, uint64_t now
 	vrow_bool(&r, "exited", k->exited);
 	if (k->exited)
 		vrow_u64(&r, "exited_for_ns", now - k->exited_ns);
-	return out_row(&r);
+	return out_row(vigil.sink, &r);
 }
 
 static int emit_stats(struct vigil_containers *c)
@@ -143,9 +148,9 @@ static int emit_stats(struct vigil_containers *c)
 	vrow_u64(&r, "cgroups", st.cgroups);
 	vrow_u64(&r, "containers", st.containers);
 	vrow_u64(&r, "bytes", st.bytes);
-	if (vigil.json)
-		return out_row(&r);
-	fprintf(vigil.out, "%llu cgroups, %llu containers, ~%llu bytes; lookups: %llu hit, %llu pending, "
+	if (vigil.sink->json)
+		return out_row(vigil.sink, &r);
+	out_text(vigil.sink, "%llu cgroups, %llu containers, ~%llu bytes; lookups: %llu hit, %llu pending, "
 		"%llu unknown layout, %llu host, %llu miss\n", (unsigned long long)st.cgroups,
 		(unsigned long long)st.containers, (unsigned long long)st.bytes,
 		(unsigned long long)st.lookup_hit, (unsigned long long)st.lookup_pending,
@@ -234,10 +239,10 @@ static int lookup_ids(struct vigil_containers *c, const char *list, uint64_t now
 			vrow_str(&r, "type", "lookup");
 			vrow_u64(&r, "cgroup_id", id);
 			vrow_str(&r, "result", "not a container");
-			err = out_row(&r);
+			err = out_row(vigil.sink, &r);
 		}
 	}
-	return err < 0 ? (vigil.broken_pipe ? 0 : VIGIL_EXIT_FAIL) : err;
+	return err < 0 ? (vigil.sink->broken_pipe ? 0 : VIGIL_EXIT_FAIL) : err;
 }
 
 static int follow_step(struct vigil_containers *c, const struct sel *s, struct seen **seen, size_t *nseen,
@@ -299,72 +304,56 @@ static int follow_step(struct vigil_containers *c, const struct sel *s, struct s
 			vrow_str(&r, "id", (*seen)[i].id);
 			if ((*seen)[i].exited)
 				vrow_u64(&r, "exited_for_ns", now - (*seen)[i].exited_ns);
-			err = out_row(&r);
+			err = out_row(vigil.sink, &r);
 		}
 		(*seen)[i] = (*seen)[--*nseen];
 	}
-	return err ? err : out_flush();
+	return err ? err : out_flush(vigil.sink);
 }
 
-static int arm(int fd, uint64_t ns, bool repeat)
-{
-	struct itimerspec its = { 0 };
+struct follow_ctx {
+	struct vigil_containers *c;
+	const struct sel *s;
+	struct seen *seen;
+	size_t nseen;
+};
 
-	its.it_value.tv_sec = ns / 1000000000ULL;
-	its.it_value.tv_nsec = ns % 1000000000ULL;
-	if (repeat)
-		its.it_interval = its.it_value;
-	return timerfd_settime(fd, 0, &its, NULL);
+static int follow_tick(void *ctx, int fd, uint32_t events)
+{
+	struct follow_ctx *f = ctx;
+	int err = follow_step(f->c, f->s, &f->seen, &f->nseen, vigil_mono_ns(), false);
+
+	return err < 0 ? (vigil.sink->broken_pipe ? VIGIL_EXIT_OK : VIGIL_EXIT_FAIL) : err;
+}
+
+static int follow_end(void *ctx, int fd, uint32_t events)
+{
+	vigil_loop_stop(ctx, 0);
+	return 0;
 }
 
 static int follow(struct vigil_containers *c, const struct sel *s)
 {
-	struct seen *seen = NULL;
-	size_t nseen = 0;
-	sigset_t mask;
-	int sfd = -1, tfd = -1, dfd = -1, err;
+	struct follow_ctx f = { c, s, NULL, 0 };
+	struct vigil_loop loop;
+	int err;
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
-	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
-	if (o.duration_ns)
-		dfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
-	if (sfd < 0 || tfd < 0 || (o.duration_ns && dfd < 0) || arm(tfd, o.interval_ns, true) ||
-	    (dfd >= 0 && arm(dfd, o.duration_ns, false))) {
+	if (vigil_loop_init(&loop) ||
+	    vigil_loop_timer(&loop, o.interval_ns, true, follow_tick, &f) < 0 ||
+	    (o.duration_ns && vigil_loop_timer(&loop, o.duration_ns, false, follow_end, &loop) < 0)) {
 		vigil_error("cannot set up the event loop: %s", strerror(errno));
-		err = VIGIL_EXIT_FAIL;
-		goto out;
+		vigil_loop_fini(&loop);
+		return VIGIL_EXIT_FAIL;
 	}
-	err = follow_step(c, s, &seen, &nseen, vigil_mono_ns(), true);
-	vigil_info("containers: watching %zu containers under '%s', every %llums; ctrl-c to end", nseen,
+	err = follow_step(c, s, &f.seen, &f.nseen, vigil_mono_ns(), true);
+	vigil_info("containers: watching %zu containers under '%s', every %llums; ctrl-c to end", f.nseen,
 		   vigil_containers_cgroup2(c), (unsigned long long)(o.interval_ns / 1000000));
-	while (!err) {
-		struct pollfd p[3] = { { sfd, POLLIN }, { tfd, POLLIN }, { dfd, POLLIN } };
-		uint64_t ticks;
-
-		if (poll(p, dfd >= 0 ? 3 : 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
-			break;
-		}
-		if (p[0].revents || (dfd >= 0 && p[2].revents))
-			break;
-		if (p[1].revents && read(tfd, &ticks, sizeof(ticks)) == sizeof(ticks))
-			err = follow_step(c, s, &seen, &nseen, vigil_mono_ns(), false);
-	}
-	err = err < 0 ? (vigil.broken_pipe ? 0 : VIGIL_EXIT_FAIL) : err;
-out:
-	free(seen);
-	if (sfd >= 0)
-		close(sfd);
-	if (tfd >= 0)
-		close(tfd);
-	if (dfd >= 0)
-		close(dfd);
+	if (!err)
+		err = vigil_loop_run(&loop, -1);
+	else
+		err = err < 0 ? (vigil.sink->broken_pipe ? 0 : VIGIL_EXIT_FAIL) : err;
+	vigil_loop_fini(&loop);
+	free(f.seen);
 	return err;
 }
 
@@ -377,11 +366,11 @@ static int containers_run(int argc, char **argv)
 	int err = 0;
 
 	if (argc > 0) {
-		fprintf(stderr, "vigil containers: unexpected argument '%s'\n", argv[0]);
+		vigil_usage_error("unexpected argument '%s'", argv[0]);
 		return VIGIL_EXIT_USAGE;
 	}
 	if ((o.interval_ns || o.duration_ns) && !o.follow) {
-		fprintf(stderr, "vigil containers: --interval and --duration need --follow\n");
+		vigil_usage_error("--interval and --duration need --follow");
 		return VIGIL_EXIT_USAGE;
 	}
 	if (!o.interval_ns)
@@ -407,18 +396,18 @@ static int containers_run(int argc, char **argv)
 			goto out;
 		}
 	}
-	out_set_columns(containers_cols);
-	out_header();
+	out_set_columns(vigil.sink, containers_cols);
+	out_header(vigil.sink);
 	if (o.lookup) {
 		err = lookup_ids(c, o.lookup, vigil_mono_ns());
 	} else if (o.follow) {
 		err = follow(c, &s);
 	} else {
 		vigil_containers_resolve_now(c);
-		err = list_once(c, &s, vigil_mono_ns()) < 0 && !vigil.broken_pipe ? VIGIL_EXIT_FAIL : 0;
+		err = list_once(c, &s, vigil_mono_ns()) < 0 && !vigil.sink->broken_pipe ? VIGIL_EXIT_FAIL : 0;
 	}
 	if (!err && o.stats)
-		err = emit_stats(c) < 0 && !vigil.broken_pipe ? VIGIL_EXIT_FAIL : 0;
+		err = emit_stats(c) < 0 && !vigil.sink->broken_pipe ? VIGIL_EXIT_FAIL : 0;
 out:
 	vigil_containers_free(c);
 	return err;
@@ -429,4 +418,5 @@ const struct vigil_cmd cmd_containers = {
 	.run = containers_run,
 	.summary = "list the containers vigil sees (runtime, id, name, pod), from cgroups and runtime state",
 	.opts = containers_opts,
+	.cmd_opts = &o,
 };
