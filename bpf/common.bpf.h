@@ -88,6 +88,19 @@ static __always_inline bool vigil_filter_pass(void)
 	if ((flags & VIGIL_F_CGROUP) &&
 	    bpf_current_task_under_cgroup(&vigil_cgroup, 0) != 1)
 		return false;
+	if (flags & VIGIL_F_CONTAINER) {
+		bool in = false;
+
+		/* the container's sub-cgroups too: compare the ancestor at its level */
+#pragma unroll
+		for (int i = 0; i < VIGIL_MAX_CONTAINERS; i++)
+			if (i < vigil_filter.nctr &&
+			    bpf_get_current_ancestor_cgroup_id(vigil_filter.ctr_level[i]) ==
+			    vigil_filter.ctr_id[i])
+				in = true;
+		if (!in)
+			return false;
+	}
 	return true;
 }
 

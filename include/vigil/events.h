@@ -63,7 +63,10 @@ enum vigil_filter_flags {
 	VIGIL_F_UID = 1 << 2,
 	VIGIL_F_COMM = 1 << 3,
 	VIGIL_F_CGROUP = 1 << 4,
+	VIGIL_F_CONTAINER = 1 << 5,	/* --container */
 };
+
+#define VIGIL_MAX_CONTAINERS 8
 
 struct vigil_filter {
 	__u32 flags;		/* enum vigil_filter_flags */
@@ -74,8 +77,14 @@ struct vigil_filter {
 	/* with VIGIL_F_PID: the process's start time in clock ticks since boot
 	 * (/proc/PID/stat field 22), so a new process reusing the pid fails */
 	__u64 pid_start;
+	/* --container: the task is in one of these cgroups or below (the
+	 * container's top cgroup id at its level in the hierarchy) */
+	__u32 nctr;
+	__u32 ctr_level[VIGIL_MAX_CONTAINERS];
+	__u32 _pad;
+	__u64 ctr_id[VIGIL_MAX_CONTAINERS];
 };
-VIGIL_CHECK_SIZE(struct vigil_filter, 40);
+VIGIL_CHECK_SIZE(struct vigil_filter, 48 + 12 * VIGIL_MAX_CONTAINERS);
 VIGIL_CHECK_OFF(struct vigil_filter, comm, 16);
 VIGIL_CHECK_OFF(struct vigil_filter, pid_start, 32);
 

@@ -12,6 +12,7 @@
 #include "core/feature.h"
 #include "core/loop.h"
 #include "core/out.h"
+#include "core/container.h"
 #include "core/session.h"
 
 struct vigil_inst *vigil_inst_new(const struct vigil_feature *f, const char *name)
@@ -75,6 +76,7 @@ static int on_tick(void *ctx, int fd, uint32_t events)
 	(void)events;
 	for (int i = 0; i < n; i++)
 		vigil_session_tick(ss[i]);
+	out_containers(in->sink);
 	if (!in->feat->tick)
 		return 0;
 	err = in->feat->tick(in);
@@ -118,6 +120,47 @@ static int watch_pid(struct vigil_inst *in)
 	return err ? VIGIL_EXIT_FAIL : 0;
 }
 
+/* --container: names and ids to (level, cgroup id) pairs the kernel compares */
+static int match_containers(struct vigil_inst *in)
+{
+	struct vigil_container_match m[VIGIL_MAX_CONTAINERS];
+	struct vigil_filter *f = &in->c.filter;
+	char err[2048];
+	int n;
+
+	if (!in->containers) {
+		vigil_error("cannot use --container '%s': no cgroup v2 hierarchy to find containers in",
+			    in->c.container);
+		return VIGIL_EXIT_UNSUPPORTED;
+	}
+	vigil_containers_resolve_now(in->containers);
+	n = vigil_containers_match(in->containers, in->c.container, m, VIGIL_MAX_CONTAINERS, err,
+				   sizeof(err));
+	if (n < 0) {
+		vigil_usage_error("%s", err);
+		return VIGIL_EXIT_USAGE;
+	}
+	f->nctr = n;
+	for (int i = 0; i < n; i++) {
+		f->ctr_level[i] = m[i].level;
+		f->ctr_id[i] = m[i].cgroup_id;
+		vigil_debug("%s: container '%s' is cgroup %llu at level %d", in->name, m[i].ctr->id,
+			    (unsigned long long)m[i].cgroup_id, m[i].level);
+	}
+	f->flags |= VIGIL_F_CONTAINER;
+	return 0;
+}
+
+struct vigil_containers *vigil_containers_start(void)
+{
+	struct vigil_containers_opts o = { 0 };
+	struct vigil_containers *c = vigil_containers_new(&o);
+
+	if (!c)
+		vigil_debug("no container identity: %s", strerror(errno));
+	return c;
+}
+
 int vigil_inst_start(struct vigil_inst *in, struct vigil_loop *loop, struct vigil_sink *sink)
 {
 	const struct vigil_feature *f = in->feat;
@@ -141,6 +184,8 @@ int vigil_inst_start(struct vigil_inst *in, struct vigil_loop *loop, struct vigi
 			    (unsigned long long)in->c.cgroup_id);
 	}
 	if ((in->c.filter.flags & VIGIL_F_PID) && (err = watch_pid(in)))
+		return err;
+	if (in->c.container && (err = match_containers(in)))
 		return err;
 	free(in->priv);
 	in->priv = calloc(1, f->priv_size ? f->priv_size : 1);
@@ -274,6 +319,8 @@ int vigil_feature_main(const struct vigil_cmd *c, int argc, char **argv)
 	}
 	out_sink_init(&sink, out, cli.json);
 	out_schema(&sink);
+	sink.containers = in->containers = vigil_containers_start();
+	sink.show_containers = cli.containers;
 	in->on_end = cli_end;
 	in->on_end_ctx = &loop;
 	err = vigil_inst_start(in, &loop, &sink);
@@ -285,6 +332,11 @@ int vigil_feature_main(const struct vigil_cmd *c, int argc, char **argv)
 	}
 	err = vigil_inst_stop(in, err);
 	vigil_loop_fini(&loop);
+	if (sink.containers) {
+		sink.containers_ticked = 0;
+		out_containers(&sink);
+		vigil_containers_free(sink.containers);
+	}
 	/* lost output is a failure, except a reader that went away (| head) */
 	if (!sink.broken_pipe && (fflush(out) || ferror(out)) && !err && errno != EPIPE) {
 		fprintf(stderr, "vigil: cannot write output: %s\n", strerror(errno));

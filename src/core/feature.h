@@ -56,6 +56,7 @@ struct vigil_inst {
 	void *priv;			/* the feature's run state */
 	struct vigil_loop *loop;
 	struct vigil_sink *sink;
+	struct vigil_containers *containers;	/* the process's resolver, shared */
 	bool running;
 	bool ended;			/* its -p process exited, or --duration */
 	int tickfd, endfd, pidfd;
@@ -81,6 +82,10 @@ void vigil_plan_probe(const struct vigil_cmd *c, struct vigil_mech_choice *choic
 
 /* `vigil X ...` for a feature: parse, one instance, one loop, one sink */
 int vigil_feature_main(const struct vigil_cmd *c, int argc, char **argv);
+
+/* the container resolver of a CLI or agent process (NULL, with a warning, when
+ * there is no cgroup v2 hierarchy) */
+struct vigil_containers *vigil_containers_start(void);
 
 /* the sink and instance of a feature callback, for brevity */
 #define VIGIL_OPTS(in, type) ((type *)(in)->opts)

@@ -139,6 +139,7 @@ const struct vigil_opt vigil_output_opts[] = {
 	{ "verbose", 'v', VO_FLAG, O(verbose), NULL,
 	  "show libbpf and attach details, and the programs' cost at exit, on stderr" },
 	{ "quiet", 'q', VO_FLAG, O(quiet), NULL, "no status lines on stderr" },
+	{ "containers", 0, VO_FLAG, O(containers), NULL, "table: the container of each row in a column" },
 	VOPT_END,
 };
 
@@ -153,6 +154,8 @@ const struct vigil_opt vigil_trace_opts[] = {
 	{ "uid", 'u', VO_FUNC, 0, "UID", "only this user (number or name)", opt_uid },
 	{ "comm", 'c', VO_FUNC, 0, "NAME", "only tasks with this name (exact, as in /proc/PID/comm)", opt_comm },
 	{ "cgroup", 0, VO_FUNC, 0, "PATH", "only tasks in this cgroup v2 directory or below", opt_cgroup },
+	{ "container", 0, VO_STR, C(container), "NAME|ID[,...]",
+	  "only tasks in these containers (names, ids, or id prefixes of 12+ hex digits)" },
 	VOPT_SECTION("Run"),
 	{ "duration", 'd', VO_DURATION, C(duration_ns), "DUR", "stop after DUR (500ms, 10s, 5m)",
 	  .min = 1 * MS, .max = 366 * 24 * HOUR },

@@ -7,6 +7,7 @@
 #include "core/vigil.h"
 #include "core/out.h"
 #include "core/hist.h"
+#include "core/container.h"
 
 /* ---- JSON writer ---- */
 
@@ -483,6 +484,8 @@ void out_header(struct vigil_sink *k)
 {
 	if (k->json || !k->cols)
 		return;
+	if (k->show_containers)
+		fprintf(k->f, "%-16s ", "CONTAINER");
 	for (const struct vcol *c = k->cols; c->title; c++) {
 		if (c->width)
 			fprintf(k->f, c->right ? "%*s " : "%-*s ", c->width, c->title);
@@ -505,8 +508,59 @@ void out_text(struct vigil_sink *k, const char *fmt, ...)
 	va_end(ap);
 }
 
+static void container_json(struct jw *w, const struct vigil_container *c)
+{
+	jw_obj(w, "container");
+	jw_str(w, "id", c->id);
+	jw_str(w, "runtime", vigil_runtime_name(c->runtime));
+	if (c->name_state == VIGIL_CNAME_KNOWN) {
+		jw_str(w, "name", c->name);
+		if (c->pod[0])
+			jw_str(w, "pod", c->pod);
+		if (c->namespace[0])
+			jw_str(w, "namespace", c->namespace);
+	} else if (c->name_state == VIGIL_CNAME_PENDING) {
+		jw_bool(w, "name_pending", true);
+	}
+	if (c->pod_uid[0])
+		jw_str(w, "pod_uid", c->pod_uid);
+	jw_end_obj(w);
+}
+
+/* the container of a record's cgroup, NULL for a host task */
+static const struct vigil_container *row_container(struct vigil_sink *k, const struct vrow *r)
+{
+	const struct vfield *f;
+
+	if (!k->containers || !(f = vrow_get(r, "cgroup_id")) || f->kind != VF_U64)
+		return NULL;
+	return vigil_container_lookup(k->containers, f->u);
+}
+
+void out_containers(struct vigil_sink *k)
+{
+	const struct vigil_container *c;
+	uint64_t now = vigil_mono_ns(), id;
+
+	if (!k->containers || now - k->containers_ticked < 100000000ull)
+		return;
+	k->containers_ticked = now;
+	vigil_containers_tick(k->containers, now);
+	while (vigil_containers_next_changed(k->containers, &id, &c)) {
+		struct jw w;
+
+		if (!k->json)
+			continue;
+		jw_record(&w, k, "container", vigil_boot_ns());
+		jw_u64(&w, "cgroup_id", id);
+		container_json(&w, c);
+		jw_end_obj(&w);
+	}
+}
+
 static void row_json(struct vigil_sink *k, const struct vrow *r)
 {
+	const struct vigil_container *c = row_container(k, r);
 	struct jw w;
 
 	jw_init(&w, k->f);
@@ -545,6 +599,8 @@ static void row_json(struct vigil_sink *k, const struct vrow *r)
 		}
 		}
 	}
+	if (c)
+		container_json(&w, c);
 	jw_end_obj(&w);
 }
 
@@ -553,6 +609,16 @@ static void row_table(struct vigil_sink *k, const struct vrow *r)
 	char buf[8192], esc[8192];
 	const struct vfield *f;
 
+	if (k->show_containers) {
+		const struct vigil_container *ctr = row_container(k, r);
+
+		snprintf(buf, sizeof(buf), "%s", !ctr ? "-" : ctr->name_state == VIGIL_CNAME_KNOWN ?
+			 ctr->name : ctr->id);
+		if (ctr && ctr->name_state != VIGIL_CNAME_KNOWN)
+			buf[12] = 0;
+		vigil_term_escape(buf, sizeof(buf), esc, sizeof(esc));
+		fprintf(k->f, "%-16.16s ", esc);
+	}
 	for (const struct vcol *c = k->cols; c && c->title; c++) {
 		f = c->fmt ? NULL : vrow_get(r, c->key);
 		if (c->fmt)

@@ -130,6 +130,10 @@ struct vigil_sink {
 	const struct vcol *cols;	/* table columns of the current feature */
 	bool header_done;
 	uint64_t rows;
+	/* container identity of records that carry a cgroup_id (NULL: none) */
+	struct vigil_containers *containers;
+	bool show_containers;		/* table: a CONTAINER column first */
+	uint64_t containers_ticked;
 };
 
 void out_sink_init(struct vigil_sink *k, FILE *f, bool json);
@@ -140,6 +144,9 @@ void out_set_columns(struct vigil_sink *k, const struct vcol *cols);
 void out_header(struct vigil_sink *k);
 int out_row(struct vigil_sink *k, const struct vrow *r);	/* <0 when output is gone */
 int out_flush(struct vigil_sink *k);			/* checks ferror; <0 on lost output */
+/* resolve pending container names and emit a {"type":"container"} record for
+ * each cgroup whose identity became known (at most every 100 ms) */
+void out_containers(struct vigil_sink *k);
 /* a line for the table only (interval headings); nothing in JSON mode */
 void out_text(struct vigil_sink *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* print s for a terminal: control bytes, escapes and invalid UTF-8 as \xNN */

@@ -355,6 +355,8 @@ static int rb_consume(struct vigil_session *s)
 {
 	int err = ring_buffer__consume(s->rb);
 
+	if (err >= 0)
+		out_containers(s->in->sink);
 	/* rows are flushed per batch (the sink defers) */
 	if (err >= 0 && out_flush(s->in->sink))
 		err = -EIO;

@@ -84,6 +84,7 @@ struct vigil_cli {
 	bool json;
 	bool verbose;
 	bool quiet;
+	bool containers;	/* --containers: a CONTAINER column */
 	const char *output_path;
 };
 

@@ -44,7 +44,7 @@ def rootfs_tar(path):
             info.mode = 0o755
             t.addfile(info)
         t.add(busybox, "bin/busybox")
-        for applet in ("sh", "sleep"):
+        for applet in ("sh", "sleep", "echo", "true", "cat"):
             info = tarfile.TarInfo(f"bin/{applet}")
             info.type = tarfile.SYMTYPE
             info.linkname = "busybox"
