@@ -46,7 +46,7 @@ static void usage(FILE *f)
 		   "            3 the kernel or host lacks a needed feature (see 'vigil doctor').\n");
 }
 
-static void cmd_tables(const struct vigil_cmd *c, const struct vigil_opt **t)
+void cmd_tables(const struct vigil_cmd *c, const struct vigil_opt **t)
 {
 	int n = 0;
 
