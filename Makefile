@@ -24,7 +24,7 @@ HDRS := $(wildcard include/vigil/*.h src/core/*.h src/cmd/*.h)
 
 PYTEST ?= /usr/bin/python3 -m pytest
 
-.PHONY: all clean vmlinux test test-unit test-e2e deps run bench fuzz-rules
+.PHONY: all clean vmlinux test test-unit test-e2e deps run bench fuzz-rules install uninstall deb
 .DELETE_ON_ERROR:
 # keep BPF objects and skeletons: they are inputs of several rules
 .SECONDARY:
@@ -102,6 +102,53 @@ run: $(BUILD)/vigil
 
 bench: $(BUILD)/vigil $(WORKLOADS)
 	bench/run.sh
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the binary, the bash completion it generates
+# from its own option tables, the docs, and whatever deploy/ holds (a systemd unit
+# deploy/vigil.service also goes where systemd looks).
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share
+DOCDIR ?= $(DATADIR)/doc/vigil
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+DOCS := README.md $(wildcard docs/*.md)
+DEPLOY := $(shell find deploy -type f 2>/dev/null | LC_ALL=C sort)
+
+$(BUILD)/vigil.bash: $(BUILD)/vigil
+	$< completion bash > $@
+
+install: $(BUILD)/vigil $(BUILD)/vigil.bash
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(DOCDIR)
+	install -m 0755 $(BUILD)/vigil $(DESTDIR)$(BINDIR)/vigil
+	install -m 0644 $(BUILD)/vigil.bash $(DESTDIR)$(BASHCOMPDIR)/vigil
+	install -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/
+	for f in $(DEPLOY); do install -D -m 0644 $$f $(DESTDIR)$(DATADIR)/vigil/$${f#deploy/}; done
+	$(if $(filter deploy/vigil.service,$(DEPLOY)),install -D -m 0644 deploy/vigil.service $(DESTDIR)$(UNITDIR)/vigil.service)
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/vigil $(DESTDIR)$(BASHCOMPDIR)/vigil $(DESTDIR)$(UNITDIR)/vigil.service
+	rm -rf $(DESTDIR)$(DOCDIR) $(DESTDIR)$(DATADIR)/vigil
+
+# make deb: build/vigil_VERSION_ARCH.deb of the same layout under /usr, with dpkg-deb.
+# No Depends: the binary is static.
+VERSION := $(shell sed -n 's/^\#define VIGIL_VERSION "\(.*\)"/\1/p' src/core/vigil.h)
+DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
+DEB := $(BUILD)/vigil_$(VERSION)_$(DEB_ARCH).deb
+
+deb: $(DEB)
+
+$(DEB): $(BUILD)/vigil $(BUILD)/vigil.bash $(DOCS) $(DEPLOY) Makefile
+	rm -rf $(BUILD)/deb
+	$(MAKE) --no-print-directory install DESTDIR=$(abspath $(BUILD)/deb) PREFIX=/usr
+	mkdir -p $(BUILD)/deb/DEBIAN
+	printf '%s\n' 'Package: vigil' 'Version: $(VERSION)' 'Architecture: $(DEB_ARCH)' \
+		'Maintainer: vigil developers <vigil@localhost>' 'Section: admin' 'Priority: optional' \
+		"Installed-Size: $$(du -sk --exclude=DEBIAN $(BUILD)/deb | cut -f1)" \
+		'Description: eBPF observability and protection for Linux hosts' \
+		' One statically linked binary: process, syscall and file tracing on' \
+		' tracepoints, and an XDP firewall with atomic reload.' > $(BUILD)/deb/DEBIAN/control
+	dpkg-deb --root-owner-group -Zxz --build $(BUILD)/deb $@
 
 clean:
 	rm -rf $(BUILD)

@@ -43,7 +43,10 @@
 # Environment: GEN=live|trafgen, THREADS (generator threads = veth queues; default
 # the number of CPUs), REPS (drop-rate floods per case, best kept; default 3),
 # SHAPE=host|host6|prefix (default host).
-# Usage: bench/firewall.sh [SECONDS] [SIZES...]   (root; prints ratios, asserts nothing)
+# Fails (exit 1, saying why) rather than print a void row: a missing tool (scripts/deps.sh all),
+# GRO that does not come on on vbd0, a generator that sent nothing, or a filter whose own
+# counter shows no drops.
+# Usage: bench/firewall.sh [SECONDS] [SIZES...]   (root; prints ratios)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-5}; shift || true
@@ -62,6 +65,13 @@ DST=10.250.0.2 FAMILY=ipv4
 [ "$SHAPE" = host6 ] && DST=fd00:250::2 FAMILY=ipv6
 HELPER=build/bench/firewall_gen
 GEN=vbgen DUT=vbdut
+die() { echo "bench/firewall.sh: $*" >&2; exit 1; }
+need=(ip nsenter ethtool nft xdp-filter bpftool python3 cc bc sysctl getconf)
+[ "$GEN_MODE" = trafgen ] && need+=(trafgen)
+for t in "${need[@]}"; do
+  command -v "$t" >/dev/null || die "missing '$t': run scripts/deps.sh all"
+done
+[ -x "$VIGIL" ] || die "no vigil at '$VIGIL': run make"
 TMP=$(mktemp -d)
 STATS_OLD=$(sysctl -n kernel.bpf_stats_enabled)
 inn() { nsenter --net=/run/netns/$DUT "$@"; }
@@ -102,6 +112,10 @@ ip -n $GEN addr add 10.250.0.1/16 dev vbg0; ip -n $DUT addr add 10.250.0.2/16 de
 ip -n $GEN addr add fd00:250::1/64 dev vbg0 nodad; ip -n $DUT addr add fd00:250::2/64 dev vbd0 nodad
 ip -n $GEN link set vbg0 up; ip -n $DUT link set vbd0 up
 ip netns exec $DUT ethtool -K vbd0 gro on
+# without GRO (or an XDP program) veth runs no NAPI and drops the redirected frames before
+# any filter: nftables would then "drop" nothing, and the comparison would be void
+ip netns exec $DUT ethtool -k vbd0 | grep -qx 'generic-receive-offload: on' ||
+  die "GRO is not on on vbd0 after 'ethtool -K vbd0 gro on': frames would not reach the filters"
 MAC_DUT=$(ip -n $DUT -o link show vbd0 | sed 's/.*link\/ether \([^ ]*\).*/\1/')
 MAC_GEN=$(ip -n $GEN -o link show vbg0 | sed 's/.*link\/ether \([^ ]*\).*/\1/')
 
@@ -174,12 +188,19 @@ measure() {
     d0=$(eval "$dropcmd"); f=$(flood "$src" "$SECS"); d1=$(eval "$dropcmd")
     if [ -z "$best" ] || [ $((d1 - d0)) -gt "${best%% *}" ]; then best="$((d1 - d0)) $f"; fi
   done
+  # a filter that dropped nothing measured nothing: stop, not a row of zeros
+  [ "${best%% *}" -gt 0 ] || die "$tool at $n rules dropped 0 packets of the flood from $src (counter: $dropcmd)"
+  if [ "$GEN_MODE" = live ]; then
+    f=${best#* }; f=${f#* }; f=${f#* }
+    [ "${f:-0}" -gt 0 ] || die "the generator sent 0 packets ($tool, $n rules)"
+  fi
   if [ "$tool" != nftables ]; then
     id=$(prog_id)
     sysctl -q kernel.bpf_stats_enabled=1
     a=$(prog_stats "$id"); flood "$src" "$SECS" >/dev/null; b=$(prog_stats "$id")
     sysctl -q kernel.bpf_stats_enabled=0
     run=$(echo "$a $b" | awk '{printf "%.1f", ($4 > $2) ? ($3 - $1) / ($4 - $2) : 0}')
+    [ "$run" != 0.0 ] || die "$tool: kernel.bpf_stats_enabled=1 counted no runs of program $id during a flood"
     test=$(for i in 1 2 3; do $HELPER cost "$id" "$src" $DST 1000000; done |
       awk '$4 != 1 {print "warning: test run verdict " $4 ", not XDP_DROP" > "/dev/stderr"} {print $2}' | sort -n | head -1)
   fi
@@ -226,7 +247,7 @@ for o in json.load(sys.stdin)[\"nftables\"]:
   # ---- xdp-filter (its map holds at most 10,000 addresses) ----
   if [ "$SHAPE" = prefix ]; then
     echo "# xdp-filter: skipped with SHAPE=prefix (it matches exact addresses only)"
-  elif [ "$n" -le 10000 ] && command -v xdp-filter >/dev/null; then
+  elif [ "$n" -le 10000 ]; then
     t0=$(date +%s.%N)
     xdpf load vbd0 -m native -f $FAMILY >/dev/null
     bpftool batch file "$TMP/xdpf" >/dev/null

@@ -20,6 +20,10 @@ SIZES=${*:-100 10000 100000}
 LENS=${LENS:-1 2 4 6 8 10 12 16 24}
 VIGIL=${VIGIL:-build/vigil}
 HELPER=build/bench/firewall_gen
+for t in ip nsenter bpftool python3 cc; do
+  command -v "$t" >/dev/null || { echo "bench/firewall_lookup.sh: missing '$t': run scripts/deps.sh all" >&2; exit 1; }
+done
+[ -x "$VIGIL" ] || { echo "bench/firewall_lookup.sh: no vigil at '$VIGIL': run make" >&2; exit 1; }
 NS=vblook
 TMP=$(mktemp -d)
 PID=

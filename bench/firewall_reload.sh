@@ -11,6 +11,10 @@ SIZES=${*:-10 1000 100000}
 REPS=${REPS:-5}
 VIGIL=${VIGIL:-build/vigil}
 NS=vbreload
+for t in ip nsenter python3 bc; do
+  command -v "$t" >/dev/null || { echo "bench/firewall_reload.sh: missing '$t': run scripts/deps.sh all" >&2; exit 1; }
+done
+[ -x "$VIGIL" ] || { echo "bench/firewall_reload.sh: no vigil at '$VIGIL': run make" >&2; exit 1; }
 TMP=$(mktemp -d)
 cleanup() {
   set +e

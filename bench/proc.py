@@ -92,7 +92,8 @@ def main():
     tmp = tempfile.mkdtemp(prefix="vigil-bench-")
     probe = os.path.join(tmp, "vigilprobe")
     os.symlink("/bin/true", probe)
-    have_bt = shutil.which("bpftrace") is not None
+    if not shutil.which("bpftrace"):
+        sys.exit("bench/proc.py: missing 'bpftrace' (the anchor): run scripts/deps.sh all")
 
     vigil_cmd = [VIGIL, "proc", "-q", "--exec-only", "-c", "vigilprobe"]
     bt_cmd = ["bpftrace", "-B", "line", "-e",
@@ -102,11 +103,10 @@ def main():
     for _ in range(RUNS):  # interleaved, so drift hits both alike
         v_att.append(launch_to_attached([VIGIL, "proc", "--exec-only"]))
         v_lat.append(first_event_latency(vigil_cmd, probe))
-        if have_bt:
-            b_lat.append(first_event_latency(bt_cmd, probe))
+        b_lat.append(first_event_latency(bt_cmd, probe))
 
     v_rss = peak_rss_kb(vigil_cmd + ["--json"], probe)
-    b_rss = peak_rss_kb(bt_cmd, probe) if have_bt else None
+    b_rss = peak_rss_kb(bt_cmd, probe)
     size = os.path.getsize(VIGIL)
     static = "statically linked" in subprocess.run(["file", VIGIL], capture_output=True,
                                                     text=True).stdout
@@ -115,13 +115,9 @@ def main():
     print(f"runs: {RUNS} (interleaved), kernel {os.uname().release}, load {os.getloadavg()[0]:.2f}")
     print(f"{'metric':<34} {'vigil':>10} {'bpftrace':>10} {'ratio':>8}  target")
     print(f"{'launch to all attached (ms, median)':<34} {statistics.median(v_att) * 1e3:>10.1f} {'-':>10} {'':>8}  <= 100 ms")
-    if have_bt:
-        bm = statistics.median(b_lat) * 1e3
-        print(f"{'launch to first event (ms, median)':<34} {vm:>10.1f} {bm:>10.1f} {bm / vm:>7.1f}x  (includes one trigger exec)")
-        print(f"{'peak RSS under exec storm (MiB)':<34} {v_rss / 1024:>10.1f} {b_rss / 1024:>10.1f} {b_rss / v_rss:>7.1f}x  vigil <= 10 MiB")
-    else:
-        print(f"{'launch to first event (ms, median)':<34} {vm:>10.1f} {'-':>10}")
-        print(f"{'peak RSS under exec storm (MiB)':<34} {v_rss / 1024:>10.1f} {'-':>10}")
+    bm = statistics.median(b_lat) * 1e3
+    print(f"{'launch to first event (ms, median)':<34} {vm:>10.1f} {bm:>10.1f} {bm / vm:>7.1f}x  (includes one trigger exec)")
+    print(f"{'peak RSS under exec storm (MiB)':<34} {v_rss / 1024:>10.1f} {b_rss / 1024:>10.1f} {b_rss / v_rss:>7.1f}x  vigil <= 10 MiB")
     print(f"{'binary size (MiB)':<34} {size / 2**20:>10.2f} {'':>10} {'':>8}  <= 4 MiB, {'static' if static else 'NOT STATIC'}")
     shutil.rmtree(tmp)
 

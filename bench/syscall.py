@@ -104,12 +104,14 @@ def main():
         if not os.access(f, os.X_OK):
             sys.exit(f"bench: no {f}: run make and make {SC_LOOP}")
 
-    have_bpftrace = shutil.which("bpftrace") is not None
-    have_strace = shutil.which("strace") is not None
-    have_perf = False
-    if shutil.which("perf"):
-        have_perf = subprocess.run(["perf", "trace", "-s", "-o", "/dev/null", "--", "true"],
-                                   capture_output=True).returncode == 0
+    # the anchors are what the ratios are against: without one the table would be void
+    for tool in ("bpftrace", "strace", "perf"):
+        if not shutil.which(tool):
+            sys.exit(f"bench: missing '{tool}': run scripts/deps.sh all")
+    r = subprocess.run(["perf", "trace", "-s", "-o", "/dev/null", "--", "true"],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"bench: 'perf trace' does not run here: {r.stderr.strip()}")
 
     rows = {}       # name -> [ns per loop]
     stream = []     # (ns, received, lost, cpu)
@@ -130,13 +132,12 @@ def main():
         ns, _, _ = run_traced([VIGIL, "syscall", "--count", "-P", "-o", "/dev/null"],
                               "attached", a.calls)
         add("vigil syscall --count -P", ns)
-        if have_bpftrace:
-            ns, _, _ = run_traced(["bpftrace", "-e", BPFTRACE_PROG], "Attaching", a.calls)
-            add("bpftrace @[pid, id] = count()", ns)
-            ns, _, _ = run_traced(["bpftrace", "-e", BPFTRACE_ONE], "Attaching", a.calls)
-            add("bpftrace 1 hook, @ = count()", ns)
-            ns, _, _ = run_traced(["bpftrace", "-e", BPFTRACE_TWO], "Attaching", a.calls)
-            add("bpftrace 2 hooks, @ = count()", ns)
+        ns, _, _ = run_traced(["bpftrace", "-e", BPFTRACE_PROG], "Attaching", a.calls)
+        add("bpftrace @[pid, id] = count()", ns)
+        ns, _, _ = run_traced(["bpftrace", "-e", BPFTRACE_ONE], "Attaching", a.calls)
+        add("bpftrace 1 hook, @ = count()", ns)
+        ns, _, _ = run_traced(["bpftrace", "-e", BPFTRACE_TWO], "Attaching", a.calls)
+        add("bpftrace 2 hooks, @ = count()", ns)
         ns, text, cpu = run_traced([VIGIL, "syscall", "--json", "-o", "/dev/null", "-c",
                                     "sc_loop"], "attached", a.calls)
         add("vigil syscall (stream NDJSON)", ns)
@@ -144,10 +145,8 @@ def main():
             if "events received" in line:
                 w = line.split()
                 stream.append((ns, int(w[2]), int(w[5]), cpu))
-        if have_strace:
-            add("strace -c -f", loop(["strace", "-c", "-f", "-o", "/dev/null"], a.calls))
-        if have_perf:
-            add("perf trace -s", loop(["perf", "trace", "-s", "-o", "/dev/null", "--"], a.calls))
+        add("strace -c -f", loop(["strace", "-c", "-f", "-o", "/dev/null"], a.calls))
+        add("perf trace -s", loop(["perf", "trace", "-s", "-o", "/dev/null", "--"], a.calls))
 
     base = statistics.median(rows["untraced"])
     print(f"\n{a.calls} getppid() calls per run, {a.reps} interleaved repetitions, medians\n")

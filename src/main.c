@@ -48,7 +48,11 @@ static void usage(FILE *f)
 		   "            3 the kernel or host lacks a needed feature (see 'vigil doctor').\n");
 }
 
+<<<<<<< HEAD
 static const struct vigil_verb *verb_find(const struct vigil_cmd *c, const char *name)
+=======
+void cmd_tables(const struct vigil_cmd *c, const struct vigil_opt **t)
+>>>>>>> fresh
 {
 	for (const struct vigil_verb *v = c->verbs; v && v->name; v++)
 		if (!strcmp(v->name, name))

@@ -91,7 +91,7 @@ class Tracer:
         self.err_path = os.path.join(self.tmp.name, "err")
         self.proc = None
 
-    def start(self, timeout=30):
+    def start(self, timeout=120):
         argv = [VIGIL, *self.args]
         if self.json_out:
             argv += ["--json", "-o", self.out_path]
@@ -119,7 +119,23 @@ class Tracer:
     def records(self):
         return parse_ndjson(self.output())
 
-    def stop(self, sig=signal.SIGINT, timeout=30):
+    def records_so_far(self):
+        """What vigil has written while it runs: complete lines only."""
+        text = self.output()
+        return parse_ndjson(text[:text.rfind("\n") + 1])
+
+    def wait_records(self, cond, timeout=60):
+        """Poll the output until cond(records) holds; returns those records."""
+        deadline = time.monotonic() + timeout
+        while True:
+            recs = self.records_so_far()
+            if cond(recs):
+                return recs
+            assert self.proc.poll() is None, f"vigil exited ({self.proc.returncode}): {self.stderr()}"
+            assert time.monotonic() < deadline, f"no such output in {timeout}s: {recs}"
+            time.sleep(0.02)
+
+    def stop(self, sig=signal.SIGINT, timeout=120):
         """Signal vigil and wait; returns its exit code."""
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
@@ -143,7 +159,7 @@ def bpftool_prog_names():
     return [p.get("name", "") for p in json.loads(out or "[]")]
 
 
-def wait_progs_gone(names, timeout=10):
+def wait_progs_gone(names, timeout=60):
     """Program teardown is asynchronous (RCU); poll until none of names is loaded."""
     deadline = time.monotonic() + timeout
     left = []

@@ -1,36 +1,59 @@
 """Traffic for the firewall tests, run inside a namespace with `ip netns exec`.
 
-  udp-recv ADDR PORT SECONDS [STOPFILE]  print "ready", then the count received
-  udp-send ADDR PORT COUNT PPS [STOPFILE] send COUNT datagrams (or until STOPFILE), print the count
-  tcp-listen ADDR PORT SECONDS            print "ready", accept for SECONDS
-  tcp-try ADDR PORT TIMEOUT               print 1 if a connection is established, else 0
+  udp-recv ADDR PORT            print "ready" once bound, count datagrams; when a line N comes
+                                on stdin (the sender is done, having sent N) or stdin ends:
+                                stop at N datagrams, or after SETTLE s without one; print the count
+  udp-send ADDR PORT COUNT PPS [STOPFILE]  send COUNT datagrams (or until STOPFILE), paced at
+                                PPS; print the count and the seconds from the first to the last
+  tcp-listen ADDR PORT SECONDS  print "ready", accept until stdin ends (at most SECONDS)
+  tcp-try ADDR PORT TIMEOUT     print 1 if a connection is established, else 0
+
+Nothing here waits for a fixed time to decide: a receiver on a busy machine may start late
+and be scheduled rarely, so it is told when the sending is over instead of guessing.
 """
 import os
+import select
 import socket
 import sys
 import time
+
+# After the sender is done, a receiver that has not got everything waits this long
+# without a datagram before it reports: only packets the firewall dropped are missing
+# then, and one still in flight this long after its send would be counted as dropped.
+SETTLE = 1.0
 
 
 def family(addr):
     return socket.AF_INET6 if ":" in addr else socket.AF_INET
 
 
-def udp_recv(addr, port, seconds, stop=None):
+def udp_recv(addr, port):
     s = socket.socket(family(addr), socket.SOCK_DGRAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    # root: beyond net.core.rmem_max, so a receiver starved of CPU for seconds loses nothing
+    s.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_RCVBUFFORCE", 33), 32 << 20)
     s.bind((addr, int(port)))
-    s.settimeout(0.2)
+    s.setblocking(False)
     print("ready", flush=True)
-    n = 0
-    end = time.monotonic() + float(seconds)
-    while time.monotonic() < end:
-        if stop and os.path.exists(stop + ".recv"):
-            break
-        try:
-            s.recv(2048)
-            n += 1
-        except socket.timeout:
-            pass
+    stdin = sys.stdin.fileno()
+    n, done, expect, line = 0, False, None, b""
+    while not (done and expect is not None and n >= expect):
+        ready, _, _ = select.select([s] if done else [s, stdin], [], [], SETTLE if done else None)
+        if not ready:
+            break                               # settled: the rest was dropped
+        if s in ready:
+            while True:
+                try:
+                    s.recv(2048)
+                    n += 1
+                except BlockingIOError:
+                    break
+        if stdin in ready:
+            chunk = os.read(stdin, 64)
+            line += chunk
+            if b"\n" in line or not chunk:
+                done = True
+                words = line.split()
+                expect = int(words[0]) if words else None
     print(n, flush=True)
 
 
@@ -39,16 +62,18 @@ def udp_send(addr, port, count, pps, stop=None):
     count, pps = int(count), float(pps)
     gap = 1.0 / pps
     t0 = time.monotonic()
+    last = t0
     n = 0
     while n < count:
         if stop and os.path.exists(stop):
             break
         s.sendto(b"vigil-fw-test", (addr, int(port)))
+        last = time.monotonic()
         n += 1
         delay = t0 + n * gap - time.monotonic()
         if delay > 0:
             time.sleep(delay)
-    print(n, flush=True)
+    print(n, f"{last - t0:.6f}", flush=True)
 
 
 def tcp_listen(addr, port, seconds):
@@ -56,15 +81,15 @@ def tcp_listen(addr, port, seconds):
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((addr, int(port)))
     s.listen(16)
-    s.settimeout(0.2)
     print("ready", flush=True)
     end = time.monotonic() + float(seconds)
     while time.monotonic() < end:
-        try:
+        ready, _, _ = select.select([s, sys.stdin.fileno()], [], [], max(0, end - time.monotonic()))
+        if sys.stdin.fileno() in ready and not os.read(sys.stdin.fileno(), 64):
+            break
+        if s in ready:
             c, _ = s.accept()
             c.close()
-        except socket.timeout:
-            pass
 
 
 def tcp_try(addr, port, timeout):

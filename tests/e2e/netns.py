@@ -7,7 +7,6 @@ because the latter remounts /sys and would hide the host's bpffs pins.
 import os
 import subprocess
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TRAFFIC = os.path.join(HERE, "fwtraffic.py")
@@ -72,32 +71,54 @@ class Pair:
         out = sh("ip", "-n", self.a, "link", "show", self.dev).stdout
         return "xdp" in out
 
-    def udp(self, dst, port, count=20, pps=500):
-        """Send count datagrams from b to a; returns how many arrived."""
-        recv = subprocess.Popen(self.traffic(self.a, "udp-recv", dst, port, count / pps + 1.5),
-                                stdout=subprocess.PIPE, text=True)
+    def udp_recv(self, dst, port):
+        """A receiver in a, bound before this returns; finish it with udp_recv_count()."""
+        recv = subprocess.Popen(self.traffic(self.a, "udp-recv", dst, port),
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert recv.stdout.readline().strip() == "ready"
-        sent = int(subprocess.run(self.traffic(self.b, "udp-send", dst, port, count, pps),
-                                  capture_output=True, text=True, check=True).stdout)
-        assert sent == count
+        return recv
+
+    @staticmethod
+    def udp_recv_count(recv, sent):
+        """Tell the receiver sent datagrams are out; it returns once it has them all, or has
+        heard nothing for fwtraffic.SETTLE seconds (the firewall dropped the rest)."""
+        recv.stdin.write(f"{sent}\n")
+        recv.stdin.close()
         got = int(recv.stdout.readline())
-        recv.wait()
+        assert recv.wait(timeout=60) == 0
         return got
 
+    def udp_send(self, dst, port, count, pps=500):
+        """Send count datagrams from b to a; returns (sent, seconds from first to last)."""
+        out = subprocess.run(self.traffic(self.b, "udp-send", dst, port, count, pps),
+                             capture_output=True, text=True, check=True).stdout.split()
+        return int(out[0]), float(out[1])
+
+    def udp(self, dst, port, count=20, pps=500):
+        """Send count datagrams from b to a; returns how many arrived."""
+        recv = self.udp_recv(dst, port)
+        sent, _ = self.udp_send(dst, port, count, pps)
+        assert sent == count
+        return self.udp_recv_count(recv, sent)
+
     def tcp(self, dst, port):
-        """True when a TCP connection from b to a is established."""
-        lis = subprocess.Popen(self.traffic(self.a, "tcp-listen", dst, port, 3),
-                               stdout=subprocess.PIPE, text=True)
-        assert lis.stdout.readline().strip() == "ready"
-        ok = subprocess.run(self.traffic(self.b, "tcp-try", dst, port, 1),
-                            capture_output=True, text=True, check=True).stdout.strip() == "1"
-        lis.kill()
-        lis.wait()
+        """True when a TCP connection from b to a is established (the listener is up
+        first; a dropped SYN is retried by the kernel for TIMEOUT seconds)."""
+        lis = subprocess.Popen(self.traffic(self.a, "tcp-listen", dst, port, 300),
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            assert lis.stdout.readline().strip() == "ready"
+            ok = subprocess.run(self.traffic(self.b, "tcp-try", dst, port, 5),
+                                capture_output=True, text=True, check=True).stdout.strip() == "1"
+        finally:
+            lis.stdin.close()
+            lis.wait(timeout=60)
         return ok
 
     def ping(self, dst, count=5):
-        """Echo replies received by b."""
-        out = subprocess.run(self.in_ns(self.b, "ping", "-c", str(count), "-i", "0.05", "-W", "1", dst),
+        """Echo replies received by b (ping ends when all are in, or 3 s after the last
+        request)."""
+        out = subprocess.run(self.in_ns(self.b, "ping", "-c", str(count), "-i", "0.05", "-W", "3", dst),
                              capture_output=True, text=True).stdout
         for line in out.splitlines():
             if "received" in line:

@@ -157,9 +157,13 @@ def test_ratelimit(pair, rules):
     rate = 50
     path = rules(f"ratelimit {rate}/s udp from {p.ip_b} port 5004\n")
     fw(p, "load", "-i", p.dev, "--persist", path)
-    # 2 s at 300/s: about rate * 2 + burst (rate / 10) get through; a generous band
-    got = p.udp(p.ip_a, 5004, 600, pps=300)
-    assert rate * 2 * 0.5 <= got <= rate * 2 * 2, got
+    # 600 at 300/s: about rate per second of sending plus a burst (rate / 10) get through; the
+    # band is taken from how long the sending really took (a busy machine stretches it)
+    recv = p.udp_recv(p.ip_a, 5004)
+    sent, secs = p.udp_send(p.ip_a, 5004, 600, pps=300)
+    got = p.udp_recv_count(recv, sent)
+    assert sent == 600
+    assert rate * secs * 0.5 <= got <= rate * secs * 2, (got, secs)
     assert p.udp(p.ip_a, 5005, 50, pps=300) == 50      # other port: no limit
     c = counters(p)
     assert c[1]["packets"] == 600
@@ -194,10 +198,7 @@ def test_reload_under_traffic_is_atomic(pair, rules):
               f"pass udp from {p.net4} port 5002\n", "b.rules")
     fw(p, "load", "-i", p.dev, "--persist", a)
     stop = tempfile.mktemp(prefix="vigil-fw-stop-")
-    recv = {port: subprocess.Popen(p.traffic(p.a, "udp-recv", p.ip_a, port, 300, stop),
-                                   stdout=subprocess.PIPE, text=True) for port in (5001, 5002)}
-    for r in recv.values():
-        assert r.stdout.readline().strip() == "ready"
+    recv = {port: p.udp_recv(p.ip_a, port) for port in (5001, 5002)}
     send = {port: subprocess.Popen(p.traffic(p.b, "udp-send", p.ip_a, port, 10 ** 9, 2000, stop),
                                    stdout=subprocess.PIPE, text=True) for port in (5001, 5002)}
     try:
@@ -205,16 +206,12 @@ def test_reload_under_traffic_is_atomic(pair, rules):
             fw(p, "reload", "-i", p.dev, b if i % 2 == 0 else a)
     finally:
         open(stop, "w").close()
-        sent = {port: int(s.stdout.readline()) for port, s in send.items()}
+        sent = {port: int(s.stdout.readline().split()[0]) for port, s in send.items()}
         for s in send.values():
             s.wait()
-        time.sleep(0.5)      # let the last datagrams arrive
-        open(stop + ".recv", "w").close()
-        got = {port: int(r.stdout.readline()) for port, r in recv.items()}
-        for r in recv.values():
-            r.wait()
         os.unlink(stop)
-        os.unlink(stop + ".recv")
+        # each receiver returns once it has every datagram sent to it, or settles
+        got = {port: p.udp_recv_count(r, sent[port]) for port, r in recv.items()}
     assert status(p)["reloads"] == 100
     assert sent[5001] > 1000 and sent[5002] > 1000, sent
     assert got[5001] == 0, f"{got[5001]} blocked packets passed"
@@ -242,11 +239,16 @@ class Foreground:
         self.proc = subprocess.Popen(p.vigil_argv(VIGIL, "firewall", "load", "-i", p.dev, *args,
                                                   "--json", "-o", self.out),
                                      stdout=subprocess.DEVNULL, stderr=self.errf)
-        deadline = time.monotonic() + 30
-        while "attached" not in self.stderr():
-            assert self.proc.poll() is None, self.stderr()
-            assert time.monotonic() < deadline, self.stderr()
-            time.sleep(0.05)
+        deadline = time.monotonic() + 120
+        try:
+            while "attached" not in self.stderr():
+                assert self.proc.poll() is None, self.stderr()
+                assert time.monotonic() < deadline, self.stderr()
+                time.sleep(0.05)
+        except AssertionError:
+            self.proc.kill()        # a failed start must not leave the firewall running
+            self.proc.wait()
+            raise
 
     def stderr(self):
         with open(self.err) as f:
@@ -258,7 +260,7 @@ class Foreground:
 
     def stop(self, sig=signal.SIGINT):
         self.proc.send_signal(sig)
-        rc = self.proc.wait(timeout=30)
+        rc = self.proc.wait(timeout=120)
         self.errf.close()
         return rc
 
@@ -271,8 +273,7 @@ def test_foreground_events_and_ctrl_c(pair, rules):
         assert p.xdp_attached()
         assert not os.path.exists(f"{PIN}/{p.dev}")
         assert p.udp(p.ip_a, 5001, 7) == 0
-        assert p.udp(p.ip_a, 5002, 3) == 3
-        time.sleep(0.3)
+        assert p.udp(p.ip_a, 5002, 3) == 3     # the 7 drops are queued: stop drains them
     finally:
         rc = fg.stop()
     assert rc == 0, fg.stderr()
@@ -296,7 +297,7 @@ def test_foreground_sigkill_detaches(pair, rules):
     fg = Foreground(p, rules("default drop\n"))
     assert p.xdp_attached()
     fg.stop(signal.SIGKILL)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while p.xdp_attached() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not p.xdp_attached()
@@ -314,15 +315,16 @@ def test_foreground_watch_reloads(pair, rules):
         with open(tmp, "w") as f:
             f.write(f"drop udp from {p.ip_b} port 5002\n")
         os.rename(tmp, path)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while "reloaded" not in fg.stderr() and time.monotonic() < deadline:
             time.sleep(0.05)
+        assert "reloaded" in fg.stderr()
         assert p.udp(p.ip_a, 5001, 5) == 5
         assert p.udp(p.ip_a, 5002, 5) == 0
         # a broken file is reported and ignored
         with open(path, "w") as f:
             f.write("drop udp frm x\n")
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while "nothing was changed" not in fg.stderr() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert "nothing was changed" in fg.stderr()
