@@ -327,10 +327,12 @@ static int doctor_run(int argc, char **argv)
 				 !d.btf ? "needs kernel BTF" : "interrupted");
 			continue;
 		}
+		vigil_debug("doctor: probing the mechanism of '%s'", vigil_cmds[i]->name);
 		vigil_mech_plan_probe(vigil_cmds[i]->name, vigil_cmds[i]->plan, &d.choice[i]);
 		d.chosen[i] = true;
 	}
 	/* everything is undone: a pending signal ends doctor here (unless ignored) */
+	vigil_debug("doctor: probes done");
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (vigil.json)
 		render_json();

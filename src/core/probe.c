@@ -623,13 +623,13 @@ static void probe_isolated(const struct probe *p, struct vigil_probe *r)
 void vigil_probe_mech(enum vigil_mech m, struct vigil_probe *r, struct vigil_ping_stats *ping)
 {
 	memset(r, 0, sizeof(*r));
+	vigil_debug("doctor: probing '%s'", vigil_mech_name(m));
 	if (m == VIGIL_M_RINGBUF) {
 		round_trip(r, ping);
 		return;
 	}
 	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
 		if (probes[i].mech == m) {
-			vigil_debug("doctor: probing '%s'", vigil_mech_name(m));
 			probe_isolated(&probes[i], r);
 			return;
 		}
