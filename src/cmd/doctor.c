@@ -278,20 +278,40 @@ static void render_table(void)
 	}
 }
 
+/* a SIGINT or SIGTERM arrived while doctor had them blocked */
+static bool interrupted(void)
+{
+	sigset_t pend;
+
+	sigpending(&pend);
+	return sigismember(&pend, SIGINT) || sigismember(&pend, SIGTERM);
+}
+
 static int doctor_run(int argc, char **argv)
 {
+	sigset_t stop, old;
+
 	if (argc > 0) {
 		fprintf(stderr, "vigil doctor: unexpected argument '%s'\n", argv[0]);
 		return VIGIL_EXIT_USAGE;
 	}
+	/*
+	 * A probe changes the host (a qdisc, a uprobe) until it is undone: a
+	 * Ctrl-C or SIGTERM waits for the probe under way to end, then stops
+	 * doctor by the signal's own action once the mask is restored.
+	 */
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	sigprocmask(SIG_BLOCK, &stop, &old);
 	read_env();
 	for (int m = 0; m < VIGIL_M__COUNT; m++) {
 		struct vigil_probe *r = &d.res[m];
 
-		if (!d.privileged || !d.btf) {
+		if (!d.privileged || !d.btf || interrupted()) {
 			snprintf(r->reason, sizeof(r->reason), "%s",
 				 !d.privileged ? "needs root or CAP_BPF and CAP_PERFMON" :
-						 "needs kernel BTF");
+				 !d.btf ? "needs kernel BTF" : "not probed: interrupted");
 			continue;
 		}
 		vigil_probe_mech(m, r, m == VIGIL_M_RINGBUF ? &d.ping : NULL);
@@ -300,15 +320,19 @@ static int doctor_run(int argc, char **argv)
 	for (int i = 0; vigil_cmds[i] && i < MAX_CMDS; i++) {
 		if (!vigil_cmds[i]->plan)
 			continue;
-		if (!d.privileged || !d.btf) {
+		if (!d.privileged || !d.btf || interrupted()) {
 			snprintf(d.choice[i].why, sizeof(d.choice[i].why), "not probed: %s",
 				 !d.privileged ? "needs root or CAP_BPF and CAP_PERFMON" :
-						 "needs kernel BTF");
+				 !d.btf ? "needs kernel BTF" : "interrupted");
 			continue;
 		}
+		vigil_debug("doctor: probing the mechanism of '%s'", vigil_cmds[i]->name);
 		vigil_plan_probe(vigil_cmds[i], &d.choice[i]);
 		d.chosen[i] = true;
 	}
+	/* everything is undone: a pending signal ends doctor here (unless ignored) */
+	vigil_debug("doctor: probes done");
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (vigil.json)
 		render_json();
 	else

@@ -10,6 +10,9 @@
 #include <limits.h>
 #include <linux/perf_event.h>
 #include <net/if.h>
+#include <dirent.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -34,7 +37,6 @@ struct probe_ctx {
 	int fd;
 	bool tc_created;
 	struct bpf_tc_hook tc_hook;
-	char cgdir[PATH_MAX];
 };
 
 struct probe {
@@ -43,6 +45,7 @@ struct probe {
 	int (*attach)(struct probe_ctx *c);	/* NULL: bpf_program__attach() */
 	void (*detach)(struct probe_ctx *c);
 	int (*trigger)(struct probe_ctx *c);	/* returns 0, or -errno when it could not */
+	bool netns;	/* on the 'lo' of a private network namespace */
 };
 
 /* ---- triggers ---- */
@@ -107,28 +110,15 @@ static int trig_uprobe(struct probe_ctx *c)
 	return 0;
 }
 
-/* a child joins the scratch cgroup and opens a socket there */
+/* the program is attached to our own cgroup: our socket is what it sees */
 static int trig_cgroup(struct probe_ctx *c)
 {
-	char procs[PATH_MAX + 16];
-	int status;
-	pid_t pid;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
-	snprintf(procs, sizeof(procs), "%s/cgroup.procs", c->cgdir);
-	pid = fork();
-	if (pid < 0)
+	if (fd < 0)
 		return -errno;
-	if (pid == 0) {
-		int fd = open(procs, O_WRONLY | O_CLOEXEC);
-
-		if (fd < 0 || write(fd, "0", 1) != 1)
-			_exit(1);
-		fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-		_exit(fd < 0 ? 2 : 0);
-	}
-	if (waitpid(pid, &status, 0) < 0)
-		return -errno;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+	close(fd);
+	return 0;
 }
 
 /* a child execs; the program must kill it with SIGKILL at exec */
@@ -211,22 +201,69 @@ static void detach_tc(struct probe_ctx *c)
 	c->fd = -1;
 }
 
+/*
+ * Older versions made a vigil-probe-PID directory for this probe, which a kill
+ * left behind: remove those whose process is gone (rmdir fails, harmlessly, on
+ * one still in use).
+ */
+static void remove_stale_cgroups(const char *root)
+{
+	char path[PATH_MAX];
+	struct dirent *e;
+	DIR *d = opendir(root);
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		char *end;
+		long pid;
+
+		if (strncmp(e->d_name, "vigil-probe-", 12))
+			continue;
+		pid = strtol(e->d_name + 12, &end, 10);
+		if (*end || pid <= 0 || !(kill(pid, 0) && errno == ESRCH))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", root, e->d_name);
+		if (!rmdir(path))
+			vigil_debug("removed the stale probe cgroup '%s'", path);
+	}
+	closedir(d);
+}
+
+/*
+ * Our own cgroup, which exists before and after us: an fd-owned link there
+ * leaves nothing behind whatever ends the process. The program lets every
+ * socket through, so the other members of the cgroup see no difference.
+ */
 static int attach_cgroup(struct probe_ctx *c)
 {
-	if (!vigil_cgroup2_path())
+	const char *root = vigil_cgroup2_path();
+	char line[PATH_MAX], path[PATH_MAX * 2];
+	FILE *f;
+
+	if (!root)
 		return -ENOENT;
-	snprintf(c->cgdir, sizeof(c->cgdir), "%s/vigil-probe-%d", vigil_cgroup2_path(), getpid());
-	if (mkdir(c->cgdir, 0700) && errno != EEXIST) {
-		c->cgdir[0] = 0;
-		return -errno;
+	remove_stale_cgroups(root);
+	snprintf(path, sizeof(path), "%s", root);
+	f = fopen("/proc/self/cgroup", "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		if (!strncmp(line, "0::/", 4)) {
+			snprintf(path, sizeof(path), "%s%s", root, line + 3);
+			break;
+		}
 	}
-	c->fd = open(c->cgdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (f)
+		fclose(f);
+	c->fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* another cgroup namespace: our path is not under this mount */
+	if (c->fd < 0)
+		c->fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (c->fd < 0)
 		return -errno;
 	c->link = bpf_program__attach_cgroup(c->prog, c->fd);
 	return c->link ? 0 : -errno;
 }
-
 
 static int attach_perf(struct probe_ctx *c)
 {
@@ -254,13 +291,6 @@ static void detach_fd_link(struct probe_ctx *c)
 	c->fd = -1;
 }
 
-static void detach_cgroup(struct probe_ctx *c)
-{
-	detach_fd_link(c);
-	if (c->cgdir[0])
-		rmdir(c->cgdir);
-}
-
 static int attach_uprobe(struct probe_ctx *c)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = "vigil_probe_uprobe_target");
@@ -279,9 +309,9 @@ static const struct probe probes[] = {
 	{ VIGIL_M_RAW_TP, "probe_raw_tp", NULL, NULL, trig_getppid },
 	{ VIGIL_M_TP_BTF, "probe_tp_btf", NULL, NULL, trig_getppid },
 	{ VIGIL_M_RINGBUF, "probe_ringbuf", NULL, NULL, NULL },	/* see round_trip() */
-	{ VIGIL_M_XDP, "probe_xdp", attach_xdp, NULL, trig_udp_lo },
-	{ VIGIL_M_TC, "probe_tc", attach_tc, detach_tc, trig_udp_lo },
-	{ VIGIL_M_CGROUP, "probe_cgroup", attach_cgroup, detach_cgroup, trig_cgroup },
+	{ VIGIL_M_XDP, "probe_xdp", attach_xdp, NULL, trig_udp_lo, true },
+	{ VIGIL_M_TC, "probe_tc", attach_tc, detach_tc, trig_udp_lo, true },
+	{ VIGIL_M_CGROUP, "probe_cgroup", attach_cgroup, detach_fd_link, trig_cgroup },
 	{ VIGIL_M_PERF_EVENT, "probe_perf_event", attach_perf, detach_fd_link, trig_spin },
 	{ VIGIL_M_UPROBE, "probe_uprobe", attach_uprobe, NULL, trig_uprobe },
 	{ VIGIL_M_KPROBE, "probe_kprobe", NULL, NULL, trig_read },
@@ -512,16 +542,95 @@ out:
 	explain(VIGIL_M_RINGBUF, r);
 }
 
+/* a private network namespace whose 'lo' is up; it dies with its last process */
+static int enter_netns(void)
+{
+	struct ifreq ifr = { .ifr_name = "lo" };
+	int fd, err = 0;
+
+	if (unshare(CLONE_NEWNET))
+		return -errno;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
+		ifr.ifr_flags |= IFF_UP;
+		if (ioctl(fd, SIOCSIFFLAGS, &ifr))
+			err = -errno;
+	} else {
+		err = -errno;
+	}
+	close(fd);
+	return err;
+}
+
+/*
+ * A probe runs in a child of its own, with SIGINT and SIGTERM blocked (doctor
+ * blocks them; the mask is inherited). Whatever ends doctor, SIGKILL
+ * included, the child finishes the probe and undoes it: a kill never lands
+ * between a netlink qdisc and its removal, nor in the middle of a uprobe's
+ * register or unregister (a fatal signal there makes the kernel's page writes
+ * fail with EINTR and it leaks the uprobe). The TC and XDP probes use a
+ * private namespace's 'lo', so even a SIGKILL of the child itself leaves
+ * nothing: the kernel removes the qdisc with the namespace.
+ */
+static void probe_isolated(const struct probe *p, struct vigil_probe *r)
+{
+	int pfd[2], status;
+	ssize_t n = 0;
+	pid_t pid;
+
+	if (pipe2(pfd, O_CLOEXEC)) {
+		r->probed = true;
+		r->stage = "open";
+		r->err = errno;
+		snprintf(r->reason, sizeof(r->reason), "cannot make a pipe: %s", strerror(errno));
+		return;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		int err;
+
+		close(pfd[0]);
+		/* without CAP_SYS_ADMIN: the host's 'lo', as before */
+		if (p->netns && (err = enter_netns()))
+			vigil_debug("doctor: no private network namespace for '%s': %s; using the host's 'lo'",
+				    vigil_mech_name(p->mech), strerror(-err));
+		probe_one(p, r);
+		_exit(write(pfd[1], r, sizeof(*r)) == sizeof(*r) ? 0 : 1);
+	}
+	close(pfd[1]);
+	if (pid > 0) {
+		while ((n = read(pfd[0], r, sizeof(*r))) < 0 && errno == EINTR)
+			;
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	}
+	close(pfd[0]);
+	if (pid < 0 || n != sizeof(*r)) {
+		int err = pid < 0 ? errno : EIO;
+
+		memset(r, 0, sizeof(*r));
+		r->probed = true;
+		r->stage = pid < 0 ? "open" : "run";
+		r->err = err;
+		snprintf(r->reason, sizeof(r->reason), pid < 0 ? "cannot fork the probe: %s" :
+			 "the probe's process ended without a result (%s)", strerror(err));
+	}
+}
+
 void vigil_probe_mech(enum vigil_mech m, struct vigil_probe *r, struct vigil_ping_stats *ping)
 {
 	memset(r, 0, sizeof(*r));
+	vigil_debug("doctor: probing '%s'", vigil_mech_name(m));
 	if (m == VIGIL_M_RINGBUF) {
 		round_trip(r, ping);
 		return;
 	}
 	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
 		if (probes[i].mech == m) {
-			probe_one(&probes[i], r);
+			probe_isolated(&probes[i], r);
 			return;
 		}
 	}
