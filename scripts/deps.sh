@@ -6,12 +6,6 @@
 # (docs/testing.md, "A fresh machine").
 set -euo pipefail
 
-<<<<<<< HEAD
-build_pkgs=(make gcc clang llvm libbpf-dev linux-libc-dev bpftool libelf-dev zlib1g-dev libzstd-dev pkg-config file)
-test_pkgs=(python3 python3-pytest iproute2 iputils-ping nftables xdp-tools netsniff-ng libclang-rt-14-dev bpftrace busybox-static procps util-linux)
-test_pkgs+=(docker.io)  # live docker test of vigil containers (tests/e2e/test_containers.py)
-bench_pkgs=(hyperfine strace linux-perf)
-=======
 # build/vigil, the workloads, `make deb` (dpkg-deb comes with dpkg)
 build_pkgs=(
   make gcc clang llvm pkg-config file
@@ -25,6 +19,7 @@ test_pkgs=(
   bpftrace libbpf-tools
   libclang-rt-14-dev                       # make fuzz-rules (libFuzzer, ASan)
   prometheus podman runc                   # agent metrics and containers (runc: see kernel-facts)
+  docker.io                                # live docker test of vigil containers
   fio stress-ng                            # disk and load workloads
 )
 # bench/: the anchors it measures against, and bc for its timings
@@ -37,7 +32,6 @@ kernels_pkgs=(
   cpio gzip xz-utils zstd                  # the initramfs; Debian's .ko.xz/.ko.zst modules
   python3 python3-pytest bpftool iproute2 util-linux mount procps coreutils dash bash
 )
->>>>>>> fresh
 
 want=("${build_pkgs[@]}")
 case "${1:-all}" in

@@ -48,11 +48,7 @@ static void usage(FILE *f)
 		   "            3 the kernel or host lacks a needed feature (see 'vigil doctor').\n");
 }
 
-<<<<<<< HEAD
 static const struct vigil_verb *verb_find(const struct vigil_cmd *c, const char *name)
-=======
-void cmd_tables(const struct vigil_cmd *c, const struct vigil_opt **t)
->>>>>>> fresh
 {
 	for (const struct vigil_verb *v = c->verbs; v && v->name; v++)
 		if (!strcmp(v->name, name))
@@ -178,6 +174,13 @@ int main(int argc, char **argv)
 	vigil.out = stdout;
 	/* a closed pipe is seen as EPIPE on write and ends the command quietly */
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * A background job of a non-interactive shell inherits SIGINT ignored:
+	 * a supervisor's SIGINT right after the start would be dropped. vigil
+	 * takes them back; the loop blocks them (read through its signalfd).
+	 */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
 
 	if (argc < 2) {
 		usage(stderr);
@@ -233,7 +236,16 @@ int main(int argc, char **argv)
 		}
 		return run_command(c, v, argc - 2, argv + 2);
 	}
-	if (c->feature)
+	if (c->feature) {
+		sigset_t m;
+
+		/* from the first instruction: a signal during start-up ends the run cleanly */
+		sigemptyset(&m);
+		sigaddset(&m, SIGINT);
+		sigaddset(&m, SIGTERM);
+		sigaddset(&m, SIGHUP);
+		sigprocmask(SIG_BLOCK, &m, NULL);
 		return vigil_feature_main(c, argc - 1, argv + 1);
+	}
 	return run_command(c, NULL, argc - 1, argv + 1);
 }

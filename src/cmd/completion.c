@@ -13,8 +13,6 @@
 #include "core/vigil.h"
 #include "core/opts.h"
 
-/* main.c: the tables a command parses, in the order --help lists them */
-void cmd_tables(const struct vigil_cmd *c, const struct vigil_opt **t);
 
 static void shell_name(FILE *f, const char *prefix, const char *name)
 {
@@ -23,15 +21,15 @@ static void shell_name(FILE *f, const char *prefix, const char *name)
 		fputc(isalnum((unsigned char)*p) ? *p : '_', f);
 }
 
-/* the long options of c (args: only those taking a value, short forms too) */
-static void print_opts(FILE *f, const struct vigil_cmd *c, bool args)
+/* the long options of c or its verb v (args: only those taking a value, short forms too) */
+static void print_opts(FILE *f, const struct vigil_cmd *c, const struct vigil_verb *v, bool args)
 {
-	const struct vigil_opt *t[4];
+	struct vigil_optset t[VIGIL_MAX_OPTSETS];
 	const char *sep = "";
 
-	cmd_tables(c, t);
-	for (int i = 0; t[i]; i++) {
-		for (const struct vigil_opt *o = t[i]; o->name; o++) {
+	vigil_cmd_optsets(c, v, NULL, NULL, t);
+	for (int i = 0; t[i].opts; i++) {
+		for (const struct vigil_opt *o = t[i].opts; o->name; o++) {
 			if (o->kind == VO_SECTION || o->hidden || (args && o->kind == VO_FLAG))
 				continue;
 			fprintf(f, "%s--%s", sep, o->name);
@@ -46,21 +44,24 @@ static void print_opts(FILE *f, const struct vigil_cmd *c, bool args)
 
 static void print_verbs(FILE *f, const struct vigil_cmd *c)
 {
-	const char *p = c->usage, *sep = "";
+	for (const struct vigil_verb *v = c->verbs; v && v->name; v++)
+		fprintf(f, "%s%s", v == c->verbs ? "" : " ", v->name);
+}
 
-	while (p && *p) {
-		size_t n;
-
-		p += strspn(p, " ");
-		n = strspn(p, "abcdefghijklmnopqrstuvwxyz");
-		if (n && (p[n] == ' ' || p[n] == '|' || !p[n])) {
-			fprintf(f, "%s%.*s", sep, (int)n, p);
-			sep = " ";
-		}
-		p = strchr(p, '|');
-		if (p)
-			p++;
-	}
+static void print_sets(FILE *f, const struct vigil_cmd *c, const struct vigil_verb *v)
+{
+	shell_name(f, "_vigil_opts_", c->name);
+	if (v)
+		shell_name(f, "_", v->name);
+	fprintf(f, "='");
+	print_opts(f, c, v, false);
+	fprintf(f, "'\n");
+	shell_name(f, "_vigil_args_", c->name);
+	if (v)
+		shell_name(f, "_", v->name);
+	fprintf(f, "='");
+	print_opts(f, c, v, true);
+	fprintf(f, "'\n");
 }
 
 static void print_bash(FILE *f)
@@ -74,14 +75,17 @@ static void print_bash(FILE *f)
 	for (int i = 0; vigil_cmds[i]; i++) {
 		const struct vigil_cmd *c = vigil_cmds[i];
 
-		shell_name(f, "_vigil_opts_", c->name);
-		fprintf(f, "='");
-		print_opts(f, c, false);
-		fprintf(f, "'\n");
-		shell_name(f, "_vigil_args_", c->name);
-		fprintf(f, "='");
-		print_opts(f, c, true);
-		fprintf(f, "'\n");
+		if (c->verbs) {
+			for (const struct vigil_verb *v = c->verbs; v->name; v++)
+				print_sets(f, c, v);
+			/* before a verb: only --help */
+			shell_name(f, "_vigil_opts_", c->name);
+			fprintf(f, "='--help'\n");
+			shell_name(f, "_vigil_args_", c->name);
+			fprintf(f, "=''\n");
+		} else {
+			print_sets(f, c, NULL);
+		}
 		shell_name(f, "_vigil_verbs_", c->name);
 		fprintf(f, "='");
 		print_verbs(f, c);
@@ -103,7 +107,12 @@ static void print_bash(FILE *f)
 	      "\tfi\n"
 	      "\tcase \" $_vigil_cmds \" in *\" $cmd \"*) ;; *) return ;; esac\n"
 	      "\tkey=${cmd//[^a-zA-Z0-9]/_}\n"
-	      "\teval \"opts=\\$_vigil_opts_$key args=\\$_vigil_args_$key verbs=\\$_vigil_verbs_$key\"\n"
+	      "\teval \"verbs=\\$_vigil_verbs_$key\"\n"
+	      "\t# after a verb, that verb's own options\n"
+	      "\tif [ -n \"$verbs\" ] && [ \"$COMP_CWORD\" -gt 2 ]; then\n"
+	      "\t\tcase \" $verbs \" in *\" ${COMP_WORDS[2]} \"*) key=${key}_${COMP_WORDS[2]}; verbs= ;; esac\n"
+	      "\tfi\n"
+	      "\teval \"opts=\\$_vigil_opts_$key args=\\$_vigil_args_$key\"\n"
 	      "\t# the value of an option that takes one: bash's default (file names)\n"
 	      "\tcase \" $args \" in *\" $prev \"*) return ;; esac\n"
 	      "\tif [[ $cur == -* ]]; then\n"

@@ -4,8 +4,5 @@ VIGIL_CMD(syscall)
 VIGIL_CMD(filetop)
 VIGIL_CMD(doctor)
 VIGIL_CMD(firewall)
-<<<<<<< HEAD
 VIGIL_CMD(containers)
-=======
 VIGIL_CMD(completion)
->>>>>>> fresh

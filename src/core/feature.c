@@ -183,7 +183,7 @@ int vigil_inst_start(struct vigil_inst *in, struct vigil_loop *loop, struct vigi
 		vigil_debug("%s: cgroup filter '%s' (id %llu)", in->name, resolved,
 			    (unsigned long long)in->c.cgroup_id);
 	}
-	if ((in->c.filter.flags & VIGIL_F_PID) && (err = watch_pid(in)))
+	if ((in->c.filter.flags & VIGIL_F_PID) && !in->c.test_pid_outlives && (err = watch_pid(in)))
 		return err;
 	if (in->c.container && (err = match_containers(in)))
 		return err;
@@ -337,6 +337,9 @@ int vigil_feature_main(const struct vigil_cmd *c, int argc, char **argv)
 		out_containers(&sink);
 		vigil_containers_free(sink.containers);
 	}
+	if (sink.interrupted)
+		fprintf(stderr, "vigil: %s: output cut short: the reader was not taking it when the run "
+			"was stopped\n", in->name);
 	/* lost output is a failure, except a reader that went away (| head) */
 	if (!sink.broken_pipe && (fflush(out) || ferror(out)) && !err && errno != EPIPE) {
 		fprintf(stderr, "vigil: cannot write output: %s\n", strerror(errno));

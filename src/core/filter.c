@@ -156,6 +156,8 @@ const struct vigil_opt vigil_trace_opts[] = {
 	{ "cgroup", 0, VO_FUNC, 0, "PATH", "only tasks in this cgroup v2 directory or below", opt_cgroup },
 	{ "container", 0, VO_STR, C(container), "NAME|ID[,...]",
 	  "only tasks in these containers (names, ids, or id prefixes of 12+ hex digits)" },
+	{ "test-pid-outlives", 0, VO_FLAG, C(test_pid_outlives), NULL,
+	  "keep running after the -p process exits", .hidden = true },
 	VOPT_SECTION("Run"),
 	{ "duration", 'd', VO_DURATION, C(duration_ns), "DUR", "stop after DUR (500ms, 10s, 5m)",
 	  .min = 1 * MS, .max = 366 * 24 * HOUR },

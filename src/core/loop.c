@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+#define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
+#include <fcntl.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 #include "core/loop.h"
@@ -14,6 +15,26 @@ static void loop_sigset(sigset_t *m)
 	sigaddset(m, SIGINT);
 	sigaddset(m, SIGTERM);
 	sigaddset(m, SIGHUP);
+}
+
+/*
+ * While the loop runs, SIGINT/SIGTERM/SIGHUP are taken by a handler that
+ * writes the signal to a pipe the loop watches. Unlike a signalfd, a
+ * handler also interrupts a write() blocked on a full pipe (a reader that
+ * stopped reading), so Ctrl-C always ends the run. Outside the loop (loads,
+ * the exit drain) the signals stay blocked and wait for it.
+ */
+static int sig_pipe[2] = { -1, -1 };
+
+static void on_signal_handler(int sig)
+{
+	unsigned char b = sig;
+	int e = errno;
+
+	if (write(sig_pipe[1], &b, 1) < 0) {
+		/* full: the loop has signals to read already */
+	}
+	errno = e;
 }
 
 int vigil_loop_init(struct vigil_loop *l)
@@ -28,9 +49,9 @@ int vigil_loop_init(struct vigil_loop *l)
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (l->epfd < 0)
 		return -errno;
-	l->sigfd = signalfd(-1, &m, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (l->sigfd < 0)
+	if (sig_pipe[0] < 0 && pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK))
 		return -errno;
+	l->sigfd = sig_pipe[0];
 	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = UINT32_MAX };
 
 	return epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->sigfd, &ev) ? -errno : 0;
@@ -42,8 +63,6 @@ void vigil_loop_fini(struct vigil_loop *l)
 		if (l->src[i].fd >= 0 && l->src[i].timer)
 			close(l->src[i].fd);
 	free(l->src);
-	if (l->sigfd >= 0)
-		close(l->sigfd);
 	if (l->epfd >= 0)
 		close(l->epfd);
 	l->src = NULL;
@@ -153,24 +172,56 @@ void vigil_loop_stop(struct vigil_loop *l, int code)
 
 static int on_signals(struct vigil_loop *l)
 {
-	struct signalfd_siginfo si;
+	unsigned char sig;
 
-	while (read(l->sigfd, &si, sizeof(si)) == sizeof(si)) {
+	while (read(l->sigfd, &sig, 1) == 1) {
 		int r = 0;
 
-		if (si.ssi_signo != SIGHUP)
+		if (sig != SIGHUP)
 			l->signals++;
 		if (l->on_signal)
-			r = l->on_signal(l->signal_ctx, si.ssi_signo);
-		else if (si.ssi_signo != SIGHUP)
-			r = 0, vigil_loop_stop(l, 0);
+			r = l->on_signal(l->signal_ctx, sig);
+		else if (sig != SIGHUP)
+			vigil_loop_stop(l, 0);
 		if (r)
 			vigil_loop_stop(l, r < 0 ? 1 : r);
 	}
 	return 0;
 }
 
+static void handlers(bool on, sigset_t *saved)
+{
+	/* SIGHUP restarts what it interrupts (an agent reload loads programs);
+	 * SIGINT and SIGTERM interrupt a blocked write */
+	struct sigaction hup = { .sa_handler = on_signal_handler, .sa_flags = SA_RESTART };
+	struct sigaction stop = { .sa_handler = on_signal_handler };
+	sigset_t m;
+
+	loop_sigset(&m);
+	if (on) {
+		sigaction(SIGHUP, &hup, NULL);
+		sigaction(SIGINT, &stop, NULL);
+		sigaction(SIGTERM, &stop, NULL);
+		sigprocmask(SIG_UNBLOCK, &m, saved);
+	} else {
+		sigprocmask(SIG_BLOCK, &m, NULL);
+	}
+}
+
+static int loop_run(struct vigil_loop *l, int timeout_ms);
+
 int vigil_loop_run(struct vigil_loop *l, int timeout_ms)
+{
+	sigset_t saved;
+	int code;
+
+	handlers(true, &saved);
+	code = loop_run(l, timeout_ms);
+	handlers(false, &saved);
+	return code;
+}
+
+static int loop_run(struct vigil_loop *l, int timeout_ms)
 {
 	struct epoll_event evs[16];
 

@@ -663,10 +663,15 @@ int out_flush(struct vigil_sink *k)
 		return -1;
 	if (fflush(k->f) == 0 && !ferror(k->f))
 		return 0;
-	if (errno == EPIPE)
+	if (errno == EPIPE) {
 		k->broken_pipe = true;
-	else
+	} else if (errno == EINTR) {
+		/* Ctrl-C while the reader is not reading: the run ends, not an error */
+		k->broken_pipe = k->interrupted = true;
+		clearerr(k->f);
+	} else {
 		k->err = errno ? errno : EIO;
+	}
 	return -1;
 }
 

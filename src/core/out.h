@@ -126,6 +126,7 @@ struct vigil_sink {
 	bool json;
 	bool defer;		/* the loop flushes per batch, not per row */
 	bool broken_pipe;
+	bool interrupted;	/* a signal cut a write the reader was not taking */
 	int err;		/* errno of lost output, else 0 */
 	const struct vcol *cols;	/* table columns of the current feature */
 	bool header_done;

@@ -204,10 +204,17 @@ static int session_sample(void *ctx, void *data, size_t size)
 {
 	struct vigil_session *s = ctx;
 
+	int err;
+
 	if (drain_cut)
 		return -EINTR;
 	s->received++;
-	return s->on_event(s->on_event_ctx, data, size);
+	err = s->on_event(s->on_event_ctx, data, size);
+	/* libbpf's consume runs while the producer keeps up: hand the loop back now
+	 * and then, so signals and timers are seen (this record is consumed) */
+	if (!err && ++s->batch >= VIGIL_RB_BATCH)
+		return -EAGAIN;
+	return err;
 }
 
 static void session_init(struct vigil_session *s, struct vigil_inst *in)
@@ -353,8 +360,13 @@ static void report_mechs(struct vigil_session *s)
 
 static int rb_consume(struct vigil_session *s)
 {
-	int err = ring_buffer__consume(s->rb);
+	int err;
 
+	s->batch = 0;
+	err = ring_buffer__consume(s->rb);
+	/* a full batch: the rest is read on the loop's next turn (the fd stays ready) */
+	if (err == -EAGAIN)
+		err = 0;
 	if (err >= 0)
 		out_containers(s->in->sink);
 	/* rows are flushed per batch (the sink defers) */
@@ -866,10 +878,16 @@ int vigil_session_close(struct vigil_session *s, int err)
 	}
 	if (s->rb && k && !k->broken_pipe && !k->err) {
 		sigset_t saved;
+		int err2;
 
 		drain_guard(true, l ? l->signals : 1, &saved);
-		if (rb_consume(s) && drain_cut)
-			s->unread = 1;
+		/* in batches until empty, or cut */
+		do {
+			s->batch = 0;
+			err2 = ring_buffer__consume(s->rb);
+		} while (err2 == -EAGAIN && !drain_cut);
+		if (err2 >= 0)
+			out_flush(k);
 		if (drain_cut)
 			s->unread = 1;
 		drain_guard(false, 0, &saved);

@@ -34,6 +34,7 @@ struct vigil_session {
 	 */
 	uint64_t drain_ns;
 	uint64_t received;	/* records handed to the command */
+	uint32_t batch;		/* records of the current consume call */
 	uint64_t lost_reported;
 	uint64_t unread;	/* left in the ring when the exit drain was cut short */
 	int attached;
@@ -76,6 +77,7 @@ int vigil_session_start(struct vigil_session *s, ring_buffer_sample_fn on_event,
  */
 int vigil_session_close(struct vigil_session *s, int err);
 #define VIGIL_DRAIN_LIMIT_MS 3000
+#define VIGIL_RB_BATCH 4096	/* records per consume before the loop gets a turn */
 /* the cost of each loaded program; returns how many were written */
 int vigil_session_costs(struct vigil_session *s, struct vigil_prog_cost *out, int max);
 /* kernel BPF stats on (held for the process's life once asked for) */

@@ -75,6 +75,7 @@ struct vigil_common {
 	uint64_t interval_ns;
 	uint64_t ringbuf_size;
 	const char *mechanism;		/* --mechanism of commands with a plan; NULL = auto */
+	bool test_pid_outlives;		/* test knob: -p does not end the run, so pid reuse shows */
 };
 
 extern const struct vigil_cmd *const vigil_cmds[];	/* NULL-terminated */
