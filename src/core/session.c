@@ -792,10 +792,16 @@ void vigil_session_tick(struct vigil_session *s)
 }
 
 static volatile sig_atomic_t drain_signals;	/* SIGINT/SIGTERM seen so far */
+static struct sigaction drain_saved[3];		/* SIGINT, SIGTERM, SIGALRM */
 
 static void on_cut(int sig)
 {
 	struct sigaction sa = { .sa_handler = on_cut };
+	void (*prev)(int) = drain_saved[sig == SIGTERM].sa_handler;
+
+	/* the loop's own handler (the agent's) still hears it */
+	if (sig != SIGALRM && prev != SIG_DFL && prev != SIG_IGN && prev != on_cut)
+		prev(sig);
 
 	if (sig == SIGALRM || ++drain_signals >= 2) {
 		drain_cut = 1;
@@ -815,31 +821,32 @@ static void on_cut(int sig)
  */
 static void drain_guard(bool on, int signals_before, sigset_t *saved)
 {
-	struct sigaction sa = { .sa_handler = on ? on_cut : SIG_DFL,
+	struct sigaction sa = { .sa_handler = on_cut,
 				.sa_flags = signals_before ? 0 : SA_RESTART };
 	struct itimerval it = { .it_value = { VIGIL_DRAIN_LIMIT_MS / 1000,
 					      (VIGIL_DRAIN_LIMIT_MS % 1000) * 1000 } };
+	static const int sigs[3] = { SIGINT, SIGTERM, SIGALRM };
 	sigset_t m;
 
 	sigemptyset(&m);
-	sigaddset(&m, SIGINT);
-	sigaddset(&m, SIGTERM);
-	sigaddset(&m, SIGALRM);
+	for (int i = 0; i < 3; i++)
+		sigaddset(&m, sigs[i]);
 	if (on) {
 		drain_cut = 0;
 		drain_signals = signals_before;
-		sigaction(SIGINT, &sa, NULL);
-		sigaction(SIGTERM, &sa, NULL);
-		sigaction(SIGALRM, &sa, NULL);
+		/* the agent's loop has handlers of its own: they come back afterwards */
+		sigprocmask(SIG_BLOCK, &m, saved);
+		for (int i = 0; i < 3; i++)
+			sigaction(sigs[i], &sa, &drain_saved[i]);
 		setitimer(ITIMER_REAL, &it, NULL);
-		sigprocmask(SIG_UNBLOCK, &m, saved);
+		sigprocmask(SIG_UNBLOCK, &m, NULL);
 	} else {
+		sigprocmask(SIG_BLOCK, &m, NULL);
 		memset(&it, 0, sizeof(it));
 		setitimer(ITIMER_REAL, &it, NULL);
+		for (int i = 0; i < 3; i++)
+			sigaction(sigs[i], &drain_saved[i], NULL);
 		sigprocmask(SIG_SETMASK, saved, NULL);
-		sa.sa_handler = SIG_DFL;
-		sigaction(SIGALRM, &sa, NULL);
-		/* SIGINT/SIGTERM stay blocked for the signalfd */
 	}
 }
 

@@ -1,0 +1,409 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * vigil agent: the features of a config file in one process, on one loop,
+ * their records in one NDJSON stream. SIGHUP reloads the config: the new one
+ * is parsed and every instance's options checked first; on any error nothing
+ * changes. Then only the instances whose settings changed are restarted.
+ * docs/agent.md is the config reference.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdio_ext.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "core/vigil.h"
+#include "core/config.h"
+#include "core/container.h"
+#include "core/env.h"
+#include "core/feature.h"
+#include "core/loop.h"
+#include "core/opts.h"
+#include "core/out.h"
+
+#define AGENT_MAX_INST 64
+
+static struct agent_opts {
+	const char *config;
+	bool check;
+} ao;
+
+static const struct vigil_opt agent_opts[] = {
+	VOPT_SECTION("Agent"),
+	{ "config", 'C', VO_STR, VOFF(struct agent_opts, config), "FILE",
+	  "the agent's config (YAML; docs/agent.md)" },
+	{ "check", 0, VO_FLAG, VOFF(struct agent_opts, check), NULL,
+	  "validate the config and exit: 0 when it would load" },
+	VOPT_END,
+};
+
+/* one instance of the config, with the settings it was made from */
+struct agent_inst {
+	struct vigil_inst *in;
+	char *settings;		/* canonical "feature\nkey=value\n...": unchanged = not restarted */
+	bool started;
+};
+
+struct agent_cfg {
+	char *events_path;	/* NULL: stdout */
+	struct agent_inst inst[AGENT_MAX_INST];
+	int n;
+};
+
+struct agent {
+	struct vigil_loop loop;
+	struct vigil_sink sink;
+	FILE *out;
+	struct agent_cfg cfg;
+	struct vigil_containers *containers;
+	uint64_t reloads_ok, reloads_failed, errors;
+};
+
+static void cfg_free(struct agent_cfg *c)
+{
+	for (int i = 0; i < c->n; i++) {
+		vigil_inst_free(c->inst[i].in);
+		free(c->inst[i].settings);
+	}
+	free(c->events_path);
+	memset(c, 0, sizeof(*c));
+}
+
+static const struct vigil_cmd *feature_cmd(const char *name)
+{
+	const struct vigil_cmd *c = vigil_cmd_find(name);
+
+	return c && c->feature ? c : NULL;
+}
+
+static int append(char **buf, size_t *len, const char *a, const char *b)
+{
+	size_t n = strlen(a) + strlen(b) + 2;
+	char *p = realloc(*buf, *len + n + 1);
+
+	if (!p)
+		return -1;
+	*buf = p;
+	*len += sprintf(p + *len, "%s=%s\n", a, b);
+	return 0;
+}
+
+/* one mapping of options into a new instance of feature c */
+static int make_inst(const char *file, const struct vigil_cmd *c, const struct vcfg_node *opts,
+		     const struct vcfg_node *at, struct agent_cfg *cfg, struct vcfg_err *err)
+{
+	struct vigil_optset sets[VIGIL_MAX_OPTSETS];
+	struct agent_inst *ai;
+	char name[48];
+	size_t len = 0;
+	int n;
+
+	if (cfg->n == AGENT_MAX_INST)
+		return vcfg_error(err, file, at, "more than %d feature instances", AGENT_MAX_INST);
+	if (opts && opts->kind != VCFG_MAP)
+		return vcfg_error(err, file, opts, "the options of '%s' must be a mapping", c->name);
+	snprintf(name, sizeof(name), "%s", c->name);
+	if (opts && vcfg_get(opts, "name")) {
+		const struct vcfg_node *nm = vcfg_get(opts, "name");
+
+		if (nm->kind != VCFG_SCALAR || !*nm->value || strlen(nm->value) > 32)
+			return vcfg_error(err, file, nm, "'name' must be 1 to 32 characters");
+		snprintf(name, sizeof(name), "%s/%s", c->name, nm->value);
+	}
+	for (int i = 0; i < cfg->n; i++)
+		if (!strcmp(cfg->inst[i].in->name, name))
+			return vcfg_error(err, file, at, "two instances named '%s': give each a 'name'",
+					  name);
+	ai = &cfg->inst[cfg->n];
+	ai->in = vigil_inst_new(c->feature, name);
+	if (!ai->in || append(&ai->settings, &len, "instance", name))
+		return vcfg_error(err, file, at, "%s", strerror(ENOMEM));
+	cfg->n++;
+	n = vigil_inst_optsets(ai->in, sets, VIGIL_MAX_OPTSETS - 1);
+	sets[n] = (struct vigil_optset){ 0 };
+	for (size_t i = 0; opts && i < opts->n; i++) {
+		const char *key = opts->keys[i]->value;
+		const struct vcfg_node *v = opts->kids[i];
+		char *val;
+		int r;
+
+		if (!strcmp(key, "name"))
+			continue;
+		if (!vigil_opt_find(sets, key, NULL))
+			return vcfg_error(err, file, opts->keys[i], "'%s' has no option '%s' (see 'vigil "
+					  "help %s')", c->name, key, c->name);
+		if (v->kind == VCFG_MAP)
+			return vcfg_error(err, file, v, "option '%s' takes a value or a list", key);
+		if (v->kind == VCFG_SEQ) {
+			size_t l = 0;
+
+			val = calloc(1, 1);
+			for (size_t k = 0; val && k < v->n; k++) {
+				char *p;
+
+				if (v->kids[k]->kind != VCFG_SCALAR) {
+					free(val);
+					return vcfg_error(err, file, v->kids[k], "a list of values");
+				}
+				p = realloc(val, l + strlen(v->kids[k]->value) + 2);
+				if (!p) {
+					free(val);
+					val = NULL;
+					break;
+				}
+				val = p;
+				l += sprintf(val + l, "%s%s", k ? "," : "", v->kids[k]->value);
+			}
+		} else {
+			val = strdup(v->value);
+		}
+		if (!val)
+			return vcfg_error(err, file, v, "%s", strerror(ENOMEM));
+		/* the value is kept for the instance's life: VO_STR options point at it */
+		r = vigil_opt_set(c->name, sets, key, val);
+		if (r || append(&ai->settings, &len, key, val)) {
+			free(val);
+			return vcfg_error(err, file, v, "invalid value for '%s' (see the message above)",
+					  key);
+		}
+	}
+	return 0;
+}
+
+/*
+ * outputs: { events: stdout | PATH }
+ * features: { NAME: {options} | [ {options}, ... ] | null }
+ */
+static int cfg_load(const char *file, struct agent_cfg *cfg, struct vcfg_err *err)
+{
+	struct vcfg_node *root = vcfg_load(file, err), *feats, *outs;
+	int r = 0;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (!root)
+		return -1;
+	for (size_t i = 0; i < root->n && !r; i++) {
+		const char *k = root->keys[i]->value;
+
+		if (strcmp(k, "outputs") && strcmp(k, "features") && strcmp(k, "metrics"))
+			r = vcfg_error(err, file, root->keys[i], "unknown section '%s': outputs, "
+				       "metrics or features", k);
+	}
+	outs = vcfg_get(root, "outputs");
+	if (!r && outs) {
+		struct vcfg_node *ev = vcfg_get(outs, "events");
+
+		if (outs->kind != VCFG_MAP)
+			r = vcfg_error(err, file, outs, "'outputs' must be a mapping");
+		else if (ev && ev->kind != VCFG_SCALAR)
+			r = vcfg_error(err, file, ev, "'events' is 'stdout' or a file path");
+		else if (ev && strcmp(ev->value, "stdout"))
+			cfg->events_path = strdup(ev->value);
+	}
+	feats = vcfg_get(root, "features");
+	if (!r && (!feats || feats->kind != VCFG_MAP))
+		r = vcfg_error(err, file, feats ? feats : root, "'features' must be a mapping of "
+			       "feature names to their options");
+	for (size_t i = 0; !r && i < feats->n; i++) {
+		const struct vcfg_node *k = feats->keys[i], *v = feats->kids[i];
+		const struct vigil_cmd *c = feature_cmd(k->value);
+
+		if (!c) {
+			r = vcfg_error(err, file, k, "unknown feature '%s'", k->value);
+			break;
+		}
+		if (v->kind == VCFG_SEQ) {
+			for (size_t j = 0; !r && j < v->n; j++)
+				r = make_inst(file, c, v->kids[j], v->kids[j], cfg, err);
+		} else {
+			r = make_inst(file, c, v->kind == VCFG_SCALAR && !*v->value ? NULL : v, k, cfg,
+				      err);
+		}
+	}
+	vcfg_free(root);
+	if (r)
+		cfg_free(cfg);
+	return r;
+}
+
+static void inst_ended(struct vigil_inst *in, void *ctx)
+{
+	/* its -p process exited or its duration passed: that instance alone ends */
+	vigil_info("agent: '%s' ended", in->name);
+	vigil_inst_stop(in, 0);
+	(void)ctx;
+}
+
+static int start_inst(struct agent *a, struct agent_inst *ai)
+{
+	int err;
+
+	ai->in->containers = a->containers;
+	ai->in->on_end = inst_ended;
+	err = vigil_inst_start(ai->in, &a->loop, &a->sink);
+	ai->started = true;
+	if (err) {
+		a->errors++;
+		vigil_error("agent: cannot start '%s' (exit code %d); the others run on",
+			    ai->in->name, err);
+		vigil_inst_stop(ai->in, err);
+	}
+	return err;
+}
+
+static int open_events(struct agent *a, const char *path)
+{
+	FILE *f = path ? fopen(path, "ae") : stdout;
+
+	if (!f) {
+		vigil_error("agent: cannot open events file '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	__fsetlocking(f, FSETLOCKING_BYCALLER);
+	if (a->out && a->out != stdout)
+		fclose(a->out);
+	a->out = f;
+	a->sink.f = f;
+	vigil.out = f;
+	return 0;
+}
+
+/* SIGHUP: the new config whole, or nothing */
+static void reload(struct agent *a)
+{
+	struct agent_cfg next;
+	struct vcfg_err err;
+	bool keep[AGENT_MAX_INST] = { 0 };
+
+	if (cfg_load(ao.config, &next, &err)) {
+		a->reloads_failed++;
+		vigil_error("agent: reload refused, the running config stays: %s", err.msg);
+		return;
+	}
+	for (int i = 0; i < next.n; i++) {
+		struct vigil_inst *in = next.inst[i].in;
+
+		if (in->feat->check && in->feat->check(in)) {
+			a->reloads_failed++;
+			vigil_error("agent: reload refused, the running config stays: '%s' is invalid",
+				    in->name);
+			cfg_free(&next);
+			return;
+		}
+	}
+	/* events file reopened (logrotate) */
+	open_events(a, next.events_path);
+	/* unchanged instances move over, running; the others stop */
+	for (int i = 0; i < a->cfg.n; i++) {
+		struct agent_inst *old = &a->cfg.inst[i];
+		int j;
+
+		for (j = 0; j < next.n; j++)
+			if (!keep[j] && !strcmp(old->settings, next.inst[j].settings))
+				break;
+		if (j < next.n) {
+			vigil_inst_free(next.inst[j].in);
+			next.inst[j].in = old->in;
+			next.inst[j].started = old->started;
+			old->in = NULL;
+			keep[j] = true;
+		} else {
+			vigil_info("agent: stopping '%s'", old->in->name);
+			vigil_inst_stop(old->in, 0);
+		}
+	}
+	cfg_free(&a->cfg);
+	a->cfg = next;
+	for (int j = 0; j < a->cfg.n; j++)
+		if (!keep[j]) {
+			vigil_info("agent: starting '%s'", a->cfg.inst[j].in->name);
+			start_inst(a, &a->cfg.inst[j]);
+		}
+	a->reloads_ok++;
+	vigil_info("agent: config reloaded: %d instances", a->cfg.n);
+}
+
+static int on_signal(void *ctx, int sig)
+{
+	struct agent *a = ctx;
+
+	if (sig == SIGHUP) {
+		reload(a);
+		return 0;
+	}
+	vigil_loop_stop(&a->loop, 0);
+	return 0;
+}
+
+static int agent_run(int argc, char **argv)
+{
+	struct agent a = { 0 };
+	struct vcfg_err err;
+	int rc = 0;
+
+	if (argc > 0) {
+		vigil_usage_error("unexpected argument '%s'", argv[0]);
+		return VIGIL_EXIT_USAGE;
+	}
+	if (!ao.config) {
+		vigil_usage_error("needs '--config FILE'");
+		return VIGIL_EXIT_USAGE;
+	}
+	if (cfg_load(ao.config, &a.cfg, &err)) {
+		fprintf(stderr, "%s\n", err.msg);
+		return VIGIL_EXIT_USAGE;
+	}
+	for (int i = 0; i < a.cfg.n; i++) {
+		struct vigil_inst *in = a.cfg.inst[i].in;
+
+		if (in->feat->check && (rc = in->feat->check(in)))
+			goto out;
+	}
+	if (ao.check) {
+		vigil_info("agent: '%s' is valid: %d instances", ao.config, a.cfg.n);
+		goto out;
+	}
+	if ((rc = vigil_env_for(VC_ROOT | VC_BTF)))
+		goto out;
+	if (vigil_loop_init(&a.loop)) {
+		vigil_error("cannot set up the event loop: %s", strerror(errno));
+		rc = VIGIL_EXIT_FAIL;
+		goto out;
+	}
+	a.loop.on_signal = on_signal;
+	a.loop.signal_ctx = &a;
+	vigil_bpf_stats_enable();
+	out_sink_init(&a.sink, stdout, true);
+	if (open_events(&a, a.cfg.events_path)) {
+		rc = VIGIL_EXIT_FAIL;
+		goto out_loop;
+	}
+	out_schema(&a.sink);
+	a.sink.containers = a.containers = vigil_containers_start();
+	for (int i = 0; i < a.cfg.n; i++)
+		start_inst(&a, &a.cfg.inst[i]);
+	vigil_info("agent: %d instances from '%s'; attached", a.cfg.n, ao.config);
+	rc = vigil_loop_run(&a.loop, -1);
+	for (int i = 0; i < a.cfg.n; i++)
+		vigil_inst_stop(a.cfg.inst[i].in, 0);
+out_loop:
+	vigil_loop_fini(&a.loop);
+	if (a.containers)
+		vigil_containers_free(a.containers);
+	if (a.out && a.out != stdout)
+		fclose(a.out);
+	vigil.out = stdout;
+out:
+	cfg_free(&a.cfg);
+	return rc;
+}
+
+const struct vigil_cmd cmd_agent = {
+	.name = "agent",
+	.run = agent_run,
+	.summary = "run several features at once from a config file: NDJSON events, SIGHUP reloads",
+	.usage = "--config FILE [--check]",
+	.opts = agent_opts,
+	.cmd_opts = &ao,
+};
