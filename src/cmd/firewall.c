@@ -34,7 +34,7 @@
 #include "core/env.h"
 #include "core/opts.h"
 #include "core/out.h"
-#include "core/rules.h"
+#include "fw/rules.h"
 #include "core/session.h"
 #include "firewall.skel.h"
 
