@@ -14,13 +14,14 @@ LDLIBS := -lbpf -lelf -lz -lzstd -lyaml
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/skel/%.skel.h,$(BPF_SRCS))
-CORE_SRCS := $(wildcard src/core/*.c)
+# src/fw: the firewall's compiler and datapath, callable without the CLI
+CORE_SRCS := $(wildcard src/core/*.c src/fw/*.c)
 CMD_SRCS := $(wildcard src/cmd/*.c)
 CORE_OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
 CMD_OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(CMD_SRCS) src/main.c)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
-HDRS := $(wildcard include/vigil/*.h src/core/*.h src/cmd/*.h)
+HDRS := $(wildcard include/vigil/*.h src/core/*.h src/fw/*.h src/cmd/*.h)
 
 PYTEST ?= /usr/bin/python3 -m pytest
 
@@ -32,7 +33,7 @@ PYTEST ?= /usr/bin/python3 -m pytest
 all: $(BUILD)/vigil
 
 # DWARF is dropped from the embedded objects; BTF and CO-RE records stay
-$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/*.h include/vigil/events.h | $(BUILD)/bpf
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/*.h include/vigil/*.h | $(BUILD)/bpf
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 	$(LLVM_STRIP) -g $@
 
@@ -89,10 +90,10 @@ test: test-unit test-e2e
 
 # libFuzzer + ASan/UBSan on the firewall rules parser: make fuzz-rules FUZZ_SECONDS=20
 FUZZ_SECONDS ?= 20
-$(BUILD)/fuzz/fuzz_rules: tests/fuzz/fuzz_rules.c src/core/rules.c src/core/rules.h include/vigil/events.h
+$(BUILD)/fuzz/fuzz_rules: tests/fuzz/fuzz_rules.c src/fw/rules.c src/fw/rules.h include/vigil/*.h
 	@mkdir -p $(dir $@) $(BUILD)/fuzz/corpus-rules
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Iinclude -Isrc \
-		tests/fuzz/fuzz_rules.c src/core/rules.c -o $@
+		tests/fuzz/fuzz_rules.c src/fw/rules.c -o $@
 fuzz-rules: $(BUILD)/fuzz/fuzz_rules
 	$< -max_total_time=$(FUZZ_SECONDS) -max_len=2048 -timeout=10 -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus-rules tests/fuzz/corpus/rules
 

@@ -12,10 +12,11 @@
  * prefix, and no hit means the family root. So the cost grows with the
  * number of distinct lengths, not with the number of rules. The port map is
  * consulted only for combinations whose verdict depends on the port, once
- * per port block size they use. User space (src/core/rules.c) precomputes
+ * per port block size they use. User space (src/fw/rules.c) precomputes
  * which rule wins for every combination; see docs/firewall.md.
  */
 #include "common.bpf.h"
+#include "vigil/fw.h"
 #include <bpf/bpf_endian.h>
 
 #define ETH_P_IP 0x0800

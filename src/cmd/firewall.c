@@ -10,9 +10,9 @@
  *   events -i IFACE         sampled drops of a persistent firewall
  *   check RULES             parse and compile only
  *
- * Persistent state lives under /sys/fs/bpf/vigil/firewall/IFACE/ (0600) and
- * every change to it happens under an flock on /run/vigil/firewall.lock, so
- * each CLI run reopens the state and holds none itself.
+ * Options and rendering only: the maps, pins, lock and attachment are
+ * src/fw/datapath.c's (persistent state under /sys/fs/bpf/vigil/firewall/IFACE/,
+ * changed under an flock on /run/vigil/firewall.lock).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,35 +20,28 @@
 #include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
-#include <sys/file.h>
+#include <signal.h>
 #include <sys/inotify.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
-#include <linux/if_link.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "core/vigil.h"
 #include "core/env.h"
 #include "core/opts.h"
 #include "core/out.h"
-#include "core/rules.h"
 #include "core/session.h"
 #include "core/feature.h"
 #include "core/loop.h"
+#include "fw/datapath.h"
 #include "firewall.skel.h"
 
-#define PIN_ROOT "/sys/fs/bpf/vigil"
-#define PIN_DIR PIN_ROOT "/firewall"
-#define LOCK_DIR "/run/vigil"
-#define LOCK_PATH LOCK_DIR "/firewall.lock"
 
 static struct fw_cli_opts {
 	const char *iface;
 	const char *mode;
-	bool persist, watch, dry_run;
+	bool persist, watch, dry_run, require_rules;
 	uint32_t sample;
 	bool sample_set;
 	uint32_t lookup;
@@ -81,28 +74,31 @@ static int opt_sample(void *base, const char *arg)
 }
 
 #define FO(f) VOFF(struct fw_cli_opts, f)
-
 #define OPT_IFACE(what) { "iface", 'i', VO_STR, FO(iface), "IFACE", what }
 #define OPT_LOOKUP { "lookup", 0, VO_FUNC, 0, "HOW", "prefix lookup per side and family: auto (a " \
 	"hash probe per distinct prefix length, or an LPM trie where there are too many lengths; " \
 	"default), hash, trie", opt_lookup }
+#define OPT_REQUIRE { "require-rules", 0, VO_FLAG, FO(require_rules), NULL, "refuse a file with no " \
+	"rules (exit 2) instead of warning that the default applies to every packet" }
 
 /* each verb takes only what applies to it: anything else is a usage error */
 static const struct vigil_opt load_opts[] = {
 	VOPT_SECTION("Firewall"),
 	OPT_IFACE("network interface"),
 	{ "mode", 'm', VO_STR, FO(mode), "MODE", "XDP mode: auto (native, else generic; default), native, generic" },
-	{ "persist", 'p', VO_FLAG, FO(persist), NULL, "pin under " PIN_DIR "/IFACE and exit; survives the CLI" },
+	{ "persist", 'p', VO_FLAG, FO(persist), NULL, "pin under " VIGIL_FW_PIN_DIR "/IFACE and exit; survives the CLI" },
 	{ "watch", 'w', VO_FLAG, FO(watch), NULL, "(foreground) reload when the rules file changes" },
 	{ "dry-run", 'n', VO_FLAG, FO(dry_run), NULL, "count what would be dropped, but pass everything" },
 	{ "sample", 0, VO_FUNC, 0, "N", "one drop event per N drops per CPU (0: none; default 100)", opt_sample },
 	OPT_LOOKUP,
+	OPT_REQUIRE,
 	VOPT_END,
 };
 static const struct vigil_opt reload_opts[] = {
 	VOPT_SECTION("Firewall"),
 	OPT_IFACE("network interface"),
 	{ "lookup", 0, VO_FUNC, 0, "HOW", "auto, hash or trie (default: the load's)", opt_lookup },
+	OPT_REQUIRE,
 	VOPT_END,
 };
 static const struct vigil_opt iface_opts[] = {
@@ -118,54 +114,46 @@ static const struct vigil_opt status_opts[] = {
 static const struct vigil_opt check_opts[] = {
 	VOPT_SECTION("Firewall"),
 	OPT_LOOKUP,
+	OPT_REQUIRE,
 	VOPT_END,
 };
 
-/* the maps that make up the firewall's state, by fd; in the order of fw_map_names */
-struct fw_fds {
-	int active, src4, src6, dst4, dst6, match, counters, rules, combo, gen, trie4, trie6, info;
-};
 
-static const char *const fw_map_names[] = {
-	".data.fw_active", "fw_src4", "fw_src6", "fw_dst4", "fw_dst6", "fw_match", "fw_counters",
-	"fw_rules", "fw_combo", ".data.fw_gen", "fw_trie4", "fw_trie6", "fw_info",
-};
-
-/* every map the object has, pinned under the same names (see pin_name) */
-static const char *const pin_maps[] = {
-	".data.fw_active", "fw_src4", "fw_src6", "fw_dst4", "fw_dst6", "fw_match", "fw_counters",
-	"fw_rules", "fw_combo", ".data.fw_gen", "fw_trie4", "fw_trie6", "fw_info", "fw_buckets",
-	"fw_sample_ctr", "vigil_events", "vigil_lost",
-};
-
-/* a map's pin file: global data maps (".data.X") as "data_X", not hidden */
-static const char *pin_name(const char *map, char *buf, size_t n)
+static void print_msg(const struct vigil_fw_msg *m)
 {
-	if (map[0] != '.')
-		return map;
-	snprintf(buf, n, "data_%s", map + sizeof(".data.") - 1);
-	return buf;
+	if (m->note[0])
+		vigil_info("%s", m->note);
+	if (m->err[0])
+		vigil_error("%s", m->err);
 }
 
-static uint64_t realtime_ns(void)
+static uint32_t mode_of(const char *mode)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return !mode || !strcmp(mode, "auto") ? VIGIL_FW_MODE_AUTO :
+	       !strcmp(mode, "native") ? VIGIL_FW_MODE_NATIVE : VIGIL_FW_MODE_GENERIC;
 }
 
-static const char *mode_name(uint32_t mode)
+static void fw_opts_of(struct vigil_fw_opts *fo)
 {
-	return mode == 1 ? "native" : mode == 2 ? "generic" : "unknown";
+	memset(fo, 0, sizeof(*fo));
+	fo->iface = o.iface;
+	fo->mode = mode_of(o.mode);
+	fo->lookup = o.lookup;
+	fo->lookup_set = o.lookup_set;
+	fo->sample = o.sample;
+	fo->persist = o.persist;
+	fo->dry_run = o.dry_run;
 }
 
 /* ---- rules file -> tables ---- */
 
-static int read_rules(const char *path, struct vigil_rules *rs, struct vigil_fw_table *t)
+/*
+ * Parse a rules file: read once, to the end, whatever it is (a FIFO too),
+ * and before any lock is taken. An empty rule list is said on stderr, and
+ * refused with --require-rules (exit 2).
+ */
+static int parse_rules(const char *path, struct vigil_rules *rs)
 {
-	char err[256];
-
 	if (vigil_rules_parse_file(rs, path)) {
 		vigil_rules_print_diags(rs, stderr);
 		vigil_error("rules file '%s' has %u error%s; nothing was changed", path, rs->nerrors,
@@ -173,6 +161,27 @@ static int read_rules(const char *path, struct vigil_rules *rs, struct vigil_fw_
 		vigil_rules_free(rs);
 		return VIGIL_EXIT_FAIL;
 	}
+	if (rs->n == 1) {
+		const char *dflt = vigil_fw_action_name(rs->rules[0].action);
+
+		if (o.require_rules) {
+			vigil_error("rules file '%s' has no rules (only 'default %s') and --require-rules "
+				    "is given; nothing was changed", path, dflt);
+			vigil_rules_free(rs);
+			return VIGIL_EXIT_USAGE;
+		}
+		vigil_warn("rules file '%s' has no rules: default %s for every packet", path, dflt);
+	}
+	return 0;
+}
+
+static int read_rules(const char *path, struct vigil_rules *rs, struct vigil_fw_table *t)
+{
+	char err[256];
+	int ret = parse_rules(path, rs);
+
+	if (ret)
+		return ret;
 	memset(t, 0, sizeof(*t));	/* zero limits: the defaults */
 	t->lookup = o.lookup;
 	if (vigil_fw_compile(rs, t, err, sizeof(err))) {
@@ -186,477 +195,7 @@ static int read_rules(const char *path, struct vigil_rules *rs, struct vigil_fw_
 	return 0;
 }
 
-/* ---- generations ---- */
-
-/* the kernel's batch operations (5.6+) say ENOTSUPP when a map type has none */
-#define ENOTSUPP_KERNEL 524
-
-/*
- * Write n entries: in one syscall where the map has batch operations (a
- * 100,000-rule reload made 100,000s of syscalls one by one), else one by one.
- * The maps written are fresh or (counters) written whole, so BPF_ANY.
- */
-static int map_fill(int fd, const void *keys, size_t ksz, const void *vals, size_t vsz, uint32_t n)
-{
-	__u32 count = n;
-
-	if (!n)
-		return 0;
-	if (!bpf_map_update_batch(fd, keys, vals, &count, NULL))
-		return 0;
-	if (errno != ENOTSUPP_KERNEL && errno != EOPNOTSUPP)
-		return -errno;
-	for (uint32_t i = 0; i < n; i++)
-		if (bpf_map_update_elem(fd, (const char *)keys + i * ksz,
-					(const char *)vals + i * vsz, BPF_ANY))
-			return -errno;
-	return 0;
-}
-
-/* a hash sized to its contents: the kernel allocates its buckets at creation */
-static int hash_create(const char *name, size_t ksz, size_t vsz, uint32_t n)
-{
-	LIBBPF_OPTS(bpf_map_create_opts, noprealloc, .map_flags = BPF_F_NO_PREALLOC);
-
-	return bpf_map_create(BPF_MAP_TYPE_HASH, name, ksz, vsz, n ? n : 1, &noprealloc);
-}
-
-/* a side and family's prefixes, created and filled: in an LPM trie when the
- * compiler chose one (the hash then stays empty), else in the per-length hash */
-static int addr_maps(const char *hname, const char *tname, bool trie, const void *keys,
-		     size_t ksz, const struct vigil_fw_class *vals, uint32_t n, int *hfd, int *tfd)
-{
-	LIBBPF_OPTS(bpf_map_create_opts, noprealloc, .map_flags = BPF_F_NO_PREALLOC);
-	size_t vsz = sizeof(*vals);
-
-	*hfd = hash_create(hname, ksz, vsz, trie ? 0 : n);
-	*tfd = trie ? bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, tname, ksz, vsz, n ? n : 1, &noprealloc) : -1;
-	if (*hfd < 0 || (trie && *tfd < 0))
-		return -errno;
-	return map_fill(trie ? *tfd : *hfd, keys, ksz, vals, vsz, n);
-}
-
-static int inner_fd(int outer, __u32 gen);
-
-/*
- * Counter slots for a reload: rules unchanged since the running set keep
- * theirs (their counters go on), the others get free slots, zeroed here
- * before any packet can reach them.
- */
-static int assign_ctrs(const struct fw_fds *f, __u32 cur, struct vigil_rules *rs,
-		       struct vigil_fw_table *t)
-{
-	int ncpu = libbpf_num_possible_cpus(), rfd, err = 0;
-	struct vigil_fw_rule *old = NULL;
-	struct vigil_fw_counter *zeros = NULL;
-	struct bpf_map_info mi;
-	uint32_t nold = 0, cap, nfresh = 0, *fresh = NULL, *keys = NULL, chunk;
-	__u32 len = sizeof(mi), key, nkey;
-	__u64 tok = 0;
-
-	rfd = inner_fd(f->rules, cur);
-	if (rfd < 0)
-		return -ENOENT;
-	/* the running set's rules: its map holds exactly max_entries of them */
-	memset(&mi, 0, sizeof(mi));
-	if (bpf_obj_get_info_by_fd(rfd, &mi, &len)) {
-		err = -errno;
-		goto out;
-	}
-	cap = mi.max_entries;
-	old = calloc(cap ? cap : 1, sizeof(*old));
-	keys = calloc(cap ? cap : 1, sizeof(*keys));
-	if (!old || !keys) {
-		err = -ENOMEM;
-		goto out;
-	}
-	while (nold < cap) {
-		__u32 count = cap - nold;
-		int r = bpf_map_lookup_batch(rfd, nold ? &tok : NULL, &tok, keys + nold, old + nold,
-					     &count, NULL);
-
-		nold += count;
-		if (!r && count)
-			continue;
-		if (!r)
-			break;
-		if (errno == ENOENT)	/* the end of the map */
-			break;
-		if (errno != ENOTSUPP_KERNEL && errno != EOPNOTSUPP) {
-			err = -errno;
-			goto out;
-		}
-		/* no batch operations: key by key */
-		nold = 0;
-		for (int more = !bpf_map_get_next_key(rfd, NULL, &key); more && nold < cap;
-		     more = !bpf_map_get_next_key(rfd, &key, &nkey), key = nkey)
-			if (!bpf_map_lookup_elem(rfd, &key, &old[nold]))
-				nold++;
-		break;
-	}
-	fresh = malloc(rs->n * sizeof(*fresh));
-	/* zeroed in chunks: a per-CPU value per key, so bounded by the CPUs */
-	chunk = ncpu > 0 ? (65536 / (uint32_t)ncpu > 0 ? 65536 / (uint32_t)ncpu : 1) : 1;
-	zeros = calloc((size_t)chunk * (ncpu > 0 ? ncpu : 1), sizeof(*zeros));
-	if (!fresh || !zeros || ncpu <= 0) {
-		err = -ENOMEM;
-		goto out;
-	}
-	if (vigil_fw_ctr_assign(old, nold, rs, fresh, &nfresh)) {
-		err = -EINVAL;
-		goto out;
-	}
-	for (uint32_t i = 0; i < nfresh && !err; i += chunk)
-		err = map_fill(f->counters, fresh + i, sizeof(*fresh), zeros,
-			       sizeof(*zeros) * (size_t)ncpu, nfresh - i < chunk ? nfresh - i : chunk);
-	if (!err)
-		vigil_fw_table_set_ctrs(t, rs);
-out:
-	close(rfd);
-	free(old);
-	free(keys);
-	free(fresh);
-	free(zeros);
-	return err;
-}
-
-/*
- * Build the new generation's maps completely, put them in the inactive
- * slots, then switch the active generation with one map update. The last
- * step re-installs a map-in-map slot, which makes the kernel wait for an RCU
- * grace period: when this returns no packet still uses the old generation,
- * so the next reload may overwrite its slots.
- */
-static int install(const struct fw_fds *f, struct vigil_rules *rs, struct vigil_fw_table *t,
-		   bool initial)
-{
-	enum { SRC4, SRC6, DST4, DST6, TSRC4, TDST4, TSRC6, TDST6, MATCH, COMBO, RULES, NMAPS };
-	int fds[NMAPS];
-	/* fw_rules last: re-installing its slot is the RCU wait (see above) */
-	const int outer[NMAPS] = { f->src4, f->src6, f->dst4, f->dst6, f->trie4, f->trie4,
-				   f->trie6, f->trie6, f->match, f->combo, f->rules };
-	const uint32_t gf = t->gen.flags;
-	__u32 zero = 0, cur = 0, next, slot[NMAPS];
-	int err = 0;
-
-	for (int i = 0; i < NMAPS; i++)
-		fds[i] = -1;
-	if (!initial && bpf_map_lookup_elem(f->active, &zero, &cur)) {
-		err = -errno;
-		goto out;
-	}
-	next = initial ? 0 : (cur ^ 1) & 1;
-	/* the tries' slots are per generation and side (see fw_trie4) */
-	for (int i = 0; i < NMAPS; i++)
-		slot[i] = i >= TSRC4 && i <= TDST6 ? next * 2 + (i == TDST4 || i == TDST6) : next;
-	/* a fresh object's counters are all zero: the parser's slots will do */
-	if (!initial) {
-		err = assign_ctrs(f, cur & 1, rs, t);
-		if (err)
-			goto out;
-	}
-	err = addr_maps("fw_src4_gen", "fw_src4_trie", gf & VIGIL_FW_G_SRC4_TRIE, t->src.keys4,
-			sizeof(*t->src.keys4), t->src.vals4, t->src.n4, &fds[SRC4], &fds[TSRC4]);
-	if (!err)
-		err = addr_maps("fw_src6_gen", "fw_src6_trie", gf & VIGIL_FW_G_SRC6_TRIE, t->src.keys6,
-				sizeof(*t->src.keys6), t->src.vals6, t->src.n6, &fds[SRC6], &fds[TSRC6]);
-	if (!err)
-		err = addr_maps("fw_dst4_gen", "fw_dst4_trie", gf & VIGIL_FW_G_DST4_TRIE, t->dst.keys4,
-				sizeof(*t->dst.keys4), t->dst.vals4, t->dst.n4, &fds[DST4], &fds[TDST4]);
-	if (!err)
-		err = addr_maps("fw_dst6_gen", "fw_dst6_trie", gf & VIGIL_FW_G_DST6_TRIE, t->dst.keys6,
-				sizeof(*t->dst.keys6), t->dst.vals6, t->dst.n6, &fds[DST6], &fds[TDST6]);
-	if (err)
-		goto out;
-	fds[MATCH] = hash_create("fw_port_gen", sizeof(*t->mkeys), sizeof(*t->mvals), t->nmatch);
-	fds[COMBO] = hash_create("fw_combo_gen", sizeof(*t->ckeys), sizeof(*t->cvals), t->ncombo);
-	fds[RULES] = hash_create("fw_rules_gen", sizeof(__u32), sizeof(struct vigil_fw_rule), rs->n);
-	if (fds[MATCH] < 0 || fds[COMBO] < 0 || fds[RULES] < 0) {
-		err = -errno;
-		goto out;
-	}
-	err = map_fill(fds[COMBO], t->ckeys, sizeof(*t->ckeys), t->cvals, sizeof(*t->cvals),
-		       t->ncombo);
-	if (!err)
-		err = map_fill(fds[MATCH], t->mkeys, sizeof(*t->mkeys), t->mvals, sizeof(*t->mvals),
-			       t->nmatch);
-	/* plain data in the inactive slot: no packet reads it (see above). The
-	 * map holds both slots as one value: the active one is written back
-	 * with the bytes it has, so its readers see no change */
-	if (!err) {
-		struct vigil_fw_gen gens[2];
-
-		if (bpf_map_lookup_elem(f->gen, &zero, gens)) {
-			err = -errno;
-		} else {
-			gens[next] = t->gen;
-			if (bpf_map_update_elem(f->gen, &zero, gens, BPF_ANY))
-				err = -errno;
-		}
-	}
-	if (!err) {
-		uint32_t *ids = malloc(rs->n * sizeof(*ids));
-
-		for (uint32_t i = 0; ids && i < rs->n; i++)
-			ids[i] = i;
-		err = ids ? map_fill(fds[RULES], ids, sizeof(*ids), rs->rules, sizeof(*rs->rules),
-				     rs->n) : -ENOMEM;
-		free(ids);
-	}
-	if (err)
-		goto out;
-	for (int i = 0; i < NMAPS; i++) {
-		/* no trie this time: free the old generation's, if any */
-		if (fds[i] < 0 ? bpf_map_delete_elem(outer[i], &slot[i]) && errno != ENOENT :
-				 bpf_map_update_elem(outer[i], &slot[i], &fds[i], BPF_ANY)) {
-			err = -errno;
-			goto out;
-		}
-	}
-	/* the switch: one word */
-	if (bpf_map_update_elem(f->active, &zero, &next, BPF_ANY) ||
-	    bpf_map_update_elem(f->rules, &next, &fds[RULES], BPF_ANY))
-		err = -errno;
-out:
-	for (int i = 0; i < NMAPS; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
-	return err;
-}
-
-static int info_get(const struct fw_fds *f, struct vigil_fw_info *info)
-{
-	__u32 zero = 0;
-
-	return bpf_map_lookup_elem(f->info, &zero, info) ? -errno : 0;
-}
-
-static int info_put(const struct fw_fds *f, const struct vigil_fw_info *info)
-{
-	__u32 zero = 0;
-
-	return bpf_map_update_elem(f->info, &zero, info, BPF_ANY) ? -errno : 0;
-}
-
-static void fds_from_skel(struct firewall_bpf *skel, struct fw_fds *f)
-{
-	f->active = bpf_map__fd(skel->maps.data_fw_active);
-	f->src4 = bpf_map__fd(skel->maps.fw_src4);
-	f->src6 = bpf_map__fd(skel->maps.fw_src6);
-	f->dst4 = bpf_map__fd(skel->maps.fw_dst4);
-	f->dst6 = bpf_map__fd(skel->maps.fw_dst6);
-	f->match = bpf_map__fd(skel->maps.fw_match);
-	f->counters = bpf_map__fd(skel->maps.fw_counters);
-	f->rules = bpf_map__fd(skel->maps.fw_rules);
-	f->combo = bpf_map__fd(skel->maps.fw_combo);
-	f->gen = bpf_map__fd(skel->maps.data_fw_gen);
-	f->trie4 = bpf_map__fd(skel->maps.fw_trie4);
-	f->trie6 = bpf_map__fd(skel->maps.fw_trie6);
-	f->info = bpf_map__fd(skel->maps.fw_info);
-}
-
-static void fds_close(struct fw_fds *f)
-{
-	for (int *fd = &f->active; fd <= &f->info; fd++) {
-		if (*fd >= 0)
-			close(*fd);
-		*fd = -1;
-	}
-}
-
-static int pin_path(char *buf, size_t n, const char *iface, const char *name)
-{
-	int len = name ? snprintf(buf, n, PIN_DIR "/%s/%s", iface, name) :
-			 snprintf(buf, n, PIN_DIR "/%s", iface);
-
-	return len < 0 || (size_t)len >= n ? -ENAMETOOLONG : 0;
-}
-
-/* open the pinned state of iface; returns 0, or an exit code after an error */
-static int fds_from_pins(const char *iface, struct fw_fds *f)
-{
-	char path[PATH_MAX], dir[PATH_MAX], name[64];
-
-	for (int *fd = &f->active; fd <= &f->info; fd++)
-		*fd = -1;
-	pin_path(dir, sizeof(dir), iface, NULL);
-	for (size_t i = 0; i < sizeof(fw_map_names) / sizeof(fw_map_names[0]); i++) {
-		int *fd = &f->active + i;
-
-		pin_path(path, sizeof(path), iface, pin_name(fw_map_names[i], name, sizeof(name)));
-		*fd = bpf_obj_get(path);
-		if (*fd < 0) {
-			int err = errno;
-
-			fds_close(f);
-			if (err == ENOENT && !access(dir, F_OK))
-				/* the directory is there: pinned by a vigil with other maps */
-				vigil_error("persistent firewall on '%s' was loaded by another vigil version "
-					    "('%s' is missing); run 'vigil firewall unload -i %s' and load it again",
-					    iface, path, iface);
-			else if (err == ENOENT)
-				vigil_error("no persistent firewall on '%s' (nothing pinned at '%s')", iface, dir);
-			else
-				vigil_error("cannot open '%s': %s", path, strerror(err));
-			return VIGIL_EXIT_FAIL;
-		}
-	}
-	return 0;
-}
-
-/* ---- lock ---- */
-
-static int fw_lock(void)
-{
-	int fd;
-
-	if (mkdir(LOCK_DIR, 0700) && errno != EEXIST) {
-		vigil_error("cannot create '%s': %s", LOCK_DIR, strerror(errno));
-		return -1;
-	}
-	fd = open(LOCK_PATH, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		vigil_error("cannot open lock file '%s': %s", LOCK_PATH, strerror(errno));
-		return -1;
-	}
-	if (flock(fd, LOCK_EX)) {
-		vigil_error("cannot lock '%s': %s", LOCK_PATH, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static void fw_unlock(int fd)
-{
-	if (fd >= 0)
-		close(fd);	/* releases the flock */
-}
-
-/* ---- attach ---- */
-
-static int attach_xdp(int prog_fd, int ifindex, const char *iface, uint32_t *mode)
-{
-	bool auto_mode = !o.mode || !strcmp(o.mode, "auto");
-	bool try_native = auto_mode || !strcmp(o.mode, "native");
-	LIBBPF_OPTS(bpf_link_create_opts, lo);
-	int fd, err = 0;
-
-	if (try_native) {
-		lo.flags = XDP_FLAGS_DRV_MODE;
-		fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &lo);
-		if (fd >= 0) {
-			*mode = 1;
-			return fd;
-		}
-		err = errno;
-		if (err == EBUSY || err == EEXIST || !auto_mode)
-			goto fail;
-		vigil_info("firewall: native XDP is not available on '%s' (%s); using generic mode",
-			   iface, strerror(err));
-	}
-	lo.flags = XDP_FLAGS_SKB_MODE;
-	fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &lo);
-	if (fd >= 0) {
-		*mode = 2;
-		return fd;
-	}
-	err = errno;
-fail:
-	if (err == EBUSY || err == EEXIST)
-		vigil_error("interface '%s' already has an XDP program; see 'ip link show %s' "
-			    "and 'vigil firewall status'", iface, iface);
-	else
-		vigil_error("cannot attach XDP (%s mode) to '%s': %s", try_native && !auto_mode ?
-			    "native" : "generic", iface, strerror(err));
-	return -1;
-}
-
 /* ---- status ---- */
-
-struct rule_row {
-	uint32_t id;
-	struct vigil_fw_rule r;
-	struct vigil_fw_counter c;
-};
-
-static int inner_fd(int outer, __u32 gen)
-{
-	__u32 id;
-
-	if (bpf_map_lookup_elem(outer, &gen, &id))
-		return -1;
-	return bpf_map_get_fd_by_id(id);
-}
-
-/* collect: the active generation's rules and their summed per-CPU counters */
-static int collect_rules(const struct fw_fds *f, struct rule_row **rows, uint32_t *n)
-{
-	int ncpu = libbpf_num_possible_cpus();
-	__u32 zero = 0, gen, key, next;
-	int rfd = -1, cfd = -1, err = 0;
-	struct vigil_fw_counter *vals = NULL;
-	uint32_t cap = 0;
-
-	*rows = NULL;
-	*n = 0;
-	if (bpf_map_lookup_elem(f->active, &zero, &gen))
-		return -errno;
-	rfd = inner_fd(f->rules, gen);
-	cfd = dup(f->counters);
-	vals = calloc(ncpu > 0 ? ncpu : 1, sizeof(*vals));
-	if (rfd < 0 || cfd < 0 || !vals) {
-		err = -ENOENT;
-		goto out;
-	}
-	for (int more = !bpf_map_get_next_key(rfd, NULL, &key); more;
-	     more = !bpf_map_get_next_key(rfd, &key, &next), key = next) {
-		struct rule_row *row;
-
-		if (*n == cap) {
-			void *p;
-
-			cap = cap ? cap * 2 : 64;
-			p = realloc(*rows, cap * sizeof(**rows));
-			if (!p) {
-				err = -ENOMEM;
-				goto out;
-			}
-			*rows = p;
-		}
-		row = &(*rows)[*n];
-		memset(row, 0, sizeof(*row));
-		row->id = key;
-		if (bpf_map_lookup_elem(rfd, &key, &row->r))
-			continue;
-		if (!bpf_map_lookup_elem(cfd, &row->r.ctr, vals)) {
-			for (int c = 0; c < ncpu; c++) {
-				row->c.packets += vals[c].packets;
-				row->c.bytes += vals[c].bytes;
-				row->c.drops += vals[c].drops;
-			}
-		}
-		/* the program counts drops only for rate limits: a drop rule drops
-		 * (or, dry run, would drop) every packet it matches */
-		if (row->r.action == VIGIL_FW_DROP)
-			row->c.drops = row->c.packets;
-		(*n)++;
-	}
-out:
-	free(vals);
-	if (rfd >= 0)
-		close(rfd);
-	if (cfd >= 0)
-		close(cfd);
-	return err;
-}
-
-static int row_cmp(const void *a, const void *b)
-{
-	const struct rule_row *x = a, *y = b;
-
-	return x->id < y->id ? -1 : x->id > y->id;
-}
 
 static void iso_realtime(uint64_t ns, char *buf, size_t n)
 {
@@ -691,48 +230,27 @@ static void lookups_text(const struct vigil_fw_gen *g)
 		lookup_name(g, g->dst_lens.n6, VIGIL_FW_G_DST6_TRIE));
 }
 
-/* the generation packets use now */
-static int gen_get(const struct fw_fds *f, struct vigil_fw_gen *g)
+static int render_status(const struct vigil_fw_status *st)
 {
-	struct vigil_fw_gen gens[2];
-	__u32 zero = 0, active;
-
-	if (bpf_map_lookup_elem(f->active, &zero, &active) ||
-	    bpf_map_lookup_elem(f->gen, &zero, gens))
-		return -errno;
-	*g = gens[active & 1];
-	return 0;
-}
-
-static int render_status(const char *iface, const struct fw_fds *f)
-{
-	struct vigil_fw_gen gen;
-	struct vigil_fw_info info;
-	struct rule_row *rows;
-	uint32_t n;
+	const struct vigil_fw_info info = st->info;
+	const struct vigil_fw_gen gen = st->gen;
+	const struct vigil_fw_rule_stat *rows = st->rules;
+	const char *iface = st->iface;
+	uint32_t n = st->nrules;
 	char since[40], text[256];
-	int err;
 
-	err = info_get(f, &info);
-	if (!err)
-		err = gen_get(f, &gen);
-	if (!err)
-		err = collect_rules(f, &rows, &n);
-	if (err) {
-		vigil_error("cannot read the firewall state of '%s': %s", iface, strerror(-err));
+	if (st->state != VIGIL_FW_ST_OK) {
+		vigil_error("%s", st->problem);
 		return VIGIL_EXIT_FAIL;
 	}
-	qsort(rows, n, sizeof(*rows), row_cmp);
 	iso_realtime(info.loaded_at, since, sizeof(since));
 	if (vigil.json) {
 		struct jw w;
 
-		jw_init(&w, vigil.out);
-		jw_obj(&w, NULL);
-		jw_str(&w, "type", "firewall_status");
+		jw_record(&w, vigil.sink, "firewall_status", vigil_boot_ns());
 		jw_str(&w, "interface", iface);
 		jw_u64(&w, "ifindex", info.ifindex);
-		jw_str(&w, "mode", mode_name(info.mode));
+		jw_str(&w, "mode", vigil_fw_mode_name(info.mode));
 		jw_bool(&w, "persistent", info.flags & VIGIL_FW_I_PERSIST);
 		jw_bool(&w, "dry_run", info.flags & VIGIL_FW_I_DRY_RUN);
 		jw_str(&w, "since", since);
@@ -763,7 +281,7 @@ static int render_status(const char *iface, const struct fw_fds *f)
 		jw_end_obj(&w);
 	} else {
 		fprintf(vigil.out, "interface %s (ifindex %u): %s XDP, %s%s since %s, %u rules from '%s', "
-			"%llu reloads\n", iface, info.ifindex, mode_name(info.mode),
+			"%llu reloads\n", iface, info.ifindex, vigil_fw_mode_name(info.mode),
 			info.flags & VIGIL_FW_I_PERSIST ? "persistent" : "foreground",
 			info.flags & VIGIL_FW_I_DRY_RUN ? ", DRY RUN" : "", since, info.nrules,
 			info.rules_path, (unsigned long long)info.reloads);
@@ -777,158 +295,29 @@ static int render_status(const char *iface, const struct fw_fds *f)
 				(unsigned long long)rows[i].c.drops, text);
 		}
 	}
-	free(rows);
 	return 0;
-}
-
-/* open the maps of a loaded firewall program by name (a foreground one pins nothing) */
-static int fds_from_prog(__u32 prog_id, struct fw_fds *f)
-{
-	struct bpf_prog_info pi;
-	__u32 ids[32], len = sizeof(pi);
-	int pfd, n = 0;
-
-	for (int *fd = &f->active; fd <= &f->info; fd++)
-		*fd = -1;
-	pfd = bpf_prog_get_fd_by_id(prog_id);
-	if (pfd < 0)
-		return -errno;
-	memset(&pi, 0, sizeof(pi));
-	pi.nr_map_ids = 32;
-	pi.map_ids = (__u64)(unsigned long)ids;
-	if (bpf_obj_get_info_by_fd(pfd, &pi, &len) || pi.nr_map_ids > 32) {
-		close(pfd);
-		return -EINVAL;
-	}
-	close(pfd);
-	for (__u32 i = 0; i < pi.nr_map_ids; i++) {
-		struct bpf_map_info mi;
-		__u32 mlen = sizeof(mi);
-		int mfd = bpf_map_get_fd_by_id(ids[i]);
-		size_t k;
-
-		if (mfd < 0)
-			continue;
-		memset(&mi, 0, sizeof(mi));
-		if (bpf_obj_get_info_by_fd(mfd, &mi, &mlen)) {
-			close(mfd);
-			continue;
-		}
-		for (k = 0; k < sizeof(fw_map_names) / sizeof(fw_map_names[0]); k++) {
-			if (!strcmp(mi.name, fw_map_names[k]) && (&f->active)[k] < 0) {
-				(&f->active)[k] = mfd;
-				n++;
-				break;
-			}
-		}
-		if (k == sizeof(fw_map_names) / sizeof(fw_map_names[0]))
-			close(mfd);
-	}
-	if (n != (int)(sizeof(fw_map_names) / sizeof(fw_map_names[0]))) {
-		fds_close(f);
-		return -ENOENT;
-	}
-	return 0;
-}
-
-/*
- * Foreground firewalls: vigil's XDP links on interfaces of this network
- * namespace that have no pins (those are listed from their pins). A link's
- * ifindex may belong to another namespace: the interface of that index here
- * must run the link's very program.
- */
-static int status_foreground(const char *only, int *found)
-{
-	char dir[PATH_MAX], ifname[IF_NAMESIZE];
-	__u32 id = 0;
-	int err = 0;
-
-	while (!bpf_link_get_next_id(id, &id)) {
-		struct bpf_link_info li;
-		struct bpf_prog_info pi;
-		__u32 len = sizeof(li), plen = sizeof(pi);
-		LIBBPF_OPTS(bpf_xdp_query_opts, q);
-		struct fw_fds f;
-		int lfd = bpf_link_get_fd_by_id(id), pfd;
-
-		if (lfd < 0)
-			continue;
-		memset(&li, 0, sizeof(li));
-		if (bpf_obj_get_info_by_fd(lfd, &li, &len) || li.type != BPF_LINK_TYPE_XDP) {
-			close(lfd);
-			continue;
-		}
-		close(lfd);
-		pfd = bpf_prog_get_fd_by_id(li.prog_id);
-		if (pfd < 0)
-			continue;
-		memset(&pi, 0, sizeof(pi));
-		if (bpf_obj_get_info_by_fd(pfd, &pi, &plen) || strcmp(pi.name, "vigil_firewall")) {
-			close(pfd);
-			continue;
-		}
-		close(pfd);
-		if (!if_indextoname(li.xdp.ifindex, ifname) || (only && strcmp(only, ifname)) ||
-		    bpf_xdp_query((int)li.xdp.ifindex, 0, &q) ||
-		    (q.prog_id != li.prog_id && q.drv_prog_id != li.prog_id && q.skb_prog_id != li.prog_id))
-			continue;
-		pin_path(dir, sizeof(dir), ifname, NULL);
-		if (!access(dir, F_OK))
-			continue;	/* persistent: listed from its pins */
-		if (fds_from_prog(li.prog_id, &f))
-			continue;	/* not ours after all, or going away */
-		(*found)++;
-		err |= render_status(ifname, &f);
-		fds_close(&f);
-	}
-	return err;
 }
 
 static int do_status(void)
 {
-	struct fw_fds f;
-	DIR *d;
-	struct dirent *de;
-	int err = 0, found = 0;
+	struct vigil_fw_status *st;
+	struct vigil_fw_msg m = { 0 };
+	uint32_t n;
+	int err = 0;
 
-	if (o.iface) {
-		char dir[PATH_MAX];
-
-		pin_path(dir, sizeof(dir), o.iface, NULL);
-		if (access(dir, F_OK)) {
-			/* not persistent: a foreground one, or none */
-			err = status_foreground(o.iface, &found);
-			if (!found) {
-				vigil_error("no firewall on '%s' (nothing pinned at '%s', no foreground "
-					    "vigil firewall attached)", o.iface, dir);
-				return VIGIL_EXIT_FAIL;
-			}
-			return err;
-		}
-		err = fds_from_pins(o.iface, &f);
-		if (err)
-			return err;
-		err = render_status(o.iface, &f);
-		fds_close(&f);
-		return err;
+	if (vigil_fw_status(o.iface, &st, &n, &m)) {
+		print_msg(&m);
+		return VIGIL_EXIT_FAIL;
 	}
-	d = opendir(PIN_DIR);
-	if (d) {
-		while ((de = readdir(d))) {
-			if (de->d_name[0] == '.')
-				continue;
-			if (fds_from_pins(de->d_name, &f)) {
-				err = VIGIL_EXIT_FAIL;
-				continue;
-			}
-			found++;
-			err |= render_status(de->d_name, &f);
-			fds_close(&f);
-		}
-		closedir(d);
+	for (uint32_t i = 0; i < n; i++)
+		err |= render_status(&st[i]);
+	vigil_fw_status_free(st, n);
+	if (!n && o.iface) {
+		vigil_error("no firewall on '%s' (nothing pinned at '%s/%s', no foreground vigil "
+			    "firewall attached)", o.iface, VIGIL_FW_PIN_DIR, o.iface);
+		return VIGIL_EXIT_FAIL;
 	}
-	err |= status_foreground(NULL, &found);
-	if (!found && !vigil.json)
+	if (!n && !vigil.json)
 		fprintf(vigil.out, "no firewall loaded\n");
 	return err;
 }
@@ -1018,87 +407,32 @@ static struct vigil_inst *fg_inst(struct vigil_loop *loop)
 }
 
 struct fg {
-	struct firewall_bpf *skel;
+	struct vigil_fw *fw;
+	struct vigil_fw_opts fo;
 	struct vigil_rules rs;
 	struct vigil_fw_table t;
 	const char *rules_path;
 	char rules_dir[PATH_MAX];
 	const char *rules_base;
-	int ifindex;
-	int link_fd;
 	int inotify_fd;
-	struct vigil_fw_info info;
 };
-
-static void info_init(struct vigil_fw_info *info, const char *path, int ifindex, uint32_t nrules)
-{
-	char abs[PATH_MAX];
-
-	memset(info, 0, sizeof(*info));
-	info->loaded_at = realtime_ns();
-	info->ifindex = (uint32_t)ifindex;
-	info->flags = (o.dry_run ? VIGIL_FW_I_DRY_RUN : 0) | (o.persist ? VIGIL_FW_I_PERSIST : 0);
-	info->nrules = nrules;
-	info->sample = o.sample;
-	info->lookup = o.lookup;
-	if (!realpath(path, abs))
-		snprintf(abs, sizeof(abs), "%s", path);
-	snprintf(info->rules_path, sizeof(info->rules_path), "%.*s", (int)sizeof(info->rules_path) - 1, abs);
-}
 
 /* after load: fill generation 0, attach */
 static int fg_prepare(struct vigil_session *s, void *ctx)
 {
 	struct fg *g = ctx;
-	struct fw_fds f;
-	int err;
+	struct vigil_fw_msg m = { 0 };
+	const struct vigil_fw_info *info;
+	int err = vigil_fw_start(g->fw, &g->rs, &g->t, &m);
 
-	fds_from_skel(g->skel, &f);
-	err = install(&f, &g->rs, &g->t, true);
-	if (err) {
-		vigil_error("cannot fill the firewall maps: %s", strerror(-err));
-		return VIGIL_EXIT_FAIL;
-	}
-	g->link_fd = attach_xdp(bpf_program__fd(g->skel->progs.vigil_firewall), g->ifindex, o.iface,
-				&g->info.mode);
-	if (g->link_fd < 0)
-		return VIGIL_EXIT_FAIL;
-	info_put(&f, &g->info);
-	s->attached++;
-	vigil_info("firewall: %s XDP on '%s', %u rules from '%s'%s", mode_name(g->info.mode), o.iface,
-		   g->rs.n - 1, g->rules_path, o.dry_run ? " (dry run: nothing is dropped)" : "");
-	return 0;
-}
-
-static int reload_from_file(const char *path, const struct fw_fds *f, bool quiet_ok)
-{
-	struct vigil_rules rs;
-	struct vigil_fw_table t = { 0 };	/* zero limits: the defaults */
-	struct vigil_fw_info info;
-	int err;
-
-	(void)quiet_ok;
-	/* the --lookup of the load stands unless this reload names one */
-	if (!o.lookup_set && !info_get(f, &info) && info.lookup <= VIGIL_FW_LOOKUP_TRIE)
-		o.lookup = info.lookup;
-	err = read_rules(path, &rs, &t);
+	print_msg(&m);
 	if (err)
 		return err;
-	err = install(f, &rs, &t, false);
-	if (err) {
-		vigil_error("cannot install the new rules from '%s': %s; the old rules stay in force",
-			    path, strerror(-err));
-	} else if (!info_get(f, &info)) {
-		info.reloads++;
-		info.reloaded_at = realtime_ns();
-		info.nrules = rs.n - 1;
-		info.lookup = o.lookup;
-		info_put(f, &info);
-		vigil_info("firewall: reloaded %u rules from '%s'", rs.n - 1, path);
-	}
-	vigil_fw_table_free(&t);
-	vigil_rules_free(&rs);
-	return err ? VIGIL_EXIT_FAIL : 0;
+	s->attached++;
+	info = vigil_fw_get_info(g->fw);
+	vigil_info("firewall: %s XDP on '%s', %u rules from '%s'%s", vigil_fw_mode_name(info->mode),
+		   o.iface, g->rs.n - 1, g->rules_path, o.dry_run ? " (dry run: nothing is dropped)" : "");
+	return 0;
 }
 
 /* inotify on the rules file's directory: editors replace files by rename */
@@ -1106,9 +440,11 @@ static int fg_on_inotify(void *ctx, int fd, uint32_t events)
 {
 	struct fg *g = ctx;
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	struct vigil_fw_reload_res res;
+	struct vigil_fw_msg m = { 0 };
+	struct vigil_rules rs;
 	bool hit = false;
 	ssize_t len;
-	struct fw_fds f;
 
 	while ((len = read(g->inotify_fd, buf, sizeof(buf))) > 0) {
 		for (char *p = buf; p < buf + len;) {
@@ -1121,76 +457,51 @@ static int fg_on_inotify(void *ctx, int fd, uint32_t events)
 	}
 	if (!hit)
 		return 0;
-	fds_from_skel(g->skel, &f);
 	/* a bad file is reported and ignored: the running rules stay */
-	reload_from_file(g->rules_path, &f, true);
+	if (parse_rules(g->rules_path, &rs))
+		return 0;
+	if (!vigil_fw_reload_fw(g->fw, &g->fo, &rs, &res, &m))
+		vigil_info("firewall: reloaded %u rules from '%s'", res.nrules, g->rules_path);
+	if (!vigil.quiet || m.err[0])
+		vigil_rules_print_diags(&rs, stderr);
+	print_msg(&m);
+	vigil_rules_free(&rs);
 	return 0;
 }
 
-static int pin_all(struct firewall_bpf *skel, int link_fd, const char *iface)
+/* a persistent load checks this between its steps: Ctrl-C rolls it back */
+static bool signal_pending(void *ctx)
 {
-	char path[PATH_MAX];
+	sigset_t set;
+
+	(void)ctx;
+	return !sigpending(&set) && (sigismember(&set, SIGINT) || sigismember(&set, SIGTERM) ||
+				     sigismember(&set, SIGHUP));
+}
+
+static int do_load_persist(struct fg *g)
+{
+	struct vigil_fw_msg m = { 0 };
+	struct vigil_fw *fw;
+	sigset_t mask;
 	int err;
 
-	if ((mkdir(PIN_ROOT, 0700) && errno != EEXIST) || (mkdir(PIN_DIR, 0700) && errno != EEXIST))
-		return -errno;
-	pin_path(path, sizeof(path), iface, NULL);
-	if (mkdir(path, 0700))
-		return -errno;
-	for (size_t i = 0; i < sizeof(pin_maps) / sizeof(pin_maps[0]); i++) {
-		struct bpf_map *m = bpf_object__find_map_by_name(skel->obj, pin_maps[i]);
-		char name[64];
-
-		pin_path(path, sizeof(path), iface, pin_name(pin_maps[i], name, sizeof(name)));
-		if (!m)
-			return -ENOENT;
-		err = bpf_map__pin(m, path);
-		if (err)
-			return err;
-		chmod(path, 0600);
-	}
-	pin_path(path, sizeof(path), iface, "link");
-	if (bpf_obj_pin(link_fd, path))
-		return -errno;
-	chmod(path, 0600);
+	/* held until exit: the load either completes or rolls back, never half */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	g->fo.cancelled = signal_pending;
+	err = vigil_fw_load(&g->fo, g->rules_path, &g->rs, &g->t, &fw, &m);
+	print_msg(&m);
+	if (err)
+		return err;
+	vigil_info("firewall: %s XDP on '%s', %u rules from '%s'%s; pinned under '%s/%s'",
+		   vigil_fw_mode_name(vigil_fw_get_info(fw)->mode), o.iface, g->rs.n - 1,
+		   g->rules_path, o.dry_run ? " (dry run)" : "", VIGIL_FW_PIN_DIR, o.iface);
+	vigil_fw_close(fw);	/* pinned: stays */
 	return 0;
-}
-
-/* remove the pins of iface; detaching the link first makes it synchronous */
-static int unpin_all(const char *iface)
-{
-	char path[PATH_MAX];
-	struct dirent *de;
-	int fd, err = 0;
-	DIR *d;
-
-	pin_path(path, sizeof(path), iface, "link");
-	fd = bpf_obj_get(path);
-	if (fd >= 0) {
-		if (bpf_link_detach(fd))
-			err = -errno;
-		close(fd);
-	}
-	unlink(path);
-	/* every pin in the directory, not just this version's map names: a
-	 * firewall pinned by another vigil version must go away too */
-	pin_path(path, sizeof(path), iface, NULL);
-	d = opendir(path);
-	while (d && (de = readdir(d))) {
-		char pin[PATH_MAX];
-
-		if (de->d_name[0] == '.' || pin_path(pin, sizeof(pin), iface, de->d_name))
-			continue;
-		if (unlink(pin) && errno != ENOENT && !err)
-			err = -errno;
-	}
-	if (d)
-		closedir(d);
-	if (rmdir(path) && errno != ENOENT && !err)
-		err = -errno;
-	rmdir(PIN_DIR);		/* only when empty: other interfaces keep it */
-	rmdir(PIN_ROOT);	/* other vigil commands may pin here too */
-	return err;
 }
 
 static int do_load(const char *rules_path)
@@ -1198,10 +509,9 @@ static int do_load(const char *rules_path)
 	struct vigil_session s = { 0 };
 	struct vigil_inst *in = NULL;
 	struct vigil_loop loop;
-	struct fg g = { .link_fd = -1, .inotify_fd = -1, .rules_path = rules_path };
-	struct fw_fds f;
-	int err, lock = -1;
-	char path[PATH_MAX];
+	struct fg g = { .inotify_fd = -1, .rules_path = rules_path };
+	struct vigil_fw_msg m = { 0 };
+	int err;
 
 	if (o.persist && o.watch) {
 		vigil_usage_error("--watch needs a foreground load (not --persist); "
@@ -1212,78 +522,32 @@ static int do_load(const char *rules_path)
 		vigil_usage_error("invalid --mode '%s': auto, native or generic", o.mode);
 		return VIGIL_EXIT_USAGE;
 	}
-	g.ifindex = (int)if_nametoindex(o.iface);
-	if (!g.ifindex) {
+	if (!if_nametoindex(o.iface)) {
 		vigil_error("no network interface '%s'", o.iface);
 		return VIGIL_EXIT_FAIL;
 	}
+	fw_opts_of(&g.fo);
 	err = read_rules(rules_path, &g.rs, &g.t);
 	if (err)
 		return err;
-	info_init(&g.info, rules_path, g.ifindex, g.rs.n - 1);
-
-	g.skel = firewall_bpf__open();
-	if (!g.skel) {
-		vigil_error("cannot open the BPF object of 'firewall': %s", strerror(errno));
-		err = VIGIL_EXIT_FAIL;
-		goto out_free;
-	}
-	g.skel->rodata->fw_dry_run = o.dry_run;
-	g.skel->rodata->fw_sample = o.sample;
-	bpf_program__set_autoattach(g.skel->progs.vigil_firewall, false);
-
 	if (o.persist) {
-		lock = fw_lock();
-		if (lock < 0) {
-			err = VIGIL_EXIT_FAIL;
-			goto out_free;
-		}
-		pin_path(path, sizeof(path), o.iface, NULL);
-		if (!access(path, F_OK)) {
-			vigil_error("a persistent firewall is already loaded on '%s'; use 'vigil firewall "
-				    "reload' or 'unload'", o.iface);
-			err = VIGIL_EXIT_FAIL;
-			goto out_free;
-		}
-		err = vigil_object_load("firewall", g.skel->obj);
-		if (err)
-			goto out_free;
-		fds_from_skel(g.skel, &f);
-		err = install(&f, &g.rs, &g.t, true);
-		if (err) {
-			vigil_error("cannot fill the firewall maps: %s", strerror(-err));
-			err = VIGIL_EXIT_FAIL;
-			goto out_free;
-		}
-		g.link_fd = attach_xdp(bpf_program__fd(g.skel->progs.vigil_firewall), g.ifindex,
-				       o.iface, &g.info.mode);
-		if (g.link_fd < 0) {
-			err = VIGIL_EXIT_FAIL;
-			goto out_free;
-		}
-		info_put(&f, &g.info);
-		err = pin_all(g.skel, g.link_fd, o.iface);
-		if (err) {
-			vigil_error("cannot pin the firewall under '%s': %s", PIN_DIR, strerror(-err));
-			unpin_all(o.iface);
-			err = VIGIL_EXIT_FAIL;
-			goto out_free;
-		}
-		vigil_info("firewall: %s XDP on '%s', %u rules from '%s'%s; pinned under '%s/%s'",
-			   mode_name(g.info.mode), o.iface, g.rs.n - 1, rules_path,
-			   o.dry_run ? " (dry run)" : "", PIN_DIR, o.iface);
-		err = 0;
+		err = do_load_persist(&g);
 		goto out_free;
 	}
 
-	/* foreground: the loop, Ctrl-C detaches */
+	/* foreground: the session's loop, Ctrl-C detaches */
+	err = vigil_fw_open(&g.fo, rules_path, &g.fw, &m);
+	if (err) {
+		print_msg(&m);
+		goto out_free;
+	}
 	in = fg_inst(&loop);
 	if (!in) {
 		vigil_error("cannot set up the event loop: %s", strerror(errno));
 		err = VIGIL_EXIT_FAIL;
 		goto out_free;
 	}
-	err = vigil_session_open(&s, in, g.skel->skeleton);
+	err = vigil_session_open(&s, in, vigil_fw_skeleton(g.fw));
 	if (err)
 		goto out_session;
 	s.prepare = fg_prepare;
@@ -1312,14 +576,17 @@ static int do_load(const char *rules_path)
 	err = vigil_loop_run(&loop, -1);
 	/* the final summary: rules and their counters, before detaching */
 	if (!in->sink->broken_pipe) {
-		fds_from_skel(g.skel, &f);
-		render_status(o.iface, &f);
+		struct vigil_fw_status *st;
+
+		if (vigil_fw_status_of(g.fw, &st, &m))
+			print_msg(&m);
+		else
+			render_status(st);
+		vigil_fw_status_free(st, 1);
 	}
 out_session:
-	if (g.link_fd >= 0) {
-		close(g.link_fd);	/* fd-owned link: this detaches */
-		g.link_fd = -1;
-	}
+	vigil_fw_close(g.fw);	/* fd-owned link: this detaches */
+	g.fw = NULL;
 	if (s.in)
 		err = vigil_session_close(&s, err);
 	if (in) {
@@ -1327,12 +594,9 @@ out_session:
 		vigil_inst_free(in);
 	}
 out_free:
-	if (g.link_fd >= 0)
-		close(g.link_fd);
+	vigil_fw_close(g.fw);
 	if (g.inotify_fd >= 0)
 		close(g.inotify_fd);
-	fw_unlock(lock);
-	firewall_bpf__destroy(g.skel);
 	vigil_fw_table_free(&g.t);
 	vigil_rules_free(&g.rs);
 	return err;
@@ -1340,62 +604,41 @@ out_free:
 
 static int do_reload(const char *rules_path)
 {
-	struct fw_fds f;
-	int lock, err;
-
-	/* parse before taking the lock: a bad file changes nothing */
+	struct vigil_fw_opts fo;
+	struct vigil_fw_reload_res res;
+	struct vigil_fw_msg m = { 0 };
 	struct vigil_rules rs;
-	struct vigil_fw_table t = { 0 };	/* zero limits: the defaults */
+	int err;
 
-	err = read_rules(rules_path, &rs, &t);
+	/* read and parse before the lock: a bad file changes nothing, and
+	 * nothing that can block (a FIFO) happens under it */
+	err = parse_rules(rules_path, &rs);
 	if (err)
 		return err;
-	vigil_fw_table_free(&t);
+	fw_opts_of(&fo);
+	err = vigil_fw_reload(&fo, &rs, &res, &m);
+	/* compiled under the lock with the load's lookup: its warnings now */
+	if (!vigil.quiet || err)
+		vigil_rules_print_diags(&rs, stderr);
+	print_msg(&m);
+	if (!err && vigil.verbose)
+		vigil_info("firewall: reloaded %u rules from '%s' on '%s'", res.nrules, rules_path, o.iface);
 	vigil_rules_free(&rs);
-	lock = fw_lock();
-	if (lock < 0)
-		return VIGIL_EXIT_FAIL;
-	err = fds_from_pins(o.iface, &f);
-	if (!err) {
-		/* quiet: the warnings were printed above */
-		bool q = vigil.quiet;
-
-		vigil.quiet = true;
-		err = reload_from_file(rules_path, &f, false);
-		vigil.quiet = q;
-		if (!err && vigil.verbose)
-			vigil_info("firewall: reload of '%s' done", o.iface);
-		fds_close(&f);
-	}
-	fw_unlock(lock);
 	return err;
 }
 
 static int do_unload(void)
 {
-	char path[PATH_MAX];
-	int lock, err;
+	struct vigil_fw_msg m = { 0 };
+	int err = vigil_fw_unload(o.iface, &m);
 
-	lock = fw_lock();
-	if (lock < 0)
-		return VIGIL_EXIT_FAIL;
-	pin_path(path, sizeof(path), o.iface, NULL);
-	if (access(path, F_OK)) {
-		vigil_error("no persistent firewall on '%s' (nothing at '%s')", o.iface, path);
-		fw_unlock(lock);
-		return VIGIL_EXIT_FAIL;
-	}
-	err = unpin_all(o.iface);
-	fw_unlock(lock);
-	if (err) {
-		vigil_error("cannot remove the firewall of '%s': %s", o.iface, strerror(-err));
-		return VIGIL_EXIT_FAIL;
-	}
+	print_msg(&m);
+	if (err)
+		return err;
 	vigil_info("firewall: detached from '%s' and unpinned", o.iface);
 	return 0;
 }
 
-/* a persistent firewall's drop events: its pinned ring buffer through the session loop */
 static int do_events(void)
 {
 	const char *names[] = { "vigil_events", "vigil_lost" };
@@ -1407,7 +650,7 @@ static int do_events(void)
 
 	/* the pinned ring buffer and loss counter: no object, no program */
 	for (size_t i = 0; i < 2; i++) {
-		pin_path(path, sizeof(path), o.iface, names[i]);
+		snprintf(path, sizeof(path), "%s/%s/%s", VIGIL_FW_PIN_DIR, o.iface, names[i]);
 		fds[i] = bpf_obj_get(path);
 		if (fds[i] < 0) {
 			vigil_error("no persistent firewall on '%s' (cannot open '%s': %s)", o.iface, path,
@@ -1421,7 +664,6 @@ static int do_events(void)
 		err = VIGIL_EXIT_FAIL;
 		goto out;
 	}
-	s.drain_ns = 0;
 	err = vigil_session_open_rb(&s, in, fds[0], fds[1], on_event, in);
 	if (err)
 		goto out_loop;
@@ -1451,9 +693,7 @@ static int do_check(const char *rules_path)
 	if (vigil.json) {
 		struct jw w;
 
-		jw_init(&w, vigil.out);
-		jw_obj(&w, NULL);
-		jw_str(&w, "type", "firewall_check");
+		jw_record(&w, vigil.sink, "firewall_check", vigil_boot_ns());
 		jw_str(&w, "rules_file", rules_path);
 		jw_u64(&w, "rules", rs.n - 1);
 		jw_u64(&w, "warnings", rs.nwarnings);
@@ -1485,6 +725,10 @@ static int do_check(const char *rules_path)
 /* the interface of load, reload, unload and events, and bpffs for their pins */
 static int need_iface(void)
 {
+	int err = vigil_env_check_privileges();
+
+	if (err)
+		return err;
 	if (!o.iface) {
 		vigil_usage_error("'-i IFACE' is required");
 		return VIGIL_EXIT_USAGE;
@@ -1536,28 +780,27 @@ static int run_status(int argc, char **argv)
 {
 	int err = args(argc, 0, "'status' takes no arguments besides -i");
 
-	return err ? err : do_status();
+	return err ? err : (err = vigil_env_check_privileges()) ? err : do_status();
 }
 
 static int run_check(int argc, char **argv)
 {
 	int err = args(argc, 1, "'check' takes one rules file");
 
-	return err ? err : do_check(argv[0]);
+	return err ? err : do_check(argv[0]);	/* loads nothing: any user */
 }
 
 static const struct vigil_verb fw_verbs[] = {
 	{ "load", run_load, "load a rules file on an interface (foreground, or --persist)",
-	  "-i IFACE [OPTIONS] RULES", load_opts, VC_ROOT },
+	  "-i IFACE [OPTIONS] RULES", load_opts },
 	{ "reload", run_reload, "swap a persistent firewall's rules atomically; a bad file changes nothing",
-	  "-i IFACE [OPTIONS] RULES", reload_opts, VC_ROOT },
+	  "-i IFACE [OPTIONS] RULES", reload_opts },
 	{ "status", run_status, "rules and their counters, of every firewall or one interface",
-	  "[-i IFACE]", status_opts, VC_ROOT },
-	{ "unload", run_unload, "remove a persistent firewall", "-i IFACE", iface_opts, VC_ROOT },
-	{ "events", run_events, "stream a persistent firewall's drop events", "-i IFACE", iface_opts,
-	  VC_ROOT },
-	{ "check", run_check, "parse and compile a rules file (file:line:col errors); loads nothing",
-	  "[--lookup HOW] RULES", check_opts, 0 },
+	  "[-i IFACE]", status_opts },
+	{ "unload", run_unload, "remove a persistent firewall", "-i IFACE", iface_opts },
+	{ "events", run_events, "stream a persistent firewall's drop events", "-i IFACE", iface_opts },
+	{ "check", run_check, "parse and compile a rules file (file:line:col errors); loads nothing, any user",
+	  "[--lookup HOW] RULES", check_opts },
 	{ 0 },
 };
 
@@ -1566,6 +809,5 @@ const struct vigil_cmd cmd_firewall = {
 	.summary = "XDP firewall from a rules file, with atomic reload (load/reload/status/unload/events/check)",
 	.cmd_opts = &o,
 	.verbs = fw_verbs,
-	.flags = VC_ROOT,
 	.needs = VIGIL_MECH(VIGIL_M_XDP) | VIGIL_MECH(VIGIL_M_RINGBUF),
 };

@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "core/rules.h"
+#include "fw/rules.h"
 
 static void check_roundtrip(const struct vigil_fw_rule *r)
 {

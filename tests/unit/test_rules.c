@@ -3,7 +3,7 @@
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include "check.h"
-#include "core/rules.h"
+#include "fw/rules.h"
 
 static int parse(struct vigil_rules *rs, const char *text)
 {

@@ -31,7 +31,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <netinet/in.h>
-#include "core/rules.h"
+#include "fw/rules.h"
 
 #define PROTO_ICMP 1
 #define PROTO_TCP 6

@@ -6,14 +6,14 @@
  * Pure logic, no BPF calls: unit tests and the fuzzer link it directly.
  * The grammar and the precedence are documented in docs/firewall.md.
  */
-#ifndef VIGIL_RULES_H
-#define VIGIL_RULES_H
+#ifndef VIGIL_FW_RULES_H
+#define VIGIL_FW_RULES_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include "vigil/events.h"
+#include "vigil/fw.h"
 
 #define VIGIL_DIAG_MSG 200
 #define VIGIL_DIAG_MAX 100	/* more errors than this are counted, not kept */
