@@ -21,6 +21,10 @@
 #include "core/loop.h"
 #include "core/opts.h"
 #include "core/out.h"
+#include "core/http.h"
+#include "core/metrics.h"
+#include <sys/resource.h>
+#include <time.h>
 
 #define AGENT_MAX_INST 64
 
@@ -47,6 +51,8 @@ struct agent_inst {
 
 struct agent_cfg {
 	char *events_path;	/* NULL: stdout */
+	char *listen;		/* metrics endpoint, NULL: none */
+	uint32_t series_limit;
 	struct agent_inst inst[AGENT_MAX_INST];
 	int n;
 };
@@ -58,6 +64,9 @@ struct agent {
 	struct agent_cfg cfg;
 	struct vigil_containers *containers;
 	uint64_t reloads_ok, reloads_failed, errors;
+	double last_reload;
+	struct vigil_http http;
+	bool http_on;
 };
 
 static void cfg_free(struct agent_cfg *c)
@@ -67,6 +76,7 @@ static void cfg_free(struct agent_cfg *c)
 		free(c->inst[i].settings);
 	}
 	free(c->events_path);
+	free(c->listen);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -201,6 +211,26 @@ static int cfg_load(const char *file, struct agent_cfg *cfg, struct vcfg_err *er
 		else if (ev && strcmp(ev->value, "stdout"))
 			cfg->events_path = strdup(ev->value);
 	}
+	outs = vcfg_get(root, "metrics");
+	if (!r && outs) {
+		struct vcfg_node *l = vcfg_get(outs, "listen"), *lim = vcfg_get(outs, "series_limit");
+		char *end;
+
+		if (outs->kind != VCFG_MAP)
+			r = vcfg_error(err, file, outs, "'metrics' must be a mapping (listen, series_limit)");
+		else if (l && l->kind != VCFG_SCALAR)
+			r = vcfg_error(err, file, l, "'listen' is an address such as 127.0.0.1:9090");
+		else if (lim && (lim->kind != VCFG_SCALAR || !(cfg->series_limit =
+			 strtoul(lim->value, &end, 10)) || *end || cfg->series_limit > 1000000))
+			r = vcfg_error(err, file, lim, "'series_limit' is 1 to 1000000");
+		for (size_t i = 0; !r && i < outs->n; i++)
+			if (strcmp(outs->keys[i]->value, "listen") && strcmp(outs->keys[i]->value,
+									    "series_limit"))
+				r = vcfg_error(err, file, outs->keys[i], "unknown metrics key '%s'",
+					       outs->keys[i]->value);
+		if (!r && l)
+			cfg->listen = strdup(l->value);
+	}
 	feats = vcfg_get(root, "features");
 	if (!r && (!feats || feats->kind != VCFG_MAP))
 		r = vcfg_error(err, file, feats ? feats : root, "'features' must be a mapping of "
@@ -321,7 +351,135 @@ static void reload(struct agent *a)
 			start_inst(a, &a->cfg.inst[j]);
 		}
 	a->reloads_ok++;
+	a->last_reload = time(NULL);
 	vigil_info("agent: config reloaded: %d instances", a->cfg.n);
+}
+
+/* ---- metrics ---- */
+
+static char *render_metrics(void *ctx, size_t *len)
+{
+	struct agent *a = ctx;
+	struct vigil_metrics m;
+	struct rusage ru;
+	char rss[64] = "0", build[] = VIGIL_VERSION;
+	long pages = 0;
+	FILE *f;
+
+	vm_init(&m, a->cfg.series_limit);
+	vm_family(&m, "vigil_build_info", "gauge", "the vigil version running");
+	vm_u64(&m, 1, (const char *[]){ "version", build, NULL });
+	vm_family(&m, "vigil_events_received_total", "counter",
+		  "records read from a feature's ring buffer (received + lost = passed the kernel filter)");
+	for (int i = 0; i < a->cfg.n; i++) {
+		struct vigil_inst *in = a->cfg.inst[i].in;
+		struct vigil_session *ss[8];
+		int n = in->running && in->feat->sessions ? in->feat->sessions(in, ss, 8) : 0;
+		uint64_t rx = 0;
+
+		for (int k = 0; k < n; k++)
+			rx += ss[k]->received;
+		if (n && ss[0]->streams)
+			vm_u64(&m, rx, (const char *[]){ "feature", in->name, NULL });
+	}
+	vm_family(&m, "vigil_events_lost_total", "counter",
+		  "records the kernel could not queue (ring buffer full)");
+	for (int i = 0; i < a->cfg.n; i++) {
+		struct vigil_inst *in = a->cfg.inst[i].in;
+		struct vigil_session *ss[8];
+		int n = in->running && in->feat->sessions ? in->feat->sessions(in, ss, 8) : 0;
+		uint64_t lost = 0;
+
+		for (int k = 0; k < n; k++)
+			lost += vigil_session_lost(ss[k]);
+		if (n && ss[0]->streams)
+			vm_u64(&m, lost, (const char *[]){ "feature", in->name, NULL });
+	}
+	vm_family(&m, "vigil_bpf_program_runs_total", "counter", "runs of each BPF program (kernel BPF stats)");
+	for (int i = 0; i < a->cfg.n; i++) {
+		struct vigil_inst *in = a->cfg.inst[i].in;
+		struct vigil_session *ss[8];
+		int n = in->running && in->feat->sessions ? in->feat->sessions(in, ss, 8) : 0;
+		struct vigil_prog_cost c[32];
+
+		for (int k = 0; k < n; k++) {
+			int np = vigil_session_costs(ss[k], c, 32);
+
+			for (int j = 0; j < np; j++)
+				vm_u64(&m, c[j].runs, (const char *[]){ "feature", in->name, "program",
+									  c[j].name, NULL });
+		}
+	}
+	vm_family(&m, "vigil_bpf_program_run_seconds_total", "counter",
+		  "time spent in each BPF program (kernel BPF stats)");
+	for (int i = 0; i < a->cfg.n; i++) {
+		struct vigil_inst *in = a->cfg.inst[i].in;
+		struct vigil_session *ss[8];
+		int n = in->running && in->feat->sessions ? in->feat->sessions(in, ss, 8) : 0;
+		struct vigil_prog_cost c[32];
+
+		for (int k = 0; k < n; k++) {
+			int np = vigil_session_costs(ss[k], c, 32);
+
+			for (int j = 0; j < np; j++)
+				vm_value(&m, c[j].run_ns / 1e9, (const char *[]){ "feature", in->name,
+										  "program", c[j].name, NULL });
+		}
+	}
+	/* each feature's own counters and histograms */
+	for (int i = 0; i < a->cfg.n; i++) {
+		struct vigil_inst *in = a->cfg.inst[i].in;
+
+		if (in->running && in->feat->metrics)
+			in->feat->metrics(in, &m);
+	}
+	vm_family(&m, "vigil_agent_reloads_total", "counter", "config reloads (SIGHUP) by result");
+	vm_u64(&m, a->reloads_ok, (const char *[]){ "result", "ok", NULL });
+	vm_u64(&m, a->reloads_failed, (const char *[]){ "result", "error", NULL });
+	vm_family(&m, "vigil_agent_last_reload_timestamp_seconds", "gauge",
+		  "when the config was last loaded (Unix time)");
+	vm_value(&m, a->last_reload, NULL);
+	vm_family(&m, "vigil_agent_errors_total", "counter", "errors logged");
+	vm_u64(&m, a->errors, NULL);
+	getrusage(RUSAGE_SELF, &ru);
+	vm_family(&m, "vigil_agent_cpu_seconds_total", "counter", "CPU time of the agent, user + system");
+	vm_value(&m, ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+		 (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6, NULL);
+	f = fopen("/proc/self/statm", "re");
+	if (f) {
+		if (fscanf(f, "%*s %ld", &pages) != 1)
+			pages = 0;
+		fclose(f);
+	}
+	snprintf(rss, sizeof(rss), "%ld", pages);
+	vm_family(&m, "vigil_agent_resident_memory_bytes", "gauge", "resident memory of the agent");
+	vm_value(&m, (double)pages * sysconf(_SC_PAGESIZE), NULL);
+	vm_family(&m, "vigil_agent_http_requests_total", "counter", "metrics endpoint requests by result");
+	vm_u64(&m, a->http.st.requests, (const char *[]){ "result", "served", NULL });
+	vm_u64(&m, a->http.st.rejected, (const char *[]){ "result", "rejected", NULL });
+	vm_u64(&m, a->http.st.timeouts, (const char *[]){ "result", "timeout", NULL });
+	vm_u64(&m, a->http.st.bad, (const char *[]){ "result", "bad", NULL });
+	if (a->containers) {
+		struct vigil_containers_stats cs;
+
+		vigil_containers_get_stats(a->containers, &cs);
+		vm_family(&m, "vigil_container_lookups_total", "counter", "container lookups by result");
+		vm_u64(&m, cs.lookup_hit, (const char *[]){ "result", "hit", NULL });
+		vm_u64(&m, cs.lookup_pending, (const char *[]){ "result", "pending", NULL });
+		vm_u64(&m, cs.lookup_unknown_layout, (const char *[]){ "result", "unknown_layout", NULL });
+		vm_family(&m, "vigil_container_cache_entries", "gauge", "the resolver's cache sizes");
+		vm_u64(&m, cs.cgroups, (const char *[]){ "cache", "cgroups", NULL });
+		vm_u64(&m, cs.containers, (const char *[]){ "cache", "containers", NULL });
+		vm_family(&m, "vigil_container_cache_bytes", "gauge", "the resolver's memory estimate");
+		vm_u64(&m, cs.bytes, NULL);
+	}
+	vm_finish(&m);
+	if (m.oom) {
+		vm_free(&m);
+		return NULL;
+	}
+	*len = m.len;
+	return m.buf;
 }
 
 static int on_signal(void *ctx, int sig)
@@ -381,6 +539,17 @@ static int agent_run(int argc, char **argv)
 	}
 	out_schema(&a.sink);
 	a.sink.containers = a.containers = vigil_containers_start();
+	a.last_reload = time(NULL);
+	if (a.cfg.listen) {
+		int e = vigil_http_listen(&a.http, &a.loop, a.cfg.listen, render_metrics, &a);
+
+		if (e) {
+			vigil_error("agent: cannot serve metrics on '%s': %s", a.cfg.listen, strerror(-e));
+			rc = e == -EINVAL ? VIGIL_EXIT_USAGE : VIGIL_EXIT_FAIL;
+			goto out_loop;
+		}
+		vigil_info("agent: metrics on http://%s/metrics", a.cfg.listen);
+	}
 	for (int i = 0; i < a.cfg.n; i++)
 		start_inst(&a, &a.cfg.inst[i]);
 	vigil_info("agent: %d instances from '%s'; attached", a.cfg.n, ao.config);
@@ -388,6 +557,7 @@ static int agent_run(int argc, char **argv)
 	for (int i = 0; i < a.cfg.n; i++)
 		vigil_inst_stop(a.cfg.inst[i].in, 0);
 out_loop:
+	vigil_http_close(&a.http);
 	vigil_loop_fini(&a.loop);
 	if (a.containers)
 		vigil_containers_free(a.containers);

@@ -9,6 +9,7 @@
 #include "core/out.h"
 #include "core/session.h"
 #include "core/feature.h"
+#include "core/metrics.h"
 #include "core/names.h"
 #include "proc.skel.h"
 
@@ -20,6 +21,7 @@ struct proc_opts {
 struct proc_priv {
 	struct vigil_session s;
 	struct proc_bpf *skel;
+	uint64_t events[3];	/* exec, fork, exit: the agent's counters */
 };
 
 #define P(f) VOFF(struct proc_opts, f)
@@ -139,6 +141,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	default:
 		return 0;
 	}
+	((struct proc_priv *)in->priv)->events[h->type == VIGIL_EV_EXEC ? 0 : h->type == VIGIL_EV_FORK ? 1 : 2]++;
 	return out_row(in->sink, &r);
 }
 
@@ -214,6 +217,16 @@ static int proc_sessions(struct vigil_inst *in, struct vigil_session **out, int 
 	return max > 0 && p->skel ? 1 : 0;
 }
 
+static void proc_metrics(struct vigil_inst *in, struct vigil_metrics *m)
+{
+	static const char *const types[3] = { "exec", "fork", "exit" };
+	struct proc_priv *p = in->priv;
+
+	vm_family(m, "vigil_proc_events_total", "counter", "process events by type");
+	for (int i = 0; i < 3; i++)
+		vm_u64(m, p->events[i], (const char *[]){ "feature", in->name, "type", types[i], NULL });
+}
+
 static const struct vigil_feature feat_proc = {
 	.name = "proc",
 	.opts = proc_opts,
@@ -223,6 +236,7 @@ static const struct vigil_feature feat_proc = {
 	.start = proc_start,
 	.stop = proc_stop,
 	.sessions = proc_sessions,
+	.metrics = proc_metrics,
 };
 
 const struct vigil_cmd cmd_proc = {

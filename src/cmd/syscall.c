@@ -23,6 +23,7 @@
 #include "core/out.h"
 #include "core/session.h"
 #include "core/feature.h"
+#include "core/metrics.h"
 #include "core/syscalls.h"
 #include "syscall.skel.h"
 
@@ -877,6 +878,39 @@ static int sc_sessions(struct vigil_inst *in, struct vigil_session **out, int ma
 	return max > 0 && p->started ? 1 : 0;
 }
 
+/* the agent: counts and errors per syscall, or latency histograms (cumulative) */
+static void sc_metrics(struct vigil_inst *in, struct vigil_metrics *m)
+{
+	const struct sc_opts *o = in->opts;
+	struct sc_priv *p = in->priv;
+	struct table t = { 0 };
+	char nb[24];
+
+	if (!p->started || p->mode == VIGIL_SC_STREAM || collect(in, &t))
+		goto out;
+	/* per process rows fold into their syscall: no pid label */
+	if (o->hist) {
+		vm_family(m, "vigil_syscall_latency_seconds", "histogram", "syscall latency, entry to exit");
+		for (size_t i = 0; i < t.n; i++) {
+			const char *name = vigil_syscall_label(t.rows[i].key.nr, nb, sizeof(nb));
+
+			vm_hist(m, t.rows[i].slots, 1e-9, -1,
+				(const char *[]){ "feature", in->name, "syscall", name, NULL });
+		}
+		goto out;
+	}
+	vm_family(m, "vigil_syscall_calls_total", "counter", "syscalls counted in the kernel");
+	for (size_t i = 0; i < t.n; i++)
+		vm_u64(m, t.rows[i].st.calls, (const char *[]){ "feature", in->name, "syscall",
+				vigil_syscall_label(t.rows[i].key.nr, nb, sizeof(nb)), NULL });
+	vm_family(m, "vigil_syscall_errors_total", "counter", "syscalls that failed");
+	for (size_t i = 0; i < t.n; i++)
+		vm_u64(m, t.rows[i].st.errors, (const char *[]){ "feature", in->name, "syscall",
+				vigil_syscall_label(t.rows[i].key.nr, nb, sizeof(nb)), NULL });
+out:
+	free(t.rows);
+}
+
 static const struct vigil_feature feat_syscall = {
 	.name = "syscall",
 	.opts = syscall_opts,
@@ -887,6 +921,7 @@ static const struct vigil_feature feat_syscall = {
 	.tick = sc_tick,
 	.stop = sc_stop,
 	.sessions = sc_sessions,
+	.metrics = sc_metrics,
 };
 
 const struct vigil_cmd cmd_syscall = {

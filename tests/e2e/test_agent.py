@@ -175,3 +175,164 @@ def test_sigkill_leaves_nothing_loaded(tmp_path):
     ag = Agent(tmp_path, "features:\n  proc: {}\n  syscall: {count: true}\n  filetop: {}\n").start()
     ag.stop(signal.SIGKILL)
     assert wait_progs_gone(["proc_exec", "sc_exit_count", "ft_enter_read", "ft_vfs_read"]) == []
+
+
+# ---- metrics, scraped by a real Prometheus ----
+
+def free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Prometheus:
+    def __init__(self, tmp_path, target):
+        import shutil
+        if not shutil.which("prometheus"):
+            pytest.skip("prometheus is not installed (scripts/deps.sh test)")
+        self.port = free_port()
+        cfg = tmp_path / "prometheus.yml"
+        cfg.write_text(f"""
+global:
+  scrape_interval: 1s
+  scrape_timeout: 900ms
+scrape_configs:
+  - job_name: vigil
+    static_configs:
+      - targets: ['{target}']
+""")
+        self.p = subprocess.Popen(["prometheus", f"--config.file={cfg}",
+                                   f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                                   f"--web.listen-address=127.0.0.1:{self.port}"],
+                                  stdout=subprocess.DEVNULL, stderr=open(tmp_path / "prom.log", "w"))
+
+    def query(self, q):
+        import json as _json
+        import urllib.parse
+        import urllib.request
+        url = f"http://127.0.0.1:{self.port}/api/v1/query?" + urllib.parse.urlencode({"query": q})
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                d = _json.load(r)
+        except OSError:
+            return None
+        res = d["data"]["result"]
+        return float(res[0]["value"][1]) if res else None
+
+    def wait_value(self, q, want, timeout=60):
+        deadline = time.monotonic() + timeout
+        v = None
+        while time.monotonic() < deadline:
+            v = self.query(q)
+            if v == want:
+                return v
+            time.sleep(0.5)
+        raise AssertionError(f"{q} = {v}, wanted {want}")
+
+    def stop(self):
+        self.p.terminate()
+        self.p.wait(timeout=30)
+
+
+def test_prometheus_scrapes_exact_counts(tmp_path):
+    import shutil
+    port = free_port()
+    comm = "vgl" + token()[-8:]
+    exe = tmp_path / comm
+    shutil.copy("/bin/true", exe)
+    ag = Agent(tmp_path, f"""
+outputs:
+  events: EVENTS
+metrics:
+  listen: 127.0.0.1:{port}
+features:
+  proc:
+    name: uniq
+    exec-only: true
+    comm: {comm}
+  syscall:
+    - name: count
+      count: true
+      comm: sc_loop
+      syscall: getppid
+    - name: lat
+      hist: true
+      comm: sc_loop
+      syscall: getppid
+""").start()
+    prom = Prometheus(tmp_path, f"127.0.0.1:{port}")
+    try:
+        for _ in range(7):
+            subprocess.run([str(exe)], check=True)
+        w, _ = waiting_loop("getppid", 5000)
+        go(w)
+        prom.wait_value(f'vigil_proc_events_total{{feature="proc/uniq",type="exec"}}', 7)
+        prom.wait_value('vigil_syscall_calls_total{feature="syscall/count",syscall="getppid"}', 5000)
+        prom.wait_value('vigil_syscall_latency_seconds_count{feature="syscall/lat",syscall="getppid"}', 5000)
+        q = prom.query('histogram_quantile(0.9, vigil_syscall_latency_seconds_bucket{feature="syscall/lat"})')
+        assert q is not None and 0 < q < 1, q
+        # loss accounting is exported per feature
+        assert prom.query('vigil_events_lost_total{feature="proc/uniq"}') == 0
+        assert prom.query('vigil_events_received_total{feature="proc/uniq"}') == 7
+    finally:
+        prom.stop()
+        assert ag.stop() == 0
+
+
+def test_metrics_endpoint_under_abuse(tmp_path):
+    import socket
+    port = free_port()
+    ag = Agent(tmp_path, f"""
+outputs:
+  events: EVENTS
+metrics:
+  listen: 127.0.0.1:{port}
+features:
+  proc: {{exec-only: true}}
+""").start()
+    # a client trickling one byte at a time, a 1 MB request, 200 clients at once
+    slow = socket.create_connection(("127.0.0.1", port))
+    slow.send(b"G")
+    big = socket.create_connection(("127.0.0.1", port))
+    try:
+        big.sendall(b"GET /metrics HTTP/1.1\r\nX: " + b"a" * (1 << 20))
+    except OSError:
+        pass   # the agent closed it once its 8 KiB were exceeded
+    many = []
+    for _ in range(200):
+        try:
+            many.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        except OSError:
+            pass
+    for s in many:
+        try:
+            s.sendall(b"GET /metrics HTTP/1.1\r\n\r\n")
+        except OSError:
+            pass
+    served = 0
+    for s in many:
+        try:
+            if s.recv(64).startswith(b"HTTP/1.1 200"):
+                served += 1
+        except OSError:
+            pass
+        s.close()
+    assert served > 0
+    # events keep flowing and a normal scrape still works
+    tok = token()
+    subprocess.run(["/bin/echo", tok], stdout=subprocess.DEVNULL, check=True)
+    import urllib.request
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    assert "vigil_agent_resident_memory_bytes" in body
+    rss = float([l for l in body.splitlines() if l.startswith("vigil_agent_resident_memory_bytes")][0].split()[1])
+    assert rss < 64 << 20
+    time.sleep(6)   # the slow client's time is up
+    slow.settimeout(5)
+    assert slow.recv(100) == b""   # closed by the agent's sweep
+    assert ag.p.poll() is None
+    time.sleep(0.3)
+    assert ag.stop() == 0
+    assert any(r["type"] == "exec" and tok in r["argv"] for r in ag.records())
