@@ -121,28 +121,39 @@ def test_completion_completes_commands_and_options(script):
 
 
 def test_completion_firewall_verbs(script):
-    usage = subprocess.run([VIGIL, "help", "firewall"], capture_output=True, text=True,
-                           check=True).stdout.splitlines()[0]
-    verbs = [alt.split()[0] for alt in usage.removeprefix("usage: vigil firewall ").split("|")]
+    verbs = verbs_of("firewall")
     assert sorted(verbs) == sorted(["load", "reload", "unload", "status", "events", "check"])
     assert sorted(complete(script, "vigil", "firewall", "")) == sorted(verbs)
-    assert complete(script, "vigil", "firewall", "-i", "eth0", "rel") == ["reload"]
+    assert complete(script, "vigil", "firewall", "rel") == ["reload"]
     # after a verb, the rules file: bash's own file completion (no words from us)
     assert complete(script, "vigil", "firewall", "load", "") == []
+    # each verb completes its own options only
+    assert complete(script, "vigil", "firewall", "load", "--pers") == ["--persist"]
+    assert complete(script, "vigil", "firewall", "status", "--pers") == []
     # an option's value is not a verb or an option either
-    assert complete(script, "vigil", "firewall", "--iface", "") == []
+    assert complete(script, "vigil", "firewall", "load", "--iface", "") == []
+
+
+def verbs_of(cmd):
+    text = subprocess.run([VIGIL, "help", cmd], capture_output=True, text=True, check=True).stdout
+    if "\nVerbs:\n" not in text:
+        return []
+    block = text.split("\nVerbs:\n")[1].split("\n\n")[0]
+    return [line.split()[0] for line in block.splitlines() if line.strip()]
 
 
 def test_completion_has_every_option_help_lists(script):
     """Generated from the same tables: nothing vigil help prints can be missing."""
     for cmd in commands():
-        text = subprocess.run([VIGIL, "help", cmd], capture_output=True, text=True,
-                              check=True).stdout
-        listed = set(re.findall(r"(?<![\w-])(--[a-z0-9][a-z0-9-]*)", text))
-        assert "--help" in listed
-        offered = set(complete(script, "vigil", cmd, "--"))
-        assert listed <= offered, f"{cmd}: not completed: {sorted(listed - offered)}"
-        assert offered <= listed, f"{cmd}: completed, but not in its help: {sorted(offered - listed)}"
+        for verb in verbs_of(cmd) or [None]:
+            words = [cmd] + ([verb] if verb else [])
+            text = subprocess.run([VIGIL, "help", *words], capture_output=True, text=True,
+                                  check=True).stdout
+            listed = set(re.findall(r"(?<![\w-])(--[a-z0-9][a-z0-9-]*)", text))
+            assert "--help" in listed
+            offered = set(complete(script, "vigil", *words, "--"))
+            assert listed <= offered, f"{words}: not completed: {sorted(listed - offered)}"
+            assert offered <= listed, f"{words}: completed, not in its help: {sorted(offered - listed)}"
 
 
 def test_completion_command_usage_errors():
