@@ -13,7 +13,7 @@ build_pkgs=(
 )
 # make test: the e2e suite and what it drives or compares against
 test_pkgs=(
-  python3 python3-pytest
+  python3 python3-pytest python3-yaml
   iproute2 iputils-ping nftables xdp-tools netsniff-ng ethtool curl iperf3
   procps util-linux busybox-static
   bpftrace libbpf-tools
