@@ -249,6 +249,21 @@ VIGIL_CHECK_SIZE(struct vigil_sc_stat, 48);
 VIGIL_CHECK_OFF(struct vigil_sc_stat, max_ns, 24);
 VIGIL_CHECK_OFF(struct vigil_sc_stat, epoch, 40);
 
+/* ---- top: per-cgroup counters, summed over CPUs ----------------------------- */
+
+#define VIGIL_TOP_MAX_CGROUPS 16384
+
+struct vigil_top_val {
+	__u64 cpu_ns;		/* on-CPU time, charged at each switch away */
+	__u64 execs;
+	__u64 forks;
+	__u64 syscalls;
+	__u64 syscalls_failed;
+	__u64 rbytes;		/* read, pread64, readv returns */
+	__u64 wbytes;		/* write, pwrite64, writev returns */
+};
+VIGIL_CHECK_SIZE(struct vigil_top_val, 56);
+
 /* ---- filetop --------------------------------------------------------------- */
 
 #define VIGIL_FT_NAME_LEN 64	/* file base name (dentry), NUL-terminated */
