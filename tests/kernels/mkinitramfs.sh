@@ -130,6 +130,11 @@ payload() {
 	if [ -x "$root/build/kernels/selftest/standin" ]; then
 		add_elf "$root/build/kernels/selftest/standin" /vigil/build/kernels/selftest/standin
 	fi
+	# the BPF objects: tests name the programs a command can load from their BTF
+	mkdir -p "$stage/vigil/build/bpf"
+	for f in "$root"/build/bpf/*.bpf.o; do
+		[ -f "$f" ] && cp "$f" "$stage/vigil/build/bpf/"
+	done
 	# programs the e2e tests drive (Makefile: $(WORKLOADS)), with their libraries
 	for f in "$root"/build/tests/workloads/*; do
 		[ -f "$f" ] && [ -x "$f" ] && add_elf "$f" "/vigil/build/tests/workloads/${f##*/}"
