@@ -15,7 +15,7 @@ build_pkgs=(
 test_pkgs=(
   python3 python3-pytest python3-yaml
   iproute2 iputils-ping nftables xdp-tools netsniff-ng ethtool curl iperf3
-  procps util-linux busybox-static
+  procps util-linux busybox-static systemd   # systemd: systemd-analyze verify of deploy/vigil.service
   bpftrace libbpf-tools
   libclang-rt-14-dev                       # make fuzz-rules (libFuzzer, ASan)
   prometheus podman runc                   # agent metrics and containers (runc: see kernel-facts)

@@ -357,6 +357,40 @@ static void reload(struct agent *a)
 
 /* ---- metrics ---- */
 
+enum eng_metric { ENG_RECEIVED, ENG_LOST, ENG_RUNS, ENG_RUN_TIME };
+
+/* one family of the engine's own series, over every running instance */
+static void engine_family(struct vigil_metrics *m, struct agent *a, enum eng_metric which,
+			  const char *name, const char *type, const char *help)
+{
+	vm_family(m, name, type, help);
+	for (int i = 0; i < a->cfg.n; i++) {
+		struct vigil_inst *in = a->cfg.inst[i].in;
+		struct vigil_session *ss[8];
+		int n = in->running && in->feat->sessions ? in->feat->sessions(in, ss, 8) : 0;
+		struct vigil_prog_cost c[32];
+		uint64_t sum = 0;
+
+		for (int k = 0; k < n; k++) {
+			int np = which >= ENG_RUNS ? vigil_session_costs(ss[k], c, 32) : 0;
+
+			sum += which == ENG_RECEIVED ? ss[k]->received :
+			       which == ENG_LOST ? vigil_session_lost(ss[k]) : 0;
+			for (int j = 0; j < np; j++) {
+				const char *l[] = { "feature", in->name, "program", c[j].name, NULL };
+
+				if (which == ENG_RUNS)
+					vm_u64(m, c[j].runs, l);
+				else
+					vm_value(m, c[j].run_ns / 1e9, l);
+			}
+		}
+		/* only features that stream records have received and lost ones */
+		if (which < ENG_RUNS && n && ss[0]->streams)
+			vm_u64(m, sum, (const char *[]){ "feature", in->name, NULL });
+	}
+}
+
 static char *render_metrics(void *ctx, size_t *len)
 {
 	struct agent *a = ctx;
@@ -369,63 +403,14 @@ static char *render_metrics(void *ctx, size_t *len)
 	vm_init(&m, a->cfg.series_limit);
 	vm_family(&m, "vigil_build_info", "gauge", "the vigil version running");
 	vm_u64(&m, 1, (const char *[]){ "version", build, NULL });
-	vm_family(&m, "vigil_events_received_total", "counter",
-		  "records read from a feature's ring buffer (received + lost = passed the kernel filter)");
-	for (int i = 0; i < a->cfg.n; i++) {
-		struct vigil_inst *in = a->cfg.inst[i].in;
-		struct vigil_session *ss[8];
-		int n = in->running && in->feat->sessions ? in->feat->sessions(in, ss, 8) : 0;
-		uint64_t rx = 0;
-
-		for (int k = 0; k < n; k++)
-			rx += ss[k]->received;
-		if (n && ss[0]->streams)
-			vm_u64(&m, rx, (const char *[]){ "feature", in->name, NULL });
-	}
-	vm_family(&m, "vigil_events_lost_total", "counter",
-		  "records the kernel could not queue (ring buffer full)");
-	for (int i = 0; i < a->cfg.n; i++) {
-		struct vigil_inst *in = a->cfg.inst[i].in;
-		struct vigil_session *ss[8];
-		int n = in->running && in->feat->sessions ? in->feat->sessions(in, ss, 8) : 0;
-		uint64_t lost = 0;
-
-		for (int k = 0; k < n; k++)
-			lost += vigil_session_lost(ss[k]);
-		if (n && ss[0]->streams)
-			vm_u64(&m, lost, (const char *[]){ "feature", in->name, NULL });
-	}
-	vm_family(&m, "vigil_bpf_program_runs_total", "counter", "runs of each BPF program (kernel BPF stats)");
-	for (int i = 0; i < a->cfg.n; i++) {
-		struct vigil_inst *in = a->cfg.inst[i].in;
-		struct vigil_session *ss[8];
-		int n = in->running && in->feat->sessions ? in->feat->sessions(in, ss, 8) : 0;
-		struct vigil_prog_cost c[32];
-
-		for (int k = 0; k < n; k++) {
-			int np = vigil_session_costs(ss[k], c, 32);
-
-			for (int j = 0; j < np; j++)
-				vm_u64(&m, c[j].runs, (const char *[]){ "feature", in->name, "program",
-									  c[j].name, NULL });
-		}
-	}
-	vm_family(&m, "vigil_bpf_program_run_seconds_total", "counter",
-		  "time spent in each BPF program (kernel BPF stats)");
-	for (int i = 0; i < a->cfg.n; i++) {
-		struct vigil_inst *in = a->cfg.inst[i].in;
-		struct vigil_session *ss[8];
-		int n = in->running && in->feat->sessions ? in->feat->sessions(in, ss, 8) : 0;
-		struct vigil_prog_cost c[32];
-
-		for (int k = 0; k < n; k++) {
-			int np = vigil_session_costs(ss[k], c, 32);
-
-			for (int j = 0; j < np; j++)
-				vm_value(&m, c[j].run_ns / 1e9, (const char *[]){ "feature", in->name,
-										  "program", c[j].name, NULL });
-		}
-	}
+	engine_family(&m, a, ENG_RECEIVED, "vigil_events_received_total", "counter",
+		      "records read from a feature's ring buffer (received + lost = passed the kernel filter)");
+	engine_family(&m, a, ENG_LOST, "vigil_events_lost_total", "counter",
+		      "records the kernel could not queue (ring buffer full)");
+	engine_family(&m, a, ENG_RUNS, "vigil_bpf_program_runs_total", "counter",
+		      "runs of each BPF program (kernel BPF stats)");
+	engine_family(&m, a, ENG_RUN_TIME, "vigil_bpf_program_run_seconds_total", "counter",
+		      "time spent in each BPF program (kernel BPF stats)");
 	/* each feature's own counters and histograms */
 	for (int i = 0; i < a->cfg.n; i++) {
 		struct vigil_inst *in = a->cfg.inst[i].in;

@@ -45,6 +45,18 @@ def pytest_configure(config):
         fcntl.flock(_lock, fcntl.LOCK_EX)
 
 
+SC_LOOP = os.path.join(ROOT, "build", "tests", "workloads", "sc_loop")
+
+
+def waiting_loop(*args):
+    """sc_loop -w ARGS: started, printing its pid, waiting for a byte on stdin."""
+    p = subprocess.Popen([SC_LOOP, "-w", *map(str, args)], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    line = p.stdout.readline().decode()
+    assert line.startswith("pid "), line
+    return p, int(line.split()[1])
+
+
 def run(*args, timeout=60, check=False):
     """Run vigil to completion; returns CompletedProcess with text output."""
     return subprocess.run([VIGIL, *args], capture_output=True, text=True,

@@ -7,17 +7,9 @@ import time
 
 import pytest
 
-from conftest import ROOT, VIGIL, bpftool_prog_names, parse_ndjson, run, token, wait_progs_gone
-
-SC_LOOP = os.path.join(ROOT, "build", "tests", "workloads", "sc_loop")
+from conftest import SC_LOOP, waiting_loop, ROOT, VIGIL, bpftool_prog_names, parse_ndjson, run, token, wait_progs_gone
 
 
-def waiting_loop(*args):
-    p = subprocess.Popen([SC_LOOP, "-w", *map(str, args)], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    line = p.stdout.readline().decode()
-    assert line.startswith("pid "), line
-    return p, int(line.split()[1])
 
 
 def go(p):

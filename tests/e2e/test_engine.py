@@ -9,17 +9,9 @@ import time
 
 import pytest
 
-from conftest import ROOT, VIGIL, Tracer, parse_ndjson, run, token
-
-SC_LOOP = os.path.join(ROOT, "build", "tests", "workloads", "sc_loop")
+from conftest import SC_LOOP, waiting_loop, ROOT, VIGIL, Tracer, parse_ndjson, run, token
 
 
-def waiting_loop(*args):
-    p = subprocess.Popen([SC_LOOP, "-w", *map(str, args)], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    line = p.stdout.readline().decode()
-    assert line.startswith("pid "), line
-    return p, int(line.split()[1])
 
 
 def test_pid_run_ends_with_its_process():
