@@ -51,7 +51,8 @@ def test_image_from_scratch_builds_and_runs():
         r = subprocess.run(podman + ["build", "-f", os.path.join(DEPLOY, "Containerfile"), "-t", tag, ROOT],
                            capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
-        r = subprocess.run(podman + ["run", "--rm", "--ulimit", "nofile=20000:20000", tag, "--version"],
+        r = subprocess.run(podman + ["run", "--rm", "--ulimit", "nofile=20000:20000",
+                            "--ulimit", "nproc=4096:4096", tag, "--version"],
                            capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
         assert r.stdout.startswith("vigil ")
