@@ -322,8 +322,9 @@ static void reload(struct agent *a)
 			return;
 		}
 	}
-	/* events file reopened (logrotate) */
-	open_events(a, next.events_path);
+	/* events file reopened (logrotate): a new file is a new stream */
+	if (!open_events(a, next.events_path) && next.events_path)
+		out_schema(&a->sink);
 	/* unchanged instances move over, running; the others stop */
 	for (int i = 0; i < a->cfg.n; i++) {
 		struct agent_inst *old = &a->cfg.inst[i];

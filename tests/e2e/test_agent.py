@@ -328,3 +328,22 @@ features:
     time.sleep(0.3)
     assert ag.stop() == 0
     assert any(r["type"] == "exec" and tok in r["argv"] for r in ag.records())
+
+
+def test_sighup_reopens_the_events_file_for_logrotate(tmp_path):
+    ag = Agent(tmp_path, "outputs:\n  events: EVENTS\nfeatures:\n  proc: {exec-only: true}\n").start()
+    t1, t2 = token(), token()
+    subprocess.run(["/bin/echo", t1], stdout=subprocess.DEVNULL, check=True)
+    time.sleep(0.3)
+    rotated = tmp_path / "events.json.1"
+    os.rename(ag.events, rotated)
+    ag.p.send_signal(signal.SIGHUP)
+    ag.wait_err("config reloaded")
+    subprocess.run(["/bin/echo", t2], stdout=subprocess.DEVNULL, check=True)
+    time.sleep(0.3)
+    assert ag.stop() == 0
+    old = parse_ndjson(rotated.read_text())
+    new = parse_ndjson(ag.events.read_text())
+    assert any(r["type"] == "exec" and t1 in r["argv"] for r in old)
+    assert any(r["type"] == "exec" and t2 in r["argv"] for r in new)
+    assert not any(r["type"] == "exec" and t2 in r["argv"] for r in old)
