@@ -184,6 +184,17 @@ static __always_inline void read_args(struct inflight *f, struct pt_regs *regs, 
 	}
 }
 
+/* not vigil itself, a syscall number the table has (drops -1: a ptrace-cancelled
+ * call), one of --syscall's, and the common filters */
+static __always_inline bool sc_wanted(__u64 pid_tgid, __u32 nr)
+{
+	if ((__u32)(pid_tgid >> 32) == self_pid || nr >= VIGIL_SYSCALL_MAX)
+		return false;
+	if (filter_nr && !want_nr[nr])
+		return false;
+	return vigil_filter_pass();
+}
+
 SEC("raw_tp/sys_enter")
 int BPF_PROG(sc_enter, struct pt_regs *regs, long id)
 {
@@ -192,14 +203,7 @@ int BPF_PROG(sc_enter, struct pt_regs *regs, long id)
 	__u32 nr = (__u32)id;
 	struct inflight *f;
 
-	if ((__u32)(pid_tgid >> 32) == self_pid)
-		return 0;
-	/* also drops id -1 (a ptrace-cancelled call) */
-	if (nr >= VIGIL_SYSCALL_MAX)
-		return 0;
-	if (filter_nr && !want_nr[nr])
-		return 0;
-	if (!vigil_filter_pass())
+	if (!sc_wanted(pid_tgid, nr))
 		return 0;
 	f = lookup_or_init(&sc_inflight, &tid);
 	if (!f) {
@@ -389,14 +393,8 @@ int BPF_PROG(sc_exit_count, struct pt_regs *regs, long ret)
 	__u32 nr;
 	bool failed;
 
-	if ((__u32)(pid_tgid >> 32) == self_pid)
-		return 0;
 	nr = BPF_CORE_READ(regs, orig_ax);
-	if (nr >= VIGIL_SYSCALL_MAX)
-		return 0;
-	if (filter_nr && !want_nr[nr])
-		return 0;
-	if (!vigil_filter_pass())
+	if (!sc_wanted(pid_tgid, nr))
 		return 0;
 	failed = ret < 0 && ret >= -4095;
 	if (failed_only && !failed)

@@ -185,14 +185,22 @@ def wait_progs_gone(names, timeout=60):
     return left
 
 
-@pytest.fixture
-def cgroup2_root():
+def cgroup2_mount():
+    """The cgroup v2 mount point, from /proc/self/mountinfo (never hard-coded), or None."""
     with open("/proc/self/mountinfo") as f:
         for line in f:
             pre, _, post = line.partition(" - ")
             if post.split()[0] == "cgroup2":
                 return pre.split()[4]
-    pytest.skip("no cgroup v2 hierarchy mounted")
+    return None
+
+
+@pytest.fixture
+def cgroup2_root():
+    root = cgroup2_mount()
+    if not root:
+        pytest.skip("no cgroup v2 hierarchy mounted")
+    return root
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import VIGIL, parse_ndjson, run, token
+from conftest import VIGIL, cgroup2_mount, parse_ndjson, run, token
 
 PODMAN = ["podman", "--runtime", "runc", "--cgroup-manager", "cgroupfs", "--events-backend", "file"]
 # root here lacks CAP_SYS_RESOURCE: podman's default ulimits would fail
@@ -52,12 +52,10 @@ def rootfs_tar(path):
 
 
 def cgroup2_root():
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            pre, _, post = line.partition(" - ")
-            if post.split()[0] == "cgroup2":
-                return pre.split()[4]
-    pytest.skip("no cgroup v2 hierarchy mounted")
+    root = cgroup2_mount()
+    if not root:
+        pytest.skip("no cgroup v2 hierarchy mounted")
+    return root
 
 
 def cgroup_of(pid):

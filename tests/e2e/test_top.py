@@ -2,8 +2,8 @@
 import os
 import subprocess
 
-from conftest import Tracer, token
-from test_containers import PODMAN, cgroup2_root, podman, podman_image  # noqa: F401 (fixtures)
+from conftest import Tracer, cgroup2_mount, token
+from test_containers import PODMAN, podman, podman_image  # noqa: F401 (fixtures)
 
 
 def cpu_usage_us(cgroup):
@@ -16,17 +16,11 @@ def cpu_usage_us(cgroup):
 
 
 def cgroup_dir(pid):
-    root = cgroup2_root.__wrapped__() if hasattr(cgroup2_root, "__wrapped__") else None
     with open(f"/proc/{pid}/cgroup") as f:
         for line in f:
             if line.startswith("0::"):
                 rel = line.strip()[3:]
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            pre, _, post = line.partition(" - ")
-            if post.split()[0] == "cgroup2":
-                return pre.split()[4] + rel
-    raise AssertionError("no cgroup2")
+    return cgroup2_mount() + rel
 
 
 def test_top_counts_a_containers_execs_and_cpu(podman):
