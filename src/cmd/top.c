@@ -356,11 +356,15 @@ static void top_metrics(struct vigil_inst *in, struct vigil_metrics *m)
 			const char *name = !p->rows[i].key[0] ? "(host)" :
 				c && c->name_state == VIGIL_CNAME_KNOWN ? c->name : p->rows[i].key;
 
+			const char *pod = c && c->name_state == VIGIL_CNAME_KNOWN ? c->pod : "";
+			const char *ns = c && c->name_state == VIGIL_CNAME_KNOWN ? c->namespace : "";
+			const char *l[] = { "feature", in->name, "container", name, "pod", pod,
+					    "namespace", ns, NULL };
+
 			if (f == 0)
-				vm_value(m, v / 1e9, (const char *[]){ "feature", in->name, "container",
-									name, NULL });
+				vm_value(m, v / 1e9, l);
 			else
-				vm_u64(m, v, (const char *[]){ "feature", in->name, "container", name, NULL });
+				vm_u64(m, v, l);
 		}
 	}
 }
