@@ -152,6 +152,18 @@ class Tracer:
         return text
 
 
+def bpftrace(opts, prog):
+    """bpftrace, ready once every probe is attached.
+
+    Its "Attaching N probes" line comes before attaching (waiting for it lost the
+    first 4% of the loop), and with -o it goes to the file. BEGIN fires once every
+    probe is attached: it marks readiness in a file instead.
+    """
+    ready = tempfile.mktemp(prefix="vigil-bench-ready-")
+    prog = f'BEGIN {{ system("touch {ready}"); }} ' + prog
+    return Tracer(["bpftrace", "--unsafe", *opts, prog], None, ready_file=ready)
+
+
 def getppid_count(text, style):
     if style == "bpftrace":
         m = re.search(rf"^@\[{GETPPID_NR}\]: (\d+)", text, re.M)
@@ -180,7 +192,7 @@ def count_run(name, calls):
         else:
             prog = (f"tracepoint:raw_syscalls:sys_enter /pid == {pid}/ "
                     "{ @[args->id] = count(); }")
-            t = Tracer(["bpftrace", "-e", prog], "Attaching")
+            t = bpftrace(["-e"], prog)
             style = "bpftrace"
         w.release()
         ns = w.ns()
@@ -205,13 +217,7 @@ def stream_run(name, calls):
         else:
             prog = (f"tracepoint:raw_syscalls:sys_exit /pid == {pid}/ "
                     '{ printf("%d %d %d %ld\\n", pid, tid, args->id, args->ret); }')
-            # with -o everything bpftrace prints (its "Attaching" line, a "Lost" line)
-            # goes to /dev/null: BEGIN, which bpftrace fires once every probe is
-            # attached, marks readiness in a file instead
-            ready = tempfile.mktemp(prefix="vigil-bench-ready-")
-            prog = f'BEGIN {{ system("touch {ready}"); }} ' + prog
-            t = Tracer(["bpftrace", "--unsafe", "-o", "/dev/null", "-e", prog], None,
-                       ready_file=ready)
+            t = bpftrace(["-o", "/dev/null", "-e"], prog)
         c0 = t.cpu()
         w.release()
         ns = w.ns()
