@@ -2,9 +2,8 @@
 /*
  * The metrics endpoint: a small HTTP/1.1 server on the engine's loop.
  * Everything is non-blocking and bounded: request size, time from accept
- * to the last byte written, number of clients. libmicrohttpd is not in
- * Debian 12 as a static library, and the one binary is static
- * (docs/architecture.md).
+ * to the last byte written, number of clients. libmicrohttpd does not link
+ * into the one static binary on Debian 12 (docs/architecture.md).
  */
 #ifndef VIGIL_HTTP_H
 #define VIGIL_HTTP_H
