@@ -215,3 +215,13 @@ def scratch_cgroup(cgroup2_root):
             break
         except OSError:
             time.sleep(0.1)
+
+
+@pytest.fixture
+def rules(tmp_path):
+    """rules(text[, name]): a firewall rules file in the test's directory; its path."""
+    def write(text, name="fw.rules"):
+        path = tmp_path / name
+        path.write_text(text)
+        return str(path)
+    return write

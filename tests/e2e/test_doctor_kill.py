@@ -22,21 +22,13 @@ import time
 
 import pytest
 
-from conftest import ROOT, VIGIL, bpftool_prog_names, run
+from conftest import ROOT, VIGIL, bpftool_prog_names, cgroup2_mount, run
 
 ANCHOR = re.compile(r"^vigil: doctor: (?:probing '([\w]+)'|probing the mechanism of '([\w]+)'|probes (done))")
 # the probes that change the host beyond fd-owned objects, and their neighbours
 HOST_STATE = ("xdp", "tc", "cgroup", "perf_event", "uprobe")
 LEAK = "leaking uprobe"
 
-
-def cgroup2_root():
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            pre, _, post = line.partition(" - ")
-            if post.split()[0] == "cgroup2":
-                return pre.split()[4]
-    return None
 
 
 # doctor loads its probes and the objects of the commands that choose a mechanism
@@ -68,7 +60,7 @@ def host_state(names):
                                    text=True, check=True).stdout or "[]")
     flt = json.loads(subprocess.run(["tc", "-j", "filter", "show", "dev", "lo", "ingress"],
                                     capture_output=True, text=True, check=True).stdout or "[]")
-    root = cgroup2_root()
+    root = cgroup2_mount()
     dirs = sorted(d for d in os.listdir(root) if d.startswith("vigil-probe")) if root else []
     return {
         "clsact": sorted(q["handle"] for q in qd if q["kind"] == "clsact"),
@@ -93,7 +85,7 @@ def undo(base, got):
     """Remove what a failing run left, so one failure does not spill into the next."""
     if got["clsact"] and not base["clsact"]:
         subprocess.run(["tc", "qdisc", "del", "dev", "lo", "clsact"], capture_output=True)
-    root = cgroup2_root()
+    root = cgroup2_mount()
     for d in set(got["cgroup_dirs"]) - set(base["cgroup_dirs"]):
         try:
             os.rmdir(os.path.join(root, d))
@@ -228,7 +220,7 @@ def test_sigkill_mid_probe_and_the_next_run_leave_nothing(timeline, names):
 
 def test_next_run_removes_a_stale_probe_cgroup(names):
     """Older versions made vigil-probe-PID directories that a SIGKILL left behind."""
-    root = cgroup2_root()
+    root = cgroup2_mount()
     if not root:
         pytest.skip("no cgroup v2 hierarchy mounted")
     dead = subprocess.Popen(["true"])

@@ -25,15 +25,6 @@ def pair(request):
     assert wait_progs_gone(["vigil_firewall"]) == []
 
 
-@pytest.fixture
-def rules(tmp_path):
-    def write(text, name="fw.rules"):
-        path = tmp_path / name
-        path.write_text(text)
-        return str(path)
-    return write
-
-
 def fw(p, *args, check=True):
     r = subprocess.run(p.vigil_argv(VIGIL, "firewall", *args), capture_output=True, text=True,
                        timeout=120)

@@ -69,15 +69,6 @@ def pair():
     assert wait_ids_gone(fw_prog_ids() - before) == set()
 
 
-@pytest.fixture
-def rules(tmp_path):
-    def write(text, name="fw.rules"):
-        path = tmp_path / name
-        path.write_text(text)
-        return str(path)
-    return write
-
-
 def fw(p, *args, check=True, timeout=120):
     r = subprocess.run(p.vigil_argv(VIGIL, "firewall", *args), capture_output=True, text=True,
                        timeout=timeout)
