@@ -104,6 +104,79 @@ static __always_inline bool vigil_filter_pass(void)
 	return true;
 }
 
+/* 6.1's struct cgroup kept ancestor ids; 6.2 turned them into pointers */
+struct cgroup___ids {
+	int level;
+	__u64 ancestor_ids[];
+} __attribute__((preserve_access_index));
+
+/* The id of t's cgroup v2 ancestor at level (its own cgroup at its depth), 0 if deeper. */
+static __always_inline __u64 vigil_task_ancestor_cgid(struct task_struct *t, __u32 level)
+{
+	struct cgroup *cg = BPF_CORE_READ(t, cgroups, dfl_cgrp);
+	struct cgroup *a = NULL;
+	__u64 id = 0;
+
+	if (!cg || level > (__u32)BPF_CORE_READ(cg, level))
+		return 0;
+	if (bpf_core_field_exists(cg->ancestors)) {
+		bpf_core_read(&a, sizeof(a), &cg->ancestors[level]);
+		return a ? BPF_CORE_READ(a, kn, id) : 0;
+	}
+	bpf_core_read(&id, sizeof(id), &((struct cgroup___ids *)cg)->ancestor_ids[level]);
+	return id;
+}
+
+static __always_inline __u64 vigil_task_cgid(struct task_struct *t)
+{
+	return BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
+}
+
+/*
+ * The common filters applied to task t instead of current: for hooks that run
+ * in another context than the task they describe (softirq, a waker, a block
+ * completion, an OOM killer). Slower than vigil_filter_pass(): fields are read
+ * from the task. Same answers for t == current.
+ */
+static __always_inline bool vigil_task_filter_pass(struct task_struct *t)
+{
+	__u32 flags = vigil_filter.flags;
+
+	if (!flags)
+		return true;
+	if ((flags & VIGIL_F_PID) && (__u32)BPF_CORE_READ(t, tgid) != vigil_filter.pid)
+		return false;
+	if ((flags & VIGIL_F_TID) && (__u32)BPF_CORE_READ(t, pid) != vigil_filter.tid)
+		return false;
+	if ((flags & VIGIL_F_PID) && vigil_filter.pid_start &&
+	    BPF_CORE_READ(t, group_leader, start_boottime) / 10000000ull != vigil_filter.pid_start)
+		return false;
+	if ((flags & VIGIL_F_UID) && BPF_CORE_READ(t, cred, uid.val) != vigil_filter.uid)
+		return false;
+	if (flags & VIGIL_F_COMM) {
+		char comm[VIGIL_COMM_LEN];
+
+		BPF_CORE_READ_STR_INTO(&comm, t, comm);
+		if (!vigil_comm_eq(comm))
+			return false;
+	}
+	if ((flags & VIGIL_F_CGROUP) &&
+	    vigil_task_ancestor_cgid(t, vigil_filter.cg_level) != vigil_filter.cg_id)
+		return false;
+	if (flags & VIGIL_F_CONTAINER) {
+		bool in = false;
+
+#pragma unroll
+		for (int i = 0; i < VIGIL_MAX_CONTAINERS; i++)
+			if (i < vigil_filter.nctr &&
+			    vigil_task_ancestor_cgid(t, vigil_filter.ctr_level[i]) == vigil_filter.ctr_id[i])
+				in = true;
+		if (!in)
+			return false;
+	}
+	return true;
+}
+
 /* Add one to slot idx of a per-CPU array of __u64 counters. */
 static __always_inline void vigil_inc(void *map, __u32 idx)
 {
@@ -143,6 +216,34 @@ static __always_inline void vigil_fill_hdr(struct vigil_hdr *h, __u32 type,
 	h->uid = (__u32)ug;
 	h->gid = ug >> 32;
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
+}
+
+/* The header of a record about task t, which need not be current. */
+static __always_inline void vigil_fill_hdr_task(struct vigil_hdr *h, __u32 type,
+						struct task_struct *t)
+{
+	h->ts = bpf_ktime_get_boot_ns();
+	h->cgroup_id = vigil_task_cgid(t);
+	h->type = type;
+	h->pid = BPF_CORE_READ(t, tgid);
+	h->tid = BPF_CORE_READ(t, pid);
+	h->ppid = BPF_CORE_READ(t, real_parent, tgid);
+	h->uid = BPF_CORE_READ(t, cred, uid.val);
+	h->gid = BPF_CORE_READ(t, cred, gid.val);
+	BPF_CORE_READ_STR_INTO(&h->comm, t, comm);
+}
+
+/* vigil_begin() for a record about task t, filtered on t rather than current. */
+static __always_inline void *vigil_begin_task(__u64 size, __u32 type, struct task_struct *t)
+{
+	struct vigil_hdr *h;
+
+	if (!vigil_task_filter_pass(t))
+		return NULL;
+	h = vigil_reserve(size);
+	if (h)
+		vigil_fill_hdr_task(h, type, t);
+	return h;
 }
 
 /*

@@ -83,8 +83,13 @@ struct vigil_filter {
 	__u32 ctr_level[VIGIL_MAX_CONTAINERS];
 	__u32 _pad;
 	__u64 ctr_id[VIGIL_MAX_CONTAINERS];
+	/* with VIGIL_F_CGROUP: the --cgroup directory's id and level, for hooks
+	 * that filter a task other than current (vigil_task_filter_pass) */
+	__u64 cg_id;
+	__u32 cg_level;
+	__u32 _pad2;
 };
-VIGIL_CHECK_SIZE(struct vigil_filter, 48 + 12 * VIGIL_MAX_CONTAINERS);
+VIGIL_CHECK_SIZE(struct vigil_filter, 64 + 12 * VIGIL_MAX_CONTAINERS);
 VIGIL_CHECK_OFF(struct vigil_filter, comm, 16);
 VIGIL_CHECK_OFF(struct vigil_filter, pid_start, 32);
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdio_ext.h>
 #include <stdlib.h>
@@ -151,6 +152,21 @@ static int match_containers(struct vigil_inst *in)
 	return 0;
 }
 
+/* a cgroup's depth below the cgroup2 root: what the kernel calls its level */
+static uint32_t cgroup_level(const char *path)
+{
+	char p[PATH_MAX], r[PATH_MAX];
+	const char *root = vigil_cgroup2_path();
+	uint32_t level = 0;
+
+	if (!root || !realpath(path, p) || !realpath(root, r))
+		return 0;
+	for (const char *c = p + strlen(r); *c; c++)
+		if (*c == '/' && c[1])
+			level++;
+	return level;
+}
+
 struct vigil_containers *vigil_containers_start(void)
 {
 	struct vigil_containers_opts o = { 0 };
@@ -180,8 +196,10 @@ int vigil_inst_start(struct vigil_inst *in, struct vigil_loop *loop, struct vigi
 					resolved, sizeof(resolved));
 		if (err)
 			return err;
-		vigil_debug("%s: cgroup filter '%s' (id %llu)", in->name, resolved,
-			    (unsigned long long)in->c.cgroup_id);
+		in->c.filter.cg_id = in->c.cgroup_id;
+		in->c.filter.cg_level = cgroup_level(resolved);
+		vigil_debug("%s: cgroup filter '%s' (id %llu, level %u)", in->name, resolved,
+			    (unsigned long long)in->c.cgroup_id, in->c.filter.cg_level);
 	}
 	if ((in->c.filter.flags & VIGIL_F_PID) && !in->c.test_pid_outlives && (err = watch_pid(in)))
 		return err;
