@@ -63,11 +63,12 @@ int vigil_cmd_optsets(const struct vigil_cmd *c, const struct vigil_verb *v, voi
 	unsigned int flags = v ? v->flags : c->flags;
 	int n = 0;
 
-	if (c->feature && c->feature->opts)
+	/* a verb has its own table, even in a command that is also a feature (firewall) */
+	if (c->feature && c->feature->opts && !v)
 		sets[n++] = (struct vigil_optset){ c->feature->opts, NULL };
 	if (v ? v->opts : c->opts)
 		sets[n++] = (struct vigil_optset){ v ? v->opts : c->opts, c->cmd_opts };
-	if ((flags & VC_TRACE) || c->feature)
+	if ((flags & VC_TRACE) || (c->feature && !v))
 		sets[n++] = (struct vigil_optset){ vigil_trace_opts, trace_base ? trace_base : &scratch };
 	sets[n++] = (struct vigil_optset){ vigil_output_opts, cli_base };
 	sets[n] = (struct vigil_optset){ 0 };

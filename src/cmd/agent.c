@@ -47,6 +47,8 @@ struct agent_inst {
 	struct vigil_inst *in;
 	char *settings;		/* canonical "feature\nkey=value\n...": unchanged = not restarted */
 	bool started;
+	/* the agent's stream, with this instance's name in each record; moves with in */
+	struct vigil_sink *sink;
 };
 
 struct agent_cfg {
@@ -74,6 +76,7 @@ static void cfg_free(struct agent_cfg *c)
 	for (int i = 0; i < c->n; i++) {
 		vigil_inst_free(c->inst[i].in);
 		free(c->inst[i].settings);
+		free(c->inst[i].sink);
 	}
 	free(c->events_path);
 	free(c->listen);
@@ -271,7 +274,11 @@ static int start_inst(struct agent *a, struct agent_inst *ai)
 
 	ai->in->containers = a->containers;
 	ai->in->on_end = inst_ended;
-	err = vigil_inst_start(ai->in, &a->loop, &a->sink);
+	if (!ai->sink && !(ai->sink = malloc(sizeof(*ai->sink))))
+		return VIGIL_EXIT_FAIL;
+	*ai->sink = a->sink;
+	ai->sink->feature = ai->in->name;
+	err = vigil_inst_start(ai->in, &a->loop, ai->sink);
 	ai->started = true;
 	if (err) {
 		a->errors++;
@@ -295,6 +302,9 @@ static int open_events(struct agent *a, const char *path)
 		fclose(a->out);
 	a->out = f;
 	a->sink.f = f;
+	for (int i = 0; i < a->cfg.n; i++)
+		if (a->cfg.inst[i].sink)
+			a->cfg.inst[i].sink->f = f;
 	vigil.out = f;
 	return 0;
 }
@@ -337,7 +347,10 @@ static void reload(struct agent *a)
 			vigil_inst_free(next.inst[j].in);
 			next.inst[j].in = old->in;
 			next.inst[j].started = old->started;
+			free(next.inst[j].sink);
+			next.inst[j].sink = old->sink;
 			old->in = NULL;
+			old->sink = NULL;
 			keep[j] = true;
 		} else {
 			vigil_info("agent: stopping '%s'", old->in->name);

@@ -34,28 +34,33 @@
 #include "core/session.h"
 #include "core/feature.h"
 #include "core/loop.h"
+#include "core/metrics.h"
 #include "fw/datapath.h"
 #include "firewall.skel.h"
 
 
+/* a firewall instance's options: a foreground load's, and the agent's firewall section */
+struct fw_opts {
+	const char *iface, *rules, *mode;
+	bool watch, dry_run, require_rules, lookup_set;
+	uint32_t sample, lookup;
+};
+
+/* the verbs' options: an instance's, and what only the CLI has */
 static struct fw_cli_opts {
-	const char *iface;
-	const char *mode;
-	bool persist, watch, dry_run, require_rules;
-	uint32_t sample;
-	bool sample_set;
-	uint32_t lookup;
-	bool lookup_set;
-} o = { .sample = 100 };
+	struct fw_opts f;	/* first: the option tables and functions serve both */
+	bool persist;
+} o = { .f.sample = 100 };
 
 static int opt_lookup(void *base, const char *arg)
 {
 	static const char *const names[] = { "auto", "hash", "trie" };
+	struct fw_opts *f = base;
 
 	for (uint32_t i = 0; i < 3; i++) {
 		if (!strcmp(arg, names[i])) {
-			o.lookup = i;	/* VIGIL_FW_LOOKUP_* in this order */
-			o.lookup_set = true;
+			f->lookup = i;	/* VIGIL_FW_LOOKUP_* in this order */
+			f->lookup_set = true;
 			return 0;
 		}
 	}
@@ -65,15 +70,16 @@ static int opt_lookup(void *base, const char *arg)
 
 static int opt_sample(void *base, const char *arg)
 {
-	if (vigil_parse_u32(arg, &o.sample)) {
+	struct fw_opts *f = base;
+
+	if (vigil_parse_u32(arg, &f->sample)) {
 		vigil_usage_error("invalid --sample '%s': a number of drops", arg);
 		return -1;
 	}
-	o.sample_set = true;
 	return 0;
 }
 
-#define FO(f) VOFF(struct fw_cli_opts, f)
+#define FO(x) VOFF(struct fw_cli_opts, f.x)
 #define OPT_IFACE(what) { "iface", 'i', VO_STR, FO(iface), "IFACE", what }
 #define OPT_LOOKUP { "lookup", 0, VO_FUNC, 0, "HOW", "prefix lookup per side and family: auto (a " \
 	"hash probe per distinct prefix length, or an LPM trie where there are too many lengths; " \
@@ -86,7 +92,7 @@ static const struct vigil_opt load_opts[] = {
 	VOPT_SECTION("Firewall"),
 	OPT_IFACE("network interface"),
 	{ "mode", 'm', VO_STR, FO(mode), "MODE", "XDP mode: auto (native, else generic; default), native, generic" },
-	{ "persist", 'p', VO_FLAG, FO(persist), NULL, "pin under " VIGIL_FW_PIN_DIR "/IFACE and exit; survives the CLI" },
+	{ "persist", 'p', VO_FLAG, VOFF(struct fw_cli_opts, persist), NULL, "pin under " VIGIL_FW_PIN_DIR "/IFACE and exit; survives the CLI" },
 	{ "watch", 'w', VO_FLAG, FO(watch), NULL, "(foreground) reload when the rules file changes" },
 	{ "dry-run", 'n', VO_FLAG, FO(dry_run), NULL, "count what would be dropped, but pass everything" },
 	{ "sample", 0, VO_FUNC, 0, "N", "one drop event per N drops per CPU (0: none; default 100)", opt_sample },
@@ -94,6 +100,23 @@ static const struct vigil_opt load_opts[] = {
 	OPT_REQUIRE,
 	VOPT_END,
 };
+/* the feature's: a load's, less --persist (an instance lives as long as its process), plus
+ * the rules file that the CLI takes as its argument */
+static const struct vigil_opt feat_opts[] = {
+	VOPT_SECTION("Firewall"),
+	OPT_IFACE("network interface"),
+	{ "rules", 0, VO_STR, FO(rules), "FILE", "the rules file" },
+	{ "mode", 'm', VO_STR, FO(mode), "MODE", "XDP mode: auto (native, else generic; default), native, generic" },
+	{ "watch", 'w', VO_FLAG, FO(watch), NULL, "reload when the rules file changes" },
+	{ "dry-run", 'n', VO_FLAG, FO(dry_run), NULL, "count what would be dropped, but pass everything" },
+	{ "sample", 0, VO_FUNC, 0, "N", "one drop event per N drops per CPU (0: none; default 100)", opt_sample },
+	OPT_LOOKUP,
+	OPT_REQUIRE,
+	VOPT_END,
+};
+_Static_assert(offsetof(struct fw_cli_opts, f) == 0, "feat_opts offsets serve both structs");
+static const struct fw_opts feat_default = { .sample = 100 };
+
 static const struct vigil_opt reload_opts[] = {
 	VOPT_SECTION("Firewall"),
 	OPT_IFACE("network interface"),
@@ -133,16 +156,16 @@ static uint32_t mode_of(const char *mode)
 	       !strcmp(mode, "native") ? VIGIL_FW_MODE_NATIVE : VIGIL_FW_MODE_GENERIC;
 }
 
-static void fw_opts_of(struct vigil_fw_opts *fo)
+static void fw_opts_of(struct vigil_fw_opts *fo, const struct fw_opts *f, bool persist)
 {
 	memset(fo, 0, sizeof(*fo));
-	fo->iface = o.iface;
-	fo->mode = mode_of(o.mode);
-	fo->lookup = o.lookup;
-	fo->lookup_set = o.lookup_set;
-	fo->sample = o.sample;
-	fo->persist = o.persist;
-	fo->dry_run = o.dry_run;
+	fo->iface = f->iface;
+	fo->mode = mode_of(f->mode);
+	fo->lookup = f->lookup;
+	fo->lookup_set = f->lookup_set;
+	fo->sample = f->sample;
+	fo->persist = persist;
+	fo->dry_run = f->dry_run;
 }
 
 /* ---- rules file -> tables ---- */
@@ -152,7 +175,7 @@ static void fw_opts_of(struct vigil_fw_opts *fo)
  * and before any lock is taken. An empty rule list is said on stderr, and
  * refused with --require-rules (exit 2).
  */
-static int parse_rules(const char *path, struct vigil_rules *rs)
+static int parse_rules(const char *path, const struct fw_opts *f, struct vigil_rules *rs, bool warn)
 {
 	if (vigil_rules_parse_file(rs, path)) {
 		vigil_rules_print_diags(rs, stderr);
@@ -164,33 +187,35 @@ static int parse_rules(const char *path, struct vigil_rules *rs)
 	if (rs->n == 1) {
 		const char *dflt = vigil_fw_action_name(rs->rules[0].action);
 
-		if (o.require_rules) {
+		if (f->require_rules) {
 			vigil_error("rules file '%s' has no rules (only 'default %s') and --require-rules "
 				    "is given; nothing was changed", path, dflt);
 			vigil_rules_free(rs);
 			return VIGIL_EXIT_USAGE;
 		}
-		vigil_warn("rules file '%s' has no rules: default %s for every packet", path, dflt);
+		if (warn)
+			vigil_warn("rules file '%s' has no rules: default %s for every packet", path, dflt);
 	}
 	return 0;
 }
 
-static int read_rules(const char *path, struct vigil_rules *rs, struct vigil_fw_table *t)
+static int read_rules(const char *path, const struct fw_opts *f, struct vigil_rules *rs,
+		      struct vigil_fw_table *t, bool warn)
 {
 	char err[256];
-	int ret = parse_rules(path, rs);
+	int ret = parse_rules(path, f, rs, warn);
 
 	if (ret)
 		return ret;
 	memset(t, 0, sizeof(*t));	/* zero limits: the defaults */
-	t->lookup = o.lookup;
+	t->lookup = f->lookup;
 	if (vigil_fw_compile(rs, t, err, sizeof(err))) {
 		vigil_rules_print_diags(rs, stderr);
 		vigil_error("cannot compile rules file '%s': %s; nothing was changed", path, err);
 		vigil_rules_free(rs);
 		return VIGIL_EXIT_FAIL;
 	}
-	if (!vigil.quiet)
+	if (warn && !vigil.quiet)
 		vigil_rules_print_diags(rs, stderr);
 	return 0;
 }
@@ -221,16 +246,16 @@ static void lookups_json(struct jw *w, const struct vigil_fw_gen *g)
 	jw_str(w, "destination_ipv6_lookup", lookup_name(g, g->dst_lens.n6, VIGIL_FW_G_DST6_TRIE));
 }
 
-static void lookups_text(const struct vigil_fw_gen *g)
+static void lookups_text(FILE *out, const struct vigil_fw_gen *g)
 {
-	fprintf(vigil.out, "prefix lookup: source ipv4 %s, ipv6 %s; destination ipv4 %s, ipv6 %s\n",
+	fprintf(out, "prefix lookup: source ipv4 %s, ipv6 %s; destination ipv4 %s, ipv6 %s\n",
 		lookup_name(g, g->src_lens.n4, VIGIL_FW_G_SRC4_TRIE),
 		lookup_name(g, g->src_lens.n6, VIGIL_FW_G_SRC6_TRIE),
 		lookup_name(g, g->dst_lens.n4, VIGIL_FW_G_DST4_TRIE),
 		lookup_name(g, g->dst_lens.n6, VIGIL_FW_G_DST6_TRIE));
 }
 
-static int render_status(const struct vigil_fw_status *st)
+static int render_status(struct vigil_sink *sink, const struct vigil_fw_status *st)
 {
 	const struct vigil_fw_info info = st->info;
 	const struct vigil_fw_gen gen = st->gen;
@@ -244,10 +269,10 @@ static int render_status(const struct vigil_fw_status *st)
 		return VIGIL_EXIT_FAIL;
 	}
 	iso_realtime(info.loaded_at, since, sizeof(since));
-	if (vigil.json) {
+	if (sink->json) {
 		struct jw w;
 
-		jw_record(&w, vigil.sink, "firewall_status", vigil_boot_ns());
+		jw_record(&w, sink, "firewall_status", vigil_boot_ns());
 		jw_str(&w, "interface", iface);
 		jw_u64(&w, "ifindex", info.ifindex);
 		jw_str(&w, "mode", vigil_fw_mode_name(info.mode));
@@ -280,17 +305,17 @@ static int render_status(const struct vigil_fw_status *st)
 		jw_end_arr(&w);
 		jw_end_obj(&w);
 	} else {
-		fprintf(vigil.out, "interface %s (ifindex %u): %s XDP, %s%s since %s, %u rules from '%s', "
+		fprintf(sink->f, "interface %s (ifindex %u): %s XDP, %s%s since %s, %u rules from '%s', "
 			"%llu reloads\n", iface, info.ifindex, vigil_fw_mode_name(info.mode),
 			info.flags & VIGIL_FW_I_PERSIST ? "persistent" : "foreground",
 			info.flags & VIGIL_FW_I_DRY_RUN ? ", DRY RUN" : "", since, info.nrules,
 			info.rules_path, (unsigned long long)info.reloads);
-		lookups_text(&gen);
-		fprintf(vigil.out, "%5s %5s %12s %14s %12s  %s\n", "ID", "LINE", "PACKETS", "BYTES",
+		lookups_text(sink->f, &gen);
+		fprintf(sink->f, "%5s %5s %12s %14s %12s  %s\n", "ID", "LINE", "PACKETS", "BYTES",
 			"DROPS", "RULE");
 		for (uint32_t i = 0; i < n; i++) {
 			vigil_fw_rule_format(&rows[i].r, text, sizeof(text));
-			fprintf(vigil.out, "%5u %5u %12llu %14llu %12llu  %s\n", rows[i].id, rows[i].r.line,
+			fprintf(sink->f, "%5u %5u %12llu %14llu %12llu  %s\n", rows[i].id, rows[i].r.line,
 				(unsigned long long)rows[i].c.packets, (unsigned long long)rows[i].c.bytes,
 				(unsigned long long)rows[i].c.drops, text);
 		}
@@ -305,16 +330,16 @@ static int do_status(void)
 	uint32_t n;
 	int err = 0;
 
-	if (vigil_fw_status(o.iface, &st, &n, &m)) {
+	if (vigil_fw_status(o.f.iface, &st, &n, &m)) {
 		print_msg(&m);
 		return VIGIL_EXIT_FAIL;
 	}
 	for (uint32_t i = 0; i < n; i++)
-		err |= render_status(&st[i]);
+		err |= render_status(vigil.sink, &st[i]);
 	vigil_fw_status_free(st, n);
-	if (!n && o.iface) {
+	if (!n && o.f.iface) {
 		vigil_error("no firewall on '%s' (nothing pinned at '%s/%s', no foreground vigil "
-			    "firewall attached)", o.iface, VIGIL_FW_PIN_DIR, o.iface);
+			    "firewall attached)", o.f.iface, VIGIL_FW_PIN_DIR, o.f.iface);
 		return VIGIL_EXIT_FAIL;
 	}
 	if (!n && !vigil.json)
@@ -386,35 +411,22 @@ static int on_event(void *ctx, void *data, size_t size)
 	return out_row(in->sink, &r);
 }
 
-/* ---- load ---- */
+/* ---- load: the firewall feature (a foreground load, and the agent's firewall section) ---- */
 
-/* a foreground firewall's instance: its loop and the CLI's sink */
-static const struct vigil_feature fw_fg_feature = { .name = "firewall" };
-
-static struct vigil_inst *fg_inst(struct vigil_loop *loop)
-{
-	struct vigil_inst *in;
-
-	if (vigil_loop_init(loop))
-		return NULL;
-	in = vigil_inst_new(&fw_fg_feature, "firewall");
-	if (in) {
-		in->loop = loop;
-		in->sink = vigil.sink;
-		out_schema(in->sink);
-	}
-	return in;
-}
-
+/* an instance's state; a foreground firewall lives as long as it */
 struct fg {
+	const struct fw_opts *f;
+	struct vigil_session s;
 	struct vigil_fw *fw;
 	struct vigil_fw_opts fo;
 	struct vigil_rules rs;
 	struct vigil_fw_table t;
-	const char *rules_path;
+	bool have_rules;
+	struct vigil_inst *in;
 	char rules_dir[PATH_MAX];
 	const char *rules_base;
 	int inotify_fd;
+	uint64_t reloads, reload_errors;
 };
 
 /* after load: fill generation 0, attach */
@@ -430,8 +442,9 @@ static int fg_prepare(struct vigil_session *s, void *ctx)
 		return err;
 	s->attached++;
 	info = vigil_fw_get_info(g->fw);
-	vigil_info("firewall: %s XDP on '%s', %u rules from '%s'%s", vigil_fw_mode_name(info->mode),
-		   o.iface, g->rs.n - 1, g->rules_path, o.dry_run ? " (dry run: nothing is dropped)" : "");
+	vigil_info("%s: %s XDP on '%s', %u rules from '%s'%s", g->in->name,
+		   vigil_fw_mode_name(info->mode), g->f->iface, g->rs.n - 1, g->f->rules,
+		   g->f->dry_run ? " (dry run: nothing is dropped)" : "");
 	return 0;
 }
 
@@ -446,6 +459,7 @@ static int fg_on_inotify(void *ctx, int fd, uint32_t events)
 	bool hit = false;
 	ssize_t len;
 
+	(void)fd, (void)events;
 	while ((len = read(g->inotify_fd, buf, sizeof(buf))) > 0) {
 		for (char *p = buf; p < buf + len;) {
 			struct inotify_event *ev = (struct inotify_event *)p;
@@ -458,16 +472,199 @@ static int fg_on_inotify(void *ctx, int fd, uint32_t events)
 	if (!hit)
 		return 0;
 	/* a bad file is reported and ignored: the running rules stay */
-	if (parse_rules(g->rules_path, &rs))
+	if (parse_rules(g->f->rules, g->f, &rs, true)) {
+		g->reload_errors++;
 		return 0;
-	if (!vigil_fw_reload_fw(g->fw, &g->fo, &rs, &res, &m))
-		vigil_info("firewall: reloaded %u rules from '%s'", res.nrules, g->rules_path);
+	}
+	if (!vigil_fw_reload_fw(g->fw, &g->fo, &rs, &res, &m)) {
+		g->reloads++;
+		vigil_info("%s: reloaded %u rules from '%s'", g->in->name, res.nrules, g->f->rules);
+	} else {
+		g->reload_errors++;
+	}
 	if (!vigil.quiet || m.err[0])
 		vigil_rules_print_diags(&rs, stderr);
 	print_msg(&m);
 	vigil_rules_free(&rs);
 	return 0;
 }
+
+static int fg_watch(struct fg *g)
+{
+	const char *path = g->f->rules, *slash = strrchr(path, '/');
+
+	snprintf(g->rules_dir, sizeof(g->rules_dir), "%.*s",
+		 slash ? (int)(slash - path) + 1 : 1, slash ? path : ".");
+	g->rules_base = slash ? slash + 1 : path;
+	g->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (g->inotify_fd < 0 ||
+	    inotify_add_watch(g->inotify_fd, g->rules_dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) < 0 ||
+	    vigil_loop_add(g->in->loop, g->inotify_fd, EPOLLIN, fg_on_inotify, g)) {
+		vigil_error("cannot watch '%s': %s", g->rules_dir, strerror(errno));
+		return VIGIL_EXIT_FAIL;
+	}
+	return 0;
+}
+
+static int fw_check(struct vigil_inst *in)
+{
+	const struct fw_opts *f = in->opts;
+
+	if (!f->iface) {
+		vigil_usage_error("%s: an interface is required ('-i IFACE', or 'iface:')", in->name);
+		return VIGIL_EXIT_USAGE;
+	}
+	if (strlen(f->iface) >= IF_NAMESIZE || strchr(f->iface, '/') || f->iface[0] == '.') {
+		vigil_usage_error("invalid interface name '%s'", f->iface);
+		return VIGIL_EXIT_USAGE;
+	}
+	if (!f->rules) {
+		vigil_usage_error("%s: a rules file is required ('rules:')", in->name);
+		return VIGIL_EXIT_USAGE;
+	}
+	if (f->mode && strcmp(f->mode, "auto") && strcmp(f->mode, "native") && strcmp(f->mode, "generic")) {
+		vigil_usage_error("invalid --mode '%s': auto, native or generic", f->mode);
+		return VIGIL_EXIT_USAGE;
+	}
+	if (!if_nametoindex(f->iface)) {
+		vigil_error("no network interface '%s'", f->iface);
+		return VIGIL_EXIT_FAIL;
+	}
+	/* the agent checks every instance before it starts any, and a SIGHUP before it
+	 * changes anything: a bad rules file is refused there, with its file:line:col */
+	{
+		struct vigil_rules rs;
+		struct vigil_fw_table t;
+		int err = read_rules(f->rules, f, &rs, &t, false);
+
+		if (err)
+			return err;
+		vigil_fw_table_free(&t);
+		vigil_rules_free(&rs);
+	}
+	return 0;
+}
+
+static int fw_start(struct vigil_inst *in)
+{
+	struct fg *g = in->priv;
+	struct vigil_fw_msg m = { 0 };
+	int err;
+
+	g->f = in->opts;
+	g->in = in;
+	g->inotify_fd = -1;
+	fw_opts_of(&g->fo, g->f, false);
+	err = read_rules(g->f->rules, g->f, &g->rs, &g->t, true);
+	if (err)
+		return err;
+	g->have_rules = true;
+	err = vigil_fw_open(&g->fo, g->f->rules, &g->fw, &m);
+	if (err) {
+		print_msg(&m);
+		return err;
+	}
+	err = vigil_session_open(&g->s, in, vigil_fw_skeleton(g->fw));
+	if (err)
+		return err;
+	g->s.prepare = fg_prepare;
+	g->s.prepare_ctx = g;
+	if (g->f->watch && (err = fg_watch(g)))
+		return err;
+	out_set_columns(in->sink, event_cols);
+	return vigil_session_start(&g->s, on_event, in);
+}
+
+static int fw_stop(struct vigil_inst *in, int err)
+{
+	struct fg *g = in->priv;
+
+	/* the final summary: rules and their counters, before detaching */
+	if (g->fw && g->s.attached && !in->sink->broken_pipe) {
+		struct vigil_fw_status *st;
+		struct vigil_fw_msg m = { 0 };
+
+		if (vigil_fw_status_of(g->fw, &st, &m))
+			print_msg(&m);
+		else
+			render_status(in->sink, st);
+		vigil_fw_status_free(st, 1);
+	}
+	/* detach, then drain and count loss while the maps are there, then free them */
+	vigil_fw_detach(g->fw);
+	if (g->s.in)
+		err = vigil_session_close(&g->s, err);
+	vigil_fw_close(g->fw);
+	g->fw = NULL;
+	if (g->inotify_fd >= 0) {
+		vigil_loop_del(in->loop, g->inotify_fd);
+		close(g->inotify_fd);
+		g->inotify_fd = -1;
+	}
+	if (g->have_rules) {
+		vigil_fw_table_free(&g->t);
+		vigil_rules_free(&g->rs);
+		g->have_rules = false;
+	}
+	return err;
+}
+
+static int fw_sessions(struct vigil_inst *in, struct vigil_session **out, int max)
+{
+	struct fg *g = in->priv;
+
+	out[0] = &g->s;
+	return max > 0 && g->s.attached ? 1 : 0;
+}
+
+/* per rule: bounded by the rules file, and under the agent's series limit like everything */
+static void fw_metrics(struct vigil_inst *in, struct vigil_metrics *m)
+{
+	static const struct { const char *name, *help; size_t off; } fams[] = {
+		{ "vigil_firewall_packets_total", "packets a rule decided (the default policy is rule 0)",
+		  offsetof(struct vigil_fw_counter, packets) },
+		{ "vigil_firewall_bytes_total", "bytes of the packets a rule decided",
+		  offsetof(struct vigil_fw_counter, bytes) },
+		{ "vigil_firewall_drops_total", "packets a rule dropped (with dry-run: would have)",
+		  offsetof(struct vigil_fw_counter, drops) },
+	};
+	struct fg *g = in->priv;
+	struct vigil_fw_status *st;
+	struct vigil_fw_msg msg = { 0 };
+	char id[16], line[16];
+
+	if (!g->fw || !g->s.attached || vigil_fw_status_of(g->fw, &st, &msg))
+		return;
+	for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
+		vm_family(m, fams[f].name, "counter", fams[f].help);
+		for (uint32_t i = 0; i < st->nrules; i++) {
+			const struct vigil_fw_rule_stat *r = &st->rules[i];
+			const char *l[] = { "feature", in->name, "interface", st->iface, "rule", id,
+					    "line", line, "action", vigil_fw_action_name(r->r.action), NULL };
+
+			snprintf(id, sizeof(id), "%u", r->id);
+			snprintf(line, sizeof(line), "%u", r->r.line);
+			vm_u64(m, *(const uint64_t *)((const char *)&r->c + fams[f].off), l);
+		}
+	}
+	vm_family(m, "vigil_firewall_reloads_total", "counter", "rules file changes applied (watch)");
+	vm_u64(m, g->reloads, (const char *[]){ "feature", in->name, "result", "ok", NULL });
+	vm_u64(m, g->reload_errors, (const char *[]){ "feature", in->name, "result", "error", NULL });
+	vigil_fw_status_free(st, 1);
+}
+
+static const struct vigil_feature feat_firewall = {
+	.name = "firewall",
+	.opts = feat_opts,
+	.opts_size = sizeof(struct fw_opts),
+	.opts_default = &feat_default,
+	.priv_size = sizeof(struct fg),
+	.check = fw_check,
+	.start = fw_start,
+	.stop = fw_stop,
+	.sessions = fw_sessions,
+	.metrics = fw_metrics,
+};
 
 /* a persistent load checks this between its steps: Ctrl-C rolls it back */
 static bool signal_pending(void *ctx)
@@ -479,126 +676,75 @@ static bool signal_pending(void *ctx)
 				     sigismember(&set, SIGHUP));
 }
 
-static int do_load_persist(struct fg *g)
+static int do_load_persist(const char *rules_path)
 {
 	struct vigil_fw_msg m = { 0 };
+	struct vigil_fw_opts fo;
+	struct vigil_rules rs;
+	struct vigil_fw_table t;
 	struct vigil_fw *fw;
 	sigset_t mask;
-	int err;
+	int err = read_rules(rules_path, &o.f, &rs, &t, true);
 
+	if (err)
+		return err;
+	fw_opts_of(&fo, &o.f, true);
 	/* held until exit: the load either completes or rolls back, never half */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
-	g->fo.cancelled = signal_pending;
-	err = vigil_fw_load(&g->fo, g->rules_path, &g->rs, &g->t, &fw, &m);
+	fo.cancelled = signal_pending;
+	err = vigil_fw_load(&fo, rules_path, &rs, &t, &fw, &m);
 	print_msg(&m);
-	if (err)
-		return err;
-	vigil_info("firewall: %s XDP on '%s', %u rules from '%s'%s; pinned under '%s/%s'",
-		   vigil_fw_mode_name(vigil_fw_get_info(fw)->mode), o.iface, g->rs.n - 1,
-		   g->rules_path, o.dry_run ? " (dry run)" : "", VIGIL_FW_PIN_DIR, o.iface);
-	vigil_fw_close(fw);	/* pinned: stays */
-	return 0;
+	if (!err) {
+		vigil_info("firewall: %s XDP on '%s', %u rules from '%s'%s; pinned under '%s/%s'",
+			   vigil_fw_mode_name(vigil_fw_get_info(fw)->mode), o.f.iface, rs.n - 1,
+			   rules_path, o.f.dry_run ? " (dry run)" : "", VIGIL_FW_PIN_DIR, o.f.iface);
+		vigil_fw_close(fw);	/* pinned: stays */
+	}
+	vigil_fw_table_free(&t);
+	vigil_rules_free(&rs);
+	return err;
 }
 
+/* foreground: one instance of the feature on the CLI's loop; Ctrl-C detaches */
 static int do_load(const char *rules_path)
 {
-	struct vigil_session s = { 0 };
-	struct vigil_inst *in = NULL;
 	struct vigil_loop loop;
-	struct fg g = { .inotify_fd = -1, .rules_path = rules_path };
-	struct vigil_fw_msg m = { 0 };
+	struct vigil_inst *in;
 	int err;
 
-	if (o.persist && o.watch) {
+	if (o.persist && o.f.watch) {
 		vigil_usage_error("--watch needs a foreground load (not --persist); "
 				  "use 'vigil firewall reload' for a persistent one");
 		return VIGIL_EXIT_USAGE;
 	}
-	if (o.mode && strcmp(o.mode, "auto") && strcmp(o.mode, "native") && strcmp(o.mode, "generic")) {
-		vigil_usage_error("invalid --mode '%s': auto, native or generic", o.mode);
-		return VIGIL_EXIT_USAGE;
+	if (o.persist) {
+		struct vigil_inst probe = { .name = "firewall", .opts = &o.f };
+
+		o.f.rules = rules_path;
+		err = fw_check(&probe);
+		return err ? err : do_load_persist(rules_path);
 	}
-	if (!if_nametoindex(o.iface)) {
-		vigil_error("no network interface '%s'", o.iface);
+	in = vigil_inst_new(&feat_firewall, "firewall");
+	if (!in || vigil_loop_init(&loop)) {
+		vigil_error("cannot set up the event loop: %s", strerror(errno));
+		vigil_inst_free(in);
 		return VIGIL_EXIT_FAIL;
 	}
-	fw_opts_of(&g.fo);
-	err = read_rules(rules_path, &g.rs, &g.t);
-	if (err)
-		return err;
-	if (o.persist) {
-		err = do_load_persist(&g);
-		goto out_free;
+	memcpy(in->opts, &o.f, sizeof(o.f));
+	((struct fw_opts *)in->opts)->rules = rules_path;
+	out_schema(vigil.sink);
+	err = vigil_inst_start(in, &loop, vigil.sink);
+	if (!err) {
+		out_header(vigil.sink);
+		err = vigil_loop_run(&loop, -1);
 	}
-
-	/* foreground: the session's loop, Ctrl-C detaches */
-	err = vigil_fw_open(&g.fo, rules_path, &g.fw, &m);
-	if (err) {
-		print_msg(&m);
-		goto out_free;
-	}
-	in = fg_inst(&loop);
-	if (!in) {
-		vigil_error("cannot set up the event loop: %s", strerror(errno));
-		err = VIGIL_EXIT_FAIL;
-		goto out_free;
-	}
-	err = vigil_session_open(&s, in, vigil_fw_skeleton(g.fw));
-	if (err)
-		goto out_session;
-	s.prepare = fg_prepare;
-	s.prepare_ctx = &g;
-	if (o.watch) {
-		const char *slash = strrchr(rules_path, '/');
-
-		snprintf(g.rules_dir, sizeof(g.rules_dir), "%.*s",
-			 slash ? (int)(slash - rules_path) + 1 : 1, slash ? rules_path : ".");
-		g.rules_base = slash ? slash + 1 : rules_path;
-		g.inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-		if (g.inotify_fd < 0 ||
-		    inotify_add_watch(g.inotify_fd, g.rules_dir,
-				      IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) < 0) {
-			vigil_error("cannot watch '%s': %s", g.rules_dir, strerror(errno));
-			err = VIGIL_EXIT_FAIL;
-			goto out_session;
-		}
-		vigil_loop_add(&loop, g.inotify_fd, EPOLLIN, fg_on_inotify, &g);
-	}
-	out_set_columns(in->sink, event_cols);
-	err = vigil_session_start(&s, on_event, in);
-	if (err)
-		goto out_session;
-	out_header(in->sink);
-	err = vigil_loop_run(&loop, -1);
-	/* the final summary: rules and their counters, before detaching */
-	if (!in->sink->broken_pipe) {
-		struct vigil_fw_status *st;
-
-		if (vigil_fw_status_of(g.fw, &st, &m))
-			print_msg(&m);
-		else
-			render_status(st);
-		vigil_fw_status_free(st, 1);
-	}
-out_session:
-	vigil_fw_close(g.fw);	/* fd-owned link: this detaches */
-	g.fw = NULL;
-	if (s.in)
-		err = vigil_session_close(&s, err);
-	if (in) {
-		vigil_loop_fini(&loop);
-		vigil_inst_free(in);
-	}
-out_free:
-	vigil_fw_close(g.fw);
-	if (g.inotify_fd >= 0)
-		close(g.inotify_fd);
-	vigil_fw_table_free(&g.t);
-	vigil_rules_free(&g.rs);
+	err = vigil_inst_stop(in, err);
+	vigil_loop_fini(&loop);
+	vigil_inst_free(in);
 	return err;
 }
 
@@ -612,17 +758,17 @@ static int do_reload(const char *rules_path)
 
 	/* read and parse before the lock: a bad file changes nothing, and
 	 * nothing that can block (a FIFO) happens under it */
-	err = parse_rules(rules_path, &rs);
+	err = parse_rules(rules_path, &o.f, &rs, true);
 	if (err)
 		return err;
-	fw_opts_of(&fo);
+	fw_opts_of(&fo, &o.f, false);
 	err = vigil_fw_reload(&fo, &rs, &res, &m);
 	/* compiled under the lock with the load's lookup: its warnings now */
 	if (!vigil.quiet || err)
 		vigil_rules_print_diags(&rs, stderr);
 	print_msg(&m);
 	if (!err && vigil.verbose)
-		vigil_info("firewall: reloaded %u rules from '%s' on '%s'", res.nrules, rules_path, o.iface);
+		vigil_info("firewall: reloaded %u rules from '%s' on '%s'", res.nrules, rules_path, o.f.iface);
 	vigil_rules_free(&rs);
 	return err;
 }
@@ -630,12 +776,12 @@ static int do_reload(const char *rules_path)
 static int do_unload(void)
 {
 	struct vigil_fw_msg m = { 0 };
-	int err = vigil_fw_unload(o.iface, &m);
+	int err = vigil_fw_unload(o.f.iface, &m);
 
 	print_msg(&m);
 	if (err)
 		return err;
-	vigil_info("firewall: detached from '%s' and unpinned", o.iface);
+	vigil_info("firewall: detached from '%s' and unpinned", o.f.iface);
 	return 0;
 }
 
@@ -650,16 +796,26 @@ static int do_events(void)
 
 	/* the pinned ring buffer and loss counter: no object, no program */
 	for (size_t i = 0; i < 2; i++) {
-		snprintf(path, sizeof(path), "%s/%s/%s", VIGIL_FW_PIN_DIR, o.iface, names[i]);
+		snprintf(path, sizeof(path), "%s/%s/%s", VIGIL_FW_PIN_DIR, o.f.iface, names[i]);
 		fds[i] = bpf_obj_get(path);
 		if (fds[i] < 0) {
-			vigil_error("no persistent firewall on '%s' (cannot open '%s': %s)", o.iface, path,
+			vigil_error("no persistent firewall on '%s' (cannot open '%s': %s)", o.f.iface, path,
 				    strerror(errno));
 			err = VIGIL_EXIT_FAIL;
 			goto out;
 		}
 	}
-	in = fg_inst(&loop);
+	/* not a running instance: a loop and the CLI's sink for the session */
+	in = vigil_inst_new(&feat_firewall, "firewall");
+	if (in && vigil_loop_init(&loop)) {
+		vigil_inst_free(in);
+		in = NULL;
+	}
+	if (in) {
+		in->loop = &loop;
+		in->sink = vigil.sink;
+		out_schema(in->sink);
+	}
 	if (!in) {
 		err = VIGIL_EXIT_FAIL;
 		goto out;
@@ -668,7 +824,7 @@ static int do_events(void)
 	if (err)
 		goto out_loop;
 	out_set_columns(in->sink, event_cols);
-	vigil_info("firewall: reading drop events of '%s'; ctrl-c to end (attached)", o.iface);
+	vigil_info("firewall: reading drop events of '%s'; ctrl-c to end (attached)", o.f.iface);
 	out_header(in->sink);
 	err = vigil_loop_run(&loop, -1);
 	err = vigil_session_close(&s, err);
@@ -686,7 +842,7 @@ static int do_check(const char *rules_path)
 {
 	struct vigil_rules rs;
 	struct vigil_fw_table t = { 0 };	/* zero limits: the defaults */
-	int err = read_rules(rules_path, &rs, &t);
+	int err = read_rules(rules_path, &o.f, &rs, &t, true);
 
 	if (err)
 		return err;
@@ -715,7 +871,7 @@ static int do_check(const char *rules_path)
 			rules_path, rs.n - 1, rs.nwarnings, t.src.n4 + t.src.n6 + 2, t.src.nhosts,
 			t.gen.src_lens.n4 + t.gen.src_lens.n6, t.dst.n4 + t.dst.n6 + 2, t.dst.nhosts,
 			t.gen.dst_lens.n4 + t.gen.dst_lens.n6, t.ncombo, t.nmatch);
-		lookups_text(&t.gen);
+		lookups_text(vigil.out, &t.gen);
 	}
 	vigil_fw_table_free(&t);
 	vigil_rules_free(&rs);
@@ -729,12 +885,12 @@ static int need_iface(void)
 
 	if (err)
 		return err;
-	if (!o.iface) {
+	if (!o.f.iface) {
 		vigil_usage_error("'-i IFACE' is required");
 		return VIGIL_EXIT_USAGE;
 	}
-	if (strlen(o.iface) >= IF_NAMESIZE || strchr(o.iface, '/') || o.iface[0] == '.') {
-		vigil_usage_error("invalid interface name '%s'", o.iface);
+	if (strlen(o.f.iface) >= IF_NAMESIZE || strchr(o.f.iface, '/') || o.f.iface[0] == '.') {
+		vigil_usage_error("invalid interface name '%s'", o.f.iface);
 		return VIGIL_EXIT_USAGE;
 	}
 	return vigil_env_need_bpffs();
@@ -805,6 +961,7 @@ static const struct vigil_verb fw_verbs[] = {
 };
 
 const struct vigil_cmd cmd_firewall = {
+	.feature = &feat_firewall,	/* the agent's firewall section; the CLI runs it through 'load' */
 	.name = "firewall",
 	.summary = "XDP firewall from a rules file, with atomic reload (load/reload/status/unload/events/check)",
 	.cmd_opts = &o,

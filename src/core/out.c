@@ -51,7 +51,7 @@ static bool jb_room(size_t n)
 	return true;
 }
 
-static void jb_put(const char *s, size_t n)
+static void __attribute__((noinline)) jb_put_slow(const char *s, size_t n)
 {
 	if (!jb_room(n)) {
 		/* out of memory: keep the output right, if slower */
@@ -64,9 +64,31 @@ static void jb_put(const char *s, size_t n)
 	jlen += n;
 }
 
-static void jb_putc(char c)
+/* the hot path of a stream: a few bytes at a time into room that is there */
+static inline __attribute__((always_inline)) void jb_put(const char *s, size_t n)
 {
-	jb_put(&c, 1);
+	if (__builtin_expect(jlen + n <= jcap, 1)) {
+		char *d = jbuf + jlen;
+
+		jlen += n;
+		/* most tokens are short: a call to memcpy costs more than the copy */
+		if (n <= 16) {
+			while (n--)
+				*d++ = *s++;
+		} else {
+			memcpy(d, s, n);
+		}
+		return;
+	}
+	jb_put_slow(s, n);
+}
+
+static inline __attribute__((always_inline)) void jb_putc(char c)
+{
+	if (__builtin_expect(jlen < jcap, 1))
+		jbuf[jlen++] = c;
+	else
+		jb_put_slow(&c, 1);
 }
 
 void jw_init(struct jw *w, FILE *f)
@@ -87,6 +109,8 @@ void jw_record(struct jw *w, struct vigil_sink *k, const char *type, uint64_t ts
 	jw_init(w, k->f);
 	jw_obj(w, NULL);
 	jw_str(w, "type", type);
+	if (k->feature)
+		jw_str(w, "feature", k->feature);
 	jw_u64(w, "ts", ts);
 	jw_str(w, "time", iso);
 }
@@ -162,15 +186,27 @@ static void json_escape(const char *s, size_t n)
 	jb_put(s + run, i - run);
 }
 
-/* decimal without printf: numbers are most of a stream's bytes */
+static const char digits2[] =
+	"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	"8081828384858687888990919293949596979899";
+
+/* decimal without printf, two digits a step: numbers are most of a stream's bytes */
 static void put_u64(uint64_t v)
 {
 	char buf[24], *p = buf + sizeof(buf);
 
-	do {
-		*--p = '0' + v % 10;
-		v /= 10;
-	} while (v);
+	while (v >= 100) {
+		p -= 2;
+		memcpy(p, digits2 + (v % 100) * 2, 2);
+		v /= 100;
+	}
+	if (v >= 10) {
+		p -= 2;
+		memcpy(p, digits2 + v * 2, 2);
+	} else {
+		*--p = '0' + v;
+	}
 	jb_put(p, buf + sizeof(buf) - p);
 }
 
@@ -182,8 +218,9 @@ static void jw_key(struct jw *w, const char *key)
 		w->first[w->depth] = false;
 	}
 	if (key) {
+		/* keys are vigil's own identifiers: nothing in them to escape */
 		jb_putc('"');
-		json_escape(key, strlen(key));
+		jb_put(key, strlen(key));
 		jb_put("\":", 2);
 	}
 }
@@ -324,6 +361,10 @@ void vrow_counts(struct vrow *r, const char *key, const char *const *names, cons
 
 const struct vfield *vrow_get(const struct vrow *r, const char *key)
 {
+	/* keys are literals, mostly the same one: pointers first, then strings */
+	for (int i = 0; i < r->n; i++)
+		if (r->f[i].key == key)
+			return &r->f[i];
 	for (int i = 0; i < r->n; i++)
 		if (!strcmp(r->f[i].key, key))
 			return &r->f[i];
@@ -569,7 +610,11 @@ static void row_json(struct vigil_sink *k, const struct vrow *r)
 		const struct vfield *f = &r->f[i];
 
 		switch (f->kind) {
-		case VF_STR: jw_str(&w, f->key, f->s); break;
+		case VF_STR:
+			jw_str(&w, f->key, f->s);
+			if (i == 0 && k->feature)
+				jw_str(&w, "feature", k->feature);
+			break;
 		case VF_U64: jw_u64(&w, f->key, f->u); break;
 		case VF_S64: jw_s64(&w, f->key, f->i); break;
 		case VF_BOOL: jw_bool(&w, f->key, f->b); break;
@@ -716,8 +761,18 @@ void vigil_iso_time(uint64_t boot_ns, char *buf, size_t n)
 		strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
 		cached_sec = ts.tv_sec;
 	}
-	memcpy(base, cached, sizeof(base));
-	snprintf(buf, n, "%.20s.%09ldZ", base, (long)ts.tv_nsec % 1000000000L);
+	/* once per record: digits by hand, printf would be most of the cost */
+	memcpy(base, cached, 19);
+	base[19] = '.';
+	for (long v = (long)ts.tv_nsec % 1000000000L, i = 28; i >= 20; i--, v /= 10)
+		base[i] = '0' + v % 10;
+	base[29] = 'Z';
+	base[30] = 0;
+	if (n) {
+		n = n > 31 ? 31 : n;
+		memcpy(buf, base, n - 1);
+		buf[n - 1] = 0;
+	}
 }
 
 void vcol_time(const struct vrow *r, char *buf, size_t n)

@@ -135,6 +135,8 @@ struct vigil_sink {
 	struct vigil_containers *containers;
 	bool show_containers;		/* table: a CONTAINER column first */
 	uint64_t containers_ticked;
+	/* the agent's instance ("syscall/web"): every record names it, after "type" */
+	const char *feature;
 };
 
 void out_sink_init(struct vigil_sink *k, FILE *f, bool json);

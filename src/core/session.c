@@ -765,7 +765,8 @@ static void report_lost(struct vigil_session *s, bool final)
 		struct jw w;
 
 		jw_record(&w, k, "lost", vigil_boot_ns());
-		jw_str(&w, "feature", s->name);
+		if (!k->feature)
+			jw_str(&w, "feature", s->name);
 		jw_u64(&w, "lost", lost);
 		jw_u64(&w, "received", s->received);
 		if (s->unread)

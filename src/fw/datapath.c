@@ -814,6 +814,14 @@ int vigil_fw_start(struct vigil_fw *fw, struct vigil_rules *rs, struct vigil_fw_
 	return 0;
 }
 
+void vigil_fw_detach(struct vigil_fw *fw)
+{
+	if (fw && fw->link_fd >= 0) {
+		close(fw->link_fd);
+		fw->link_fd = -1;
+	}
+}
+
 void vigil_fw_close(struct vigil_fw *fw)
 {
 	if (!fw)

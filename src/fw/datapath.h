@@ -67,6 +67,8 @@ int vigil_fw_open(const struct vigil_fw_opts *o, const char *rules_path, struct 
 struct bpf_object_skeleton *vigil_fw_skeleton(struct vigil_fw *fw);
 int vigil_fw_start(struct vigil_fw *fw, struct vigil_rules *rs, struct vigil_fw_table *t,
 		   struct vigil_fw_msg *m);
+/* detaches a foreground firewall, keeping its maps: its queued events can still be read */
+void vigil_fw_detach(struct vigil_fw *fw);
 /* detaches a foreground firewall (a persistent one stays) and frees fw */
 void vigil_fw_close(struct vigil_fw *fw);
 const struct vigil_fw_info *vigil_fw_get_info(const struct vigil_fw *fw);
