@@ -102,14 +102,4 @@ static inline int tcp_parse_ports(const char *s, uint16_t *ports)
 	return n ? n : -1;
 }
 
-/* "10.0.0.1:80" or "[fd00::1]:80" */
-static inline void tcp_fmt_endpoint(uint16_t family, const uint8_t *addr, uint16_t port,
-				    char *buf, size_t n)
-{
-	char a[INET6_ADDRSTRLEN] = "?";
-
-	inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, addr, a, sizeof(a));
-	snprintf(buf, n, family == AF_INET6 ? "[%s]:%u" : "%s:%u", a, port);
-}
-
 #endif /* VIGIL_CMD_TCP_H */
