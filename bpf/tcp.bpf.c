@@ -85,7 +85,13 @@ static __always_inline void hist_add(__u32 kind, __u32 key, __u64 v)
 }
 
 /* the socket's addresses and ports, as the record carries them */
-static __always_inline void sk_addrs(const struct sock *sk, struct vigil_tcp *e)
+struct tcp_addrs {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport, dport, family;
+};
+
+static __always_inline void sk_addrs(const struct sock *sk, struct tcp_addrs *e)
 {
 	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	/* inet_sport, not skc_num: the bind hash lets go of skc_num before CLOSE */
@@ -124,7 +130,7 @@ static __always_inline bool cidr_match(const __u8 *a, __u16 family, const volati
  * The cheap filters on the socket's own fields. with_ports is false at
  * SYN_SENT, where the local port is not chosen yet; every record checks it.
  */
-static __always_inline bool addr_pass(const struct vigil_tcp *e, __u8 dir, bool with_ports)
+static __always_inline bool addr_pass(const struct tcp_addrs *e, __u8 dir, bool with_ports)
 {
 	bool in;
 
@@ -210,7 +216,8 @@ static __always_inline void sk_counters(const struct sock *sk, struct tcp_conn *
 static __always_inline struct vigil_tcp *tcp_begin(const struct sock *sk, struct tcp_conn *c,
 						   __u8 kind, int oldstate)
 {
-	struct vigil_tcp probe = {}, *e;
+	struct tcp_addrs probe = {};
+	struct vigil_tcp *e;
 	__u8 dir = c ? c->dir : 0;
 
 	if (!want_events)
@@ -258,7 +265,7 @@ static __always_inline void take_owner(struct tcp_conn *c)
 /* a new connection: tracked when the filters that can be checked now pass */
 static __always_inline struct tcp_conn *track(const struct sock *sk, __u8 dir, __u64 now)
 {
-	struct vigil_tcp probe = {};
+	struct tcp_addrs probe = {};
 	struct tcp_conn c = {}, *cp;
 	__u64 key = (__u64)sk;
 
@@ -274,6 +281,15 @@ static __always_inline struct tcp_conn *track(const struct sock *sk, __u8 dir, _
 	}
 	cp = bpf_map_lookup_elem(&tcp_conns, &key);
 	return cp;
+}
+
+/* every cheap filter, the local port included: for what is counted in maps */
+static __always_inline bool sk_pass(const struct sock *sk, __u8 dir)
+{
+	struct tcp_addrs a = {};
+
+	sk_addrs(sk, &a);
+	return addr_pass(&a, dir, true);
 }
 
 static __always_inline void emit_state(const struct sock *sk, struct tcp_conn *c, __u8 kind,
@@ -333,6 +349,11 @@ int BPF_PROG(tcp_set_state, const struct sock *sk, const int oldstate, const int
 	if (!c)
 		return 0;
 	if (newstate == S_ESTABLISHED && oldstate == S_SYN_SENT) {
+		/* the local port is known from here on: --port decides now */
+		if (!sk_pass(sk, c->dir)) {
+			bpf_map_delete_elem(&tcp_conns, &key);
+			return 0;
+		}
 		c->connect_ns = now - c->start_ns;
 		stat_add(VIGIL_TCP_S_OPEN, 1);
 		hist_add(VIGIL_TCP_H_CONNECT, hist_by == 2 ? c->owner.pid :
@@ -348,7 +369,7 @@ int BPF_PROG(tcp_set_state, const struct sock *sk, const int oldstate, const int
 		}
 	} else if (newstate == S_CLOSE) {
 		kind = VIGIL_TCP_CLOSE;
-		if (counted(c)) {
+		if (counted(c) && sk_pass(sk, c->dir)) {
 			const struct tcp_sock *tp = (const struct tcp_sock *)sk;
 			__u64 sent, received;
 
