@@ -4,6 +4,7 @@ retransmits made on purpose, filters, histograms, metrics, and tcplife side by
 side on the same connections."""
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -227,8 +228,15 @@ def test_connect_only_and_listen_only():
     assert [r for r in got[2] if r["type"] in CONN_KINDS] == []
 
 
+def need(*tools):
+    for t in tools:
+        if not shutil.which(t):
+            pytest.skip(f"no '{t}' here (scripts/deps.sh installs it on the host)")
+
+
 def test_side_by_side_with_tcplife():
     """The same connections, the same owners, the same kilobytes as tcplife."""
+    need("/usr/sbin/tcplife", "stdbuf")
     sizes = [(1_000_000, 250_000), (40_000, 3_000)]
     life_out = open(os.path.join("/tmp", f"tcplife-{os.getpid()}"), "w+")
     life = subprocess.Popen(["stdbuf", "-oL", "/usr/sbin/tcplife", "-w"], stdout=life_out,
@@ -272,6 +280,7 @@ def test_side_by_side_with_tcplife():
 
 def test_tcpconnect_fails_here_and_vigil_sees_the_connects():
     """libbpf-tools tcpconnect needs kprobes, compiled out of this kernel."""
+    need("/usr/sbin/tcpconnect", "timeout")
     t = subprocess.run(["timeout", "-s", "INT", "20", "/usr/sbin/tcpconnect"],
                        capture_output=True, text=True)
     if t.returncode == 124 or "PID" in t.stdout:
@@ -303,6 +312,7 @@ def test_retransmits_made_on_purpose_with_an_nftables_drop_rule(pair):
     """No netem here: the server's namespace drops a fifth of the client's data packets
     as they come in (a drop at the sender's output hook would be reported to TCP,
     which sends the segment again as new data, not as a retransmission)."""
+    need("nft")
     size = 300_000 if GUEST else 1_000_000
     srv, port = serve(pair.ip_a, 1, size, 1000, ns=pair.a)
     rules = f"""table inet vigiltcp {{
