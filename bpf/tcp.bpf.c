@@ -25,6 +25,7 @@ enum {
 const volatile struct vigil_tcp_filter tcp_filter = {};
 const volatile bool want_states = false;
 const volatile bool want_events = true;	/* false with --hist: maps only */
+const volatile bool want_top = false;
 const volatile __u32 hist_by = 0;	/* 0: one histogram, 1: per remote port, 2: per pid */
 
 /* what a socket's records share, from its open until it is closed */
@@ -45,6 +46,14 @@ struct {
 	__type(key, __u64);
 	__type(value, struct tcp_conn);
 } tcp_conns SEC(".maps");
+
+/* --top: keyed by socket cookie; user space reads and deletes every interval */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VIGIL_TCP_TOP_MAX);
+	__type(key, __u64);
+	__type(value, struct vigil_tcp_top);
+} tcp_top SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -511,6 +520,64 @@ int BPF_PROG(tcp_rst_tx, const struct sock *sk)
 	    BPF_CORE_READ(sk, __sk_common.skc_state) == S_NEW_SYN_RECV)
 		return 0;
 	return on_reset(sk, VIGIL_TCP_F_RST_TX, VIGIL_TCP_S_RST_TX);
+}
+
+/*
+ * --top: sendmsg/recvmsg run in the caller's context, so the bytes are its
+ * own; the tracepoints came in Linux 6.3 (user space probes them).
+ */
+static __always_inline int top_add(struct sock *sk, int len, bool tx)
+{
+	struct vigil_tcp_top *v;
+	struct tcp_addrs a = {};
+	struct tcp_conn *c;
+	__u64 key = (__u64)sk, cookie;
+
+	if (!want_top || len <= 0 || !sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	if (!vigil_filter_pass())
+		return 0;
+	c = bpf_map_lookup_elem(&tcp_conns, &key);
+	sk_addrs(sk, &a);
+	if (!addr_pass(&a, c ? c->dir : 0, true))
+		return 0;
+	cookie = bpf_get_socket_cookie(sk);
+	v = bpf_map_lookup_elem(&tcp_top, &cookie);
+	if (!v) {
+		struct vigil_tcp_top n = {};
+
+		n.pid = bpf_get_current_pid_tgid() >> 32;
+		n.uid = (__u32)bpf_get_current_uid_gid();
+		bpf_get_current_comm(n.comm, sizeof(n.comm));
+		__builtin_memcpy(n.saddr, a.saddr, sizeof(n.saddr));
+		__builtin_memcpy(n.daddr, a.daddr, sizeof(n.daddr));
+		n.sport = a.sport;
+		n.dport = a.dport;
+		n.family = a.family;
+		bpf_map_update_elem(&tcp_top, &cookie, &n, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&tcp_top, &cookie);
+		if (!v) {
+			stat_add(VIGIL_TCP_S_TOP_NOROOM, 1);
+			return 0;
+		}
+	}
+	__sync_fetch_and_add(tx ? &v->tx : &v->rx, len);
+	return 0;
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(tcp_send_len, struct sock *sk, int ret, int flags)
+{
+	return top_add(sk, ret, true);
+}
+
+#define MSG_PEEK 2
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(tcp_recv_len, struct sock *sk, int ret, int flags)
+{
+	/* a peek leaves the bytes to be read again */
+	return flags & MSG_PEEK ? 0 : top_add(sk, ret, false);
 }
 
 /* the socket is freed: whatever CLOSE did not clean up goes now */

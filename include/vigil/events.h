@@ -408,6 +408,7 @@ enum vigil_tcp_stat {
 	VIGIL_TCP_S_RST_TX,
 	VIGIL_TCP_S_RST_RX,
 	VIGIL_TCP_S_NOROOM,		/* a connection not tracked: the socket map was full */
+	VIGIL_TCP_S_TOP_NOROOM,		/* --top: bytes of a connection not counted, its map was full */
 	VIGIL_TCP_S__COUNT,
 };
 
@@ -419,6 +420,25 @@ struct vigil_tcp_hkey {
 	__u32 key;
 };
 VIGIL_CHECK_SIZE(struct vigil_tcp_hkey, 8);
+
+/* --top: bytes per connection since user space last took them (read and deleted) */
+#define VIGIL_TCP_TOP_MAX 16384
+struct vigil_tcp_top {
+	__u64 tx;		/* sendmsg returns, from sock:sock_send_length */
+	__u64 rx;		/* recvmsg returns, from sock:sock_recv_length */
+	__u32 pid;		/* who sent or received first in the interval */
+	__u32 uid;
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport;
+	__u16 dport;
+	__u16 family;
+	__u16 _pad;
+	char comm[VIGIL_COMM_LEN];
+};
+VIGIL_CHECK_SIZE(struct vigil_tcp_top, 80);
+VIGIL_CHECK_OFF(struct vigil_tcp_top, saddr, 24);
+VIGIL_CHECK_OFF(struct vigil_tcp_top, comm, 64);
 
 /* the firewall's structs: vigil/fw.h */
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include "core/vigil.h"
 #include "core/env.h"
 #include "core/hist.h"
@@ -27,7 +28,8 @@ enum hist_kind { HIST_NONE, HIST_CONNECT, HIST_RTT };
 enum hist_by { BY_NONE, BY_PORT, BY_PID };
 
 struct tcp_opts {
-	bool states, listen_only, connect_only, v4, v6;
+	bool states, listen_only, connect_only, v4, v6, top;
+	uint32_t limit;
 	const char *hist;	/* connect | rtt */
 	const char *hist_by;	/* port | pid */
 	uint32_t max_conns;
@@ -114,6 +116,10 @@ static int opt_raddr(void *base, const char *arg)
 static const struct vigil_opt tcp_opts[] = {
 	VOPT_SECTION("Events (default: connect, accept, close, retransmits, resets)"),
 	{ "states", 0, VO_FLAG, T(states), NULL, "also every other state transition" },
+	VOPT_SECTION("Top (with -i)"),
+	{ "top", 0, VO_FLAG, T(top), NULL,
+	  "the busiest connections by bytes each interval, like tcptop (sock:sock_send_length, Linux 6.3+)" },
+	{ "limit", 0, VO_U32, T(limit), "N", "with --top: rows per interval (default 20)", .min = 1, .max = 100000 },
 	VOPT_SECTION("Histograms"),
 	{ "hist", 0, VO_STR, T(hist), "connect|rtt",
 	  "log2 histogram of connect latency (SYN to ESTABLISHED) or smoothed RTT at close, instead of events" },
@@ -132,7 +138,7 @@ static const struct vigil_opt tcp_opts[] = {
 	VOPT_END,
 };
 
-static const struct tcp_opts tcp_defaults = { .max_conns = 65536 };
+static const struct tcp_opts tcp_defaults = { .max_conns = 65536, .limit = 20 };
 
 /* ---- stream ---------------------------------------------------------------- */
 
@@ -451,6 +457,100 @@ static int render_summary(struct vigil_inst *in, bool final)
 	return out_row(in->sink, &r) < 0 || out_flush(in->sink) ? -1 : 0;
 }
 
+/* ---- --top --------------------------------------------------------------- */
+
+static int top_cmp(const void *a, const void *b)
+{
+	const struct vigil_tcp_top *x = a, *y = b;
+	uint64_t tx = x->tx + x->rx, ty = y->tx + y->rx;
+
+	if (tx != ty)
+		return tx > ty ? -1 : 1;
+	return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+static void col_kb(const struct vrow *r, char *buf, size_t n, const char *key)
+{
+	snprintf(buf, n, "%llu", (unsigned long long)(vrow_u(r, key) / 1024));
+}
+
+static void col_rxkb(const struct vrow *r, char *buf, size_t n) { col_kb(r, buf, n, "bytes_received"); }
+static void col_txkb(const struct vrow *r, char *buf, size_t n) { col_kb(r, buf, n, "bytes_sent"); }
+
+static const struct vcol top_cols[] = {
+	{ "PID", 7, "pid", NULL, true },
+	{ "COMM", 16, "comm" },
+	{ "LOCAL", 24, NULL, col_local },
+	{ "REMOTE", 24, NULL, col_remote },
+	{ "RX_KB", 9, NULL, col_rxkb, true },
+	{ "TX_KB", 9, NULL, col_txkb, true },
+	{ 0 },
+};
+
+/* take the interval's bytes out of the kernel map: read, then delete, key by key */
+static int render_top(struct vigil_inst *in)
+{
+	const struct tcp_opts *o = in->opts;
+	struct tcp_priv *p = in->priv;
+	int fd = bpf_map__fd(p->skel->maps.tcp_top);
+	uint64_t *keys = calloc(VIGIL_TCP_TOP_MAX, sizeof(*keys)), key, *prev = NULL;
+	struct vigil_tcp_top *rows = calloc(VIGIL_TCP_TOP_MAX, sizeof(*rows));
+	size_t nk = 0, n = 0;
+	uint64_t now = vigil_boot_ns();
+	char iso[40], hhmmss[16];
+	struct vrow t;
+	int err = 0;
+
+	if (!keys || !rows) {
+		free(keys);
+		free(rows);
+		return -ENOMEM;
+	}
+	while (nk < VIGIL_TCP_TOP_MAX && !bpf_map_get_next_key(fd, prev, &keys[nk])) {
+		key = keys[nk++];
+		prev = &key;
+	}
+	/* bytes added between the read and the delete go to no interval: a few at most */
+	for (size_t i = 0; i < nk; i++)
+		if (!bpf_map_lookup_elem(fd, &keys[i], &rows[n]) && !bpf_map_delete_elem(fd, &keys[i]))
+			n++;
+	qsort(rows, n, sizeof(rows[0]), top_cmp);
+	vigil_iso_time(now, iso, sizeof(iso));
+	vrow_init(&t);
+	vrow_u64(&t, "ts", now);
+	vcol_time(&t, hhmmss, sizeof(hhmmss));
+	out_text(in->sink, "\n%s  %zu connections moved bytes\n", hhmmss, n);
+	out_header(in->sink);
+	for (size_t i = 0; i < n && i < o->limit && !err; i++) {
+		const struct vigil_tcp_top *v = &rows[i];
+		int af = v->family == AF_INET6 ? AF_INET6 : AF_INET;
+		char la[INET6_ADDRSTRLEN] = "", ra[INET6_ADDRSTRLEN] = "", comm[VIGIL_COMM_LEN + 1];
+		struct vrow r;
+
+		inet_ntop(af, v->saddr, la, sizeof(la));
+		inet_ntop(af, v->daddr, ra, sizeof(ra));
+		snprintf(comm, sizeof(comm), "%.*s", VIGIL_COMM_LEN, v->comm);
+		vrow_init(&r);
+		vrow_str(&r, "type", "tcp_top");
+		vrow_u64(&r, "ts", now);
+		vrow_str(&r, "time", iso);
+		vrow_u64(&r, "pid", v->pid);
+		vrow_u64(&r, "uid", v->uid);
+		vrow_str(&r, "comm", comm);
+		vrow_str(&r, "family", af == AF_INET6 ? "ipv6" : "ipv4");
+		vrow_str(&r, "laddr", la);
+		vrow_u64(&r, "lport", v->sport);
+		vrow_str(&r, "raddr", ra);
+		vrow_u64(&r, "rport", v->dport);
+		vrow_u64(&r, "bytes_sent", v->tx);
+		vrow_u64(&r, "bytes_received", v->rx);
+		err = out_row(in->sink, &r) < 0;
+	}
+	free(keys);
+	free(rows);
+	return err || out_flush(in->sink) ? -1 : 0;
+}
+
 static int tcp_tick(struct vigil_inst *in)
 {
 	struct tcp_priv *p = in->priv;
@@ -458,10 +558,26 @@ static int tcp_tick(struct vigil_inst *in)
 	if (!p->started)
 		return 0;
 	vigil_session_tick(&p->s);
+	if (VIGIL_OPTS(in, struct tcp_opts)->top)
+		return render_top(in);
 	return p->hist ? render_hists(in, false) : render_summary(in, false);
 }
 
 /* ---- run ----------------------------------------------------------------- */
+
+/* sock:sock_send_length and sock_recv_length came in Linux 6.3: probe the kernel's BTF */
+static bool have_send_length(void)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	bool ok;
+
+	if (!btf)
+		return false;
+	ok = btf__find_by_name_kind(btf, "btf_trace_sock_send_length", BTF_KIND_TYPEDEF) > 0 &&
+	     btf__find_by_name_kind(btf, "btf_trace_sock_recv_length", BTF_KIND_TYPEDEF) > 0;
+	btf__free(btf);
+	return ok;
+}
 
 static int tcp_check(struct vigil_inst *in)
 {
@@ -485,6 +601,14 @@ static int tcp_check(struct vigil_inst *in)
 	}
 	if (o->hist_by && !o->hist) {
 		vigil_usage_error("--hist-by needs --hist");
+		return VIGIL_EXIT_USAGE;
+	}
+	if (o->top && !in->c.interval_ns) {
+		vigil_usage_error("--top needs -i (the interval its rows cover)");
+		return VIGIL_EXIT_USAGE;
+	}
+	if (o->top && (o->hist || o->states)) {
+		vigil_usage_error("--top excludes --hist and --states");
 		return VIGIL_EXIT_USAGE;
 	}
 	if (o->hist && o->states) {
@@ -519,6 +643,11 @@ static int tcp_start(struct vigil_inst *in)
 		vigil_warn("no tracefs: accepted connections are attributed when their owner closes them");
 		accept_hooks = false;
 	}
+	if (o->top && !have_send_length()) {
+		vigil_error("--top needs the tracepoints sock:sock_send_length and sock:sock_recv_length "
+			    "(Linux 6.3), which this kernel lacks");
+		return VIGIL_EXIT_UNSUPPORTED;
+	}
 	skel = p->skel = tcp_bpf__open();
 	err = vigil_session_open(&p->s, in, skel ? skel->skeleton : NULL);
 	if (err)
@@ -527,16 +656,21 @@ static int tcp_start(struct vigil_inst *in)
 	o->f.dir = o->connect_only ? VIGIL_TCP_ACTIVE : o->listen_only ? VIGIL_TCP_PASSIVE : 0;
 	memcpy((void *)&skel->rodata->tcp_filter, &o->f, sizeof(o->f));
 	skel->rodata->want_states = o->states;
-	skel->rodata->want_events = p->hist == HIST_NONE;
+	skel->rodata->want_events = p->hist == HIST_NONE && !o->top;
+	skel->rodata->want_top = o->top;
+	bpf_program__set_autoload(skel->progs.tcp_send_len, o->top);
+	bpf_program__set_autoload(skel->progs.tcp_recv_len, o->top);
+	if (!o->top)
+		bpf_map__set_max_entries(skel->maps.tcp_top, 1);
 	skel->rodata->hist_by = p->by;
 	bpf_map__set_max_entries(skel->maps.tcp_conns, o->max_conns);
 	bpf_map__set_max_entries(skel->maps.tcp_hists, p->by ? TCP_MAX_HISTS : 4);
 	bpf_program__set_autoload(skel->progs.tcp_accept, accept_hooks);
 	bpf_program__set_autoload(skel->progs.tcp_accept4, accept_hooks);
-	if (p->hist) {
+	if (p->hist || o->top) {
 		/* nothing is shipped per connection */
 		bpf_map__set_max_entries(skel->maps.vigil_events, getpagesize());
-		out_set_columns(in->sink, hist_cols);
+		out_set_columns(in->sink, o->top ? top_cols : hist_cols);
 	} else {
 		out_set_columns(in->sink, tcp_cols);
 	}
@@ -544,7 +678,7 @@ static int tcp_start(struct vigil_inst *in)
 	if (err)
 		return err;
 	p->started = true;
-	if (p->hist)
+	if (p->hist || o->top)
 		in->sink->header_done = true;
 	return 0;
 }
@@ -561,6 +695,8 @@ static int tcp_stop(struct vigil_inst *in, int err)
 
 		if (p->hist)
 			r = render_hists(in, true);
+		else if (VIGIL_OPTS(in, struct tcp_opts)->top)
+			r = render_top(in) || render_summary(in, true);
 		else if (in->c.interval_ns)
 			r = render_summary(in, true);
 		if (r && !in->sink->broken_pipe)

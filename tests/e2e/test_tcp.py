@@ -453,6 +453,8 @@ features:
     (["--hist-by", "port"], "--hist-by needs --hist"),
     (["--hist", "connect", "--states"], "--states"),
     (["--max-conns", "1"], "max-conns"),
+    (["--top"], "--top needs -i"),
+    (["--top", "-i", "1s", "--hist", "rtt"], "--top excludes"),
 ])
 def test_bad_input_exits_2_and_loads_nothing(args, why):
     r = run("tcp", *args, "-d", "1s")
@@ -484,3 +486,35 @@ def test_states_shows_every_transition():
     assert seq == [("tcp_state", "CLOSE", "SYN_SENT"), ("tcp_connect", None, None),
                    ("tcp_state", "ESTABLISHED", "FIN_WAIT1"),
                    ("tcp_state", "FIN_WAIT1", "FIN_WAIT2"), ("tcp_close", None, None)], seq
+
+
+def have_send_length():
+    with open("/sys/kernel/btf/vmlinux", "rb") as f:
+        return b"btf_trace_sock_send_length\0" in f.read()
+
+
+def test_top_counts_each_connections_bytes_or_says_what_the_kernel_lacks():
+    """--top: sendmsg/recvmsg bytes per connection from sock:sock_send_length and
+    sock_recv_length (Linux 6.3); a kernel without them (6.1) is told plainly."""
+    if not have_send_length():
+        r = run("tcp", "--top", "-i", "1s", "-d", "1s")
+        assert r.returncode == 3, r
+        assert "sock:sock_send_length" in r.stderr and "attached" not in r.stderr
+        return
+    n = 2
+    srv, port = serve("127.0.0.1", n, 300_000, 70_000)
+    with Tracer("tcp", "--top", "-i", "1h", "--port", str(port)) as tr:
+        cpid = connect("127.0.0.1", port, n, 300_000, 70_000)
+        assert srv.wait(timeout=60) == 0
+        settle()
+        assert tr.stop() == 0
+        recs = tr.records()
+    top = [r for r in recs if r["type"] == "tcp_top"]
+    assert len(top) == 2 * n, top
+    client = [r for r in top if r["rport"] == port]
+    server = [r for r in top if r["lport"] == port]
+    assert all((r["pid"], r["bytes_sent"], r["bytes_received"]) == (cpid, 300_000, 70_000)
+               for r in client) and len(client) == n
+    assert all((r["pid"], r["bytes_sent"], r["bytes_received"]) == (srv.pid, 70_000, 300_000)
+               for r in server) and len(server) == n
+    assert not [r for r in recs if r["type"] in CONN_KINDS]
