@@ -26,6 +26,7 @@ const volatile struct vigil_tcp_filter tcp_filter = {};
 const volatile bool want_states = false;
 const volatile bool want_events = true;	/* false with --hist: maps only */
 const volatile bool want_top = false;
+const volatile bool top_counters = false;	/* --top without sock_send_length: read tcp_sock */
 const volatile __u32 hist_by = 0;	/* 0: one histogram, 1: per remote port, 2: per pid */
 
 /* what a socket's records share, from its open until it is closed */
@@ -301,6 +302,52 @@ static __always_inline bool sk_pass(const struct sock *sk, __u8 dir)
 	return addr_pass(&a, dir, true);
 }
 
+static __always_inline bool counted(struct tcp_conn *c)
+{
+	/* with a common filter, a passive open counts once accept() names its owner */
+	return !vigil_filter.flags || (c->flags & VIGIL_TCP_F_OWNER);
+}
+
+/*
+ * --top from the connection's own counters (kernels before 6.3): the
+ * payload so far, refreshed on every segment it receives (tcp:tcp_probe) and
+ * once more at CLOSE; user space takes the differences each interval.
+ */
+static __always_inline void top_abs(const struct sock *sk, struct tcp_conn *c, int oldstate,
+				    bool closed)
+{
+	struct vigil_tcp_top *v;
+	__u64 cookie = c->cookie;
+
+	/* the counters are totals: nothing is lost waiting for accept() to name the owner */
+	if (!(c->flags & VIGIL_TCP_F_OWNER) || !sk_pass(sk, c->dir))
+		return;
+	v = bpf_map_lookup_elem(&tcp_top, &cookie);
+	if (!v) {
+		struct vigil_tcp_top n = {};
+		struct tcp_addrs a = {};
+
+		sk_addrs(sk, &a);
+		__builtin_memcpy(n.saddr, a.saddr, sizeof(n.saddr));
+		__builtin_memcpy(n.daddr, a.daddr, sizeof(n.daddr));
+		n.sport = a.sport;
+		n.dport = a.dport;
+		n.family = a.family;
+		bpf_map_update_elem(&tcp_top, &cookie, &n, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&tcp_top, &cookie);
+		if (!v) {
+			stat_add(VIGIL_TCP_S_TOP_NOROOM, 1);
+			return;
+		}
+	}
+	v->pid = c->owner.pid;
+	v->uid = c->owner.uid;
+	__builtin_memcpy(v->comm, c->owner.comm, sizeof(v->comm));
+	sk_payload(sk, c, oldstate, &v->tx, &v->rx);
+	if (closed)
+		v->closed = 1;
+}
+
 static __always_inline void emit_state(const struct sock *sk, struct tcp_conn *c, __u8 kind,
 				       int oldstate, int newstate, __u64 now)
 {
@@ -313,12 +360,6 @@ static __always_inline void emit_state(const struct sock *sk, struct tcp_conn *c
 	if (kind == VIGIL_TCP_CLOSE && c)
 		e->duration_ns = now - c->start_ns;
 	bpf_ringbuf_submit(e, 0);
-}
-
-static __always_inline bool counted(struct tcp_conn *c)
-{
-	/* with a common filter, a passive open counts once accept() names its owner */
-	return !vigil_filter.flags || (c->flags & VIGIL_TCP_F_OWNER);
 }
 
 SEC("tp_btf/inet_sock_set_state")
@@ -392,6 +433,8 @@ int BPF_PROG(tcp_set_state, const struct sock *sk, const int oldstate, const int
 					 bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport)),
 					 BPF_CORE_READ(tp, srtt_us) >> 3);
 		}
+		if (want_top && top_counters)
+			top_abs(sk, c, oldstate, true);
 		emit_state(sk, c, kind, oldstate, newstate, now);
 		bpf_map_delete_elem(&tcp_conns, &key);
 		return 0;
@@ -578,6 +621,20 @@ int BPF_PROG(tcp_recv_len, struct sock *sk, int ret, int flags)
 {
 	/* a peek leaves the bytes to be read again */
 	return flags & MSG_PEEK ? 0 : top_add(sk, ret, false);
+}
+
+SEC("tp_btf/tcp_probe")
+int BPF_PROG(tcp_top_probe, struct sock *sk, struct sk_buff *skb)
+{
+	__u64 key = (__u64)sk;
+	struct tcp_conn *c;
+
+	if (!want_top || !top_counters)
+		return 0;
+	c = bpf_map_lookup_elem(&tcp_conns, &key);
+	if (c)
+		top_abs(sk, c, 0, false);
+	return 0;
 }
 
 /* the socket is freed: whatever CLOSE did not clean up goes now */

@@ -421,7 +421,11 @@ struct vigil_tcp_hkey {
 };
 VIGIL_CHECK_SIZE(struct vigil_tcp_hkey, 8);
 
-/* --top: bytes per connection since user space last took them (read and deleted) */
+/*
+ * --top: bytes per connection since user space last took them (read and
+ * deleted); without sock:sock_send_length (before Linux 6.3), the
+ * connection's payload counters so far, which user space diffs per interval.
+ */
 #define VIGIL_TCP_TOP_MAX 16384
 struct vigil_tcp_top {
 	__u64 tx;		/* sendmsg returns, from sock:sock_send_length */
@@ -433,7 +437,7 @@ struct vigil_tcp_top {
 	__u16 sport;
 	__u16 dport;
 	__u16 family;
-	__u16 _pad;
+	__u16 closed;		/* counters mode: the connection has closed, take it last */
 	char comm[VIGIL_COMM_LEN];
 };
 VIGIL_CHECK_SIZE(struct vigil_tcp_top, 80);

@@ -28,7 +28,7 @@ enum hist_kind { HIST_NONE, HIST_CONNECT, HIST_RTT };
 enum hist_by { BY_NONE, BY_PORT, BY_PID };
 
 struct tcp_opts {
-	bool states, listen_only, connect_only, v4, v6, top;
+	bool states, listen_only, connect_only, v4, v6, top, top_counters;
 	uint32_t limit;
 	const char *hist;	/* connect | rtt */
 	const char *hist_by;	/* port | pid */
@@ -41,8 +41,16 @@ struct tcp_hrow {
 	uint64_t slots[VIGIL_HIST_SLOTS];
 };
 
+/* counters mode of --top: a connection's payload at the previous tick */
+struct top_prev {
+	uint64_t cookie, tx, rx;
+};
+
 struct tcp_priv {
 	struct vigil_session s;
+	bool top_counters;
+	struct top_prev *tprev;
+	size_t ntprev;
 	struct tcp_bpf *skel;
 	bool started;
 	enum hist_kind hist;
@@ -120,6 +128,8 @@ static const struct vigil_opt tcp_opts[] = {
 	{ "top", 0, VO_FLAG, T(top), NULL,
 	  "the busiest connections by bytes each interval, like tcptop (sock:sock_send_length, Linux 6.3+)" },
 	{ "limit", 0, VO_U32, T(limit), "N", "with --top: rows per interval (default 20)", .min = 1, .max = 100000 },
+	{ "test-top-counters", 0, VO_FLAG, T(top_counters), NULL,
+	  "test knob: --top from the connections' counters, as on kernels before 6.3", .hidden = true },
 	VOPT_SECTION("Histograms"),
 	{ "hist", 0, VO_STR, T(hist), "connect|rtt",
 	  "log2 histogram of connect latency (SYN to ESTABLISHED) or smoothed RTT at close, instead of events" },
@@ -487,6 +497,51 @@ static const struct vcol top_cols[] = {
 	{ 0 },
 };
 
+static int prev_cmp(const void *a, const void *b)
+{
+	const struct top_prev *x = a, *y = b;
+
+	return x->cookie < y->cookie ? -1 : x->cookie > y->cookie;
+}
+
+/*
+ * Counters mode: the map holds each connection's payload so far; the
+ * interval's bytes are the growth since the previous tick. Closed
+ * connections are taken one last time, then deleted.
+ */
+static size_t top_diff(struct tcp_priv *p, int fd, const uint64_t *keys, size_t nk,
+		       struct vigil_tcp_top *rows)
+{
+	struct top_prev *next = calloc(nk ? nk : 1, sizeof(*next));
+	size_t n = 0, nn = 0;
+
+	if (!next)
+		return 0;
+	for (size_t i = 0; i < nk; i++) {
+		struct vigil_tcp_top v;
+		struct top_prev k = { .cookie = keys[i] }, *was;
+
+		if (bpf_map_lookup_elem(fd, &keys[i], &v))
+			continue;
+		was = p->ntprev ? bsearch(&k, p->tprev, p->ntprev, sizeof(k), prev_cmp) : NULL;
+		if (v.closed)
+			bpf_map_delete_elem(fd, &keys[i]);
+		else
+			next[nn++] = (struct top_prev){ keys[i], v.tx, v.rx };
+		if (was) {
+			v.tx -= was->tx < v.tx ? was->tx : v.tx;
+			v.rx -= was->rx < v.rx ? was->rx : v.rx;
+		}
+		if (v.tx || v.rx)
+			rows[n++] = v;
+	}
+	qsort(next, nn, sizeof(*next), prev_cmp);
+	free(p->tprev);
+	p->tprev = next;
+	p->ntprev = nn;
+	return n;
+}
+
 /* take the interval's bytes out of the kernel map: read, then delete, key by key */
 static int render_top(struct vigil_inst *in)
 {
@@ -510,10 +565,15 @@ static int render_top(struct vigil_inst *in)
 		key = keys[nk++];
 		prev = &key;
 	}
-	/* bytes added between the read and the delete go to no interval: a few at most */
-	for (size_t i = 0; i < nk; i++)
-		if (!bpf_map_lookup_elem(fd, &keys[i], &rows[n]) && !bpf_map_delete_elem(fd, &keys[i]))
-			n++;
+	if (p->top_counters) {
+		n = top_diff(p, fd, keys, nk, rows);
+	} else {
+		/* bytes added between the read and the delete go to no interval: a few at most */
+		for (size_t i = 0; i < nk; i++)
+			if (!bpf_map_lookup_elem(fd, &keys[i], &rows[n]) &&
+			    !bpf_map_delete_elem(fd, &keys[i]))
+				n++;
+	}
 	qsort(rows, n, sizeof(rows[0]), top_cmp);
 	vigil_iso_time(now, iso, sizeof(iso));
 	vrow_init(&t);
@@ -643,11 +703,10 @@ static int tcp_start(struct vigil_inst *in)
 		vigil_warn("no tracefs: accepted connections are attributed when their owner closes them");
 		accept_hooks = false;
 	}
-	if (o->top && !have_send_length()) {
-		vigil_error("--top needs the tracepoints sock:sock_send_length and sock:sock_recv_length "
-			    "(Linux 6.3), which this kernel lacks");
-		return VIGIL_EXIT_UNSUPPORTED;
-	}
+	p->top_counters = o->top && (o->top_counters || !have_send_length());
+	if (p->top_counters && !o->top_counters)
+		vigil_info("--top: no sock:sock_send_length/sock_recv_length here (Linux 6.3): bytes "
+			   "from each connection's counters every interval, for connections opened since start");
 	skel = p->skel = tcp_bpf__open();
 	err = vigil_session_open(&p->s, in, skel ? skel->skeleton : NULL);
 	if (err)
@@ -658,8 +717,10 @@ static int tcp_start(struct vigil_inst *in)
 	skel->rodata->want_states = o->states;
 	skel->rodata->want_events = p->hist == HIST_NONE && !o->top;
 	skel->rodata->want_top = o->top;
-	bpf_program__set_autoload(skel->progs.tcp_send_len, o->top);
-	bpf_program__set_autoload(skel->progs.tcp_recv_len, o->top);
+	skel->rodata->top_counters = p->top_counters;
+	bpf_program__set_autoload(skel->progs.tcp_send_len, o->top && !p->top_counters);
+	bpf_program__set_autoload(skel->progs.tcp_recv_len, o->top && !p->top_counters);
+	bpf_program__set_autoload(skel->progs.tcp_top_probe, p->top_counters);
 	if (!o->top)
 		bpf_map__set_max_entries(skel->maps.tcp_top, 1);
 	skel->rodata->hist_by = p->by;
@@ -707,6 +768,8 @@ static int tcp_stop(struct vigil_inst *in, int err)
 			   (unsigned long long)st[VIGIL_TCP_S_NOROOM]);
 	free(p->prev_hists);
 	p->prev_hists = NULL;
+	free(p->tprev);
+	p->tprev = NULL;
 	tcp_bpf__destroy(p->skel);
 	p->skel = NULL;
 	return err;
