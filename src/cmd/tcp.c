@@ -126,7 +126,7 @@ static const struct vigil_opt tcp_opts[] = {
 	{ "states", 0, VO_FLAG, T(states), NULL, "also every other state transition" },
 	VOPT_SECTION("Top (with -i)"),
 	{ "top", 0, VO_FLAG, T(top), NULL,
-	  "the busiest connections by bytes each interval, like tcptop (sock:sock_send_length, Linux 6.3+)" },
+	  "the busiest connections by bytes each interval, like tcptop (sendmsg/recvmsg bytes; before Linux 6.3, each connection's counters)" },
 	{ "limit", 0, VO_U32, T(limit), "N", "with --top: rows per interval (default 20)", .min = 1, .max = 100000 },
 	{ "test-top-counters", 0, VO_FLAG, T(top_counters), NULL,
 	  "test knob: --top from the connections' counters, as on kernels before 6.3", .hidden = true },
