@@ -33,6 +33,7 @@ enum vigil_event_type {
 	VIGIL_EV_PING = 4,	/* doctor's round trip */
 	VIGIL_EV_SYSCALL = 5,
 	VIGIL_EV_FW_DROP = 20,	/* firewall: a sampled drop */
+	VIGIL_EV_TCP = 130,	/* tcp: one connection event (struct vigil_tcp) */
 };
 
 /* Common prefix of every ring buffer record. */
@@ -314,6 +315,134 @@ enum vigil_ft_drop {
 	VIGIL_FT_DROP_INFLIGHT = 1,	/* a call's fd did not fit in the in-flight map */
 	VIGIL_FT_DROP__COUNT,
 };
+
+/* ---- tcp ------------------------------------------------------------------ */
+
+#define VIGIL_TCP_MAX_PORTS 8
+#define VIGIL_TCP_MAX_CIDRS 4
+
+enum vigil_tcp_kind {
+	VIGIL_TCP_CONNECT = 1,	/* active open established (SYN_SENT -> ESTABLISHED) */
+	VIGIL_TCP_ACCEPT = 2,	/* passive open handed to a process by accept() */
+	VIGIL_TCP_CLOSE = 3,	/* the socket reached CLOSE: totals of its life */
+	VIGIL_TCP_STATE = 4,	/* any other transition (--states) */
+	VIGIL_TCP_RETRANS = 5,	/* a segment retransmitted */
+	VIGIL_TCP_RESET = 6,	/* a reset sent or received */
+};
+
+enum vigil_tcp_dir {
+	VIGIL_TCP_DIR_UNKNOWN = 0,	/* open before vigil started */
+	VIGIL_TCP_ACTIVE = 1,
+	VIGIL_TCP_PASSIVE = 2,
+};
+
+enum vigil_tcp_flags {
+	VIGIL_TCP_F_OWNER = 1 << 0,	/* hdr describes the owning process */
+	VIGIL_TCP_F_RST_RX = 1 << 1,	/* a reset was received on it */
+	VIGIL_TCP_F_RST_TX = 1 << 2,	/* a reset was sent on it */
+};
+
+/* one record for every kind; the fields a kind has no value for are zero */
+struct vigil_tcp {
+	struct vigil_hdr hdr;	/* the owner's (connect, accept, last owner) */
+	__u64 cookie;		/* the socket cookie: one id for all events of a connection */
+	__u64 duration_ns;	/* since the open (CLOSE), 0 otherwise */
+	__u64 connect_ns;	/* SYN sent to ESTABLISHED (active) */
+	__u64 bytes_acked;	/* sent and acknowledged (tcp_sock.bytes_acked) */
+	__u64 bytes_received;	/* tcp_sock.bytes_received */
+	__u64 bytes_retrans;
+	__u32 segs_out;
+	__u32 segs_in;
+	__u32 retrans;		/* tcp_sock.total_retrans */
+	__u32 srtt_us;		/* smoothed RTT */
+	__u8 saddr[16];		/* local; IPv4 in the first 4 bytes */
+	__u8 daddr[16];		/* remote */
+	__u16 sport;		/* local, host order */
+	__u16 dport;		/* remote, host order */
+	__u16 family;		/* AF_INET or AF_INET6 */
+	__u8 kind;		/* enum vigil_tcp_kind */
+	__u8 dir;		/* enum vigil_tcp_dir */
+	__u8 oldstate;		/* TCP_* of the kernel; CLOSE: the state it died in */
+	__u8 newstate;
+	__u8 flags;		/* enum vigil_tcp_flags */
+	__u8 _pad[5];
+};
+VIGIL_CHECK_SIZE(struct vigil_tcp, 56 + 48 + 16 + 32 + 16);
+VIGIL_CHECK_OFF(struct vigil_tcp, cookie, 56);
+VIGIL_CHECK_OFF(struct vigil_tcp, segs_out, 104);
+VIGIL_CHECK_OFF(struct vigil_tcp, saddr, 120);
+VIGIL_CHECK_OFF(struct vigil_tcp, sport, 152);
+VIGIL_CHECK_OFF(struct vigil_tcp, kind, 158);
+
+/* --laddr/--raddr: a prefix of an address of one family */
+struct vigil_tcp_cidr {
+	__u8 addr[16];
+	__u16 family;
+	__u8 plen;
+	__u8 _pad[5];
+};
+VIGIL_CHECK_SIZE(struct vigil_tcp_cidr, 24);
+
+/* the cheap filters, fixed in .rodata before load */
+struct vigil_tcp_filter {
+	__u16 family;		/* 0: both */
+	__u8 dir;		/* 0: both, else enum vigil_tcp_dir */
+	__u8 nports;
+	__u8 nladdr;
+	__u8 nraddr;
+	__u16 ports[VIGIL_TCP_MAX_PORTS];	/* local or remote, host order */
+	__u8 _pad[2];
+	struct vigil_tcp_cidr laddr[VIGIL_TCP_MAX_CIDRS];
+	struct vigil_tcp_cidr raddr[VIGIL_TCP_MAX_CIDRS];
+};
+VIGIL_CHECK_SIZE(struct vigil_tcp_filter, 24 + 48 * VIGIL_TCP_MAX_CIDRS);
+
+/* in-kernel counters (per CPU array slots), what the agent exports */
+#define VIGIL_TCP_NSTATES 16
+enum vigil_tcp_stat {
+	VIGIL_TCP_S_OPEN = 0,		/* + dir - 1: active, passive */
+	VIGIL_TCP_S_CLOSE = 2,		/* + (dir * NSTATES) + state it died in; dir 0..2 */
+	VIGIL_TCP_S_BYTES_TX = 2 + 3 * VIGIL_TCP_NSTATES,
+	VIGIL_TCP_S_BYTES_RX,
+	VIGIL_TCP_S_RETRANS,
+	VIGIL_TCP_S_RST_TX,
+	VIGIL_TCP_S_RST_RX,
+	VIGIL_TCP_S_NOROOM,		/* a connection not tracked: the socket map was full */
+	VIGIL_TCP_S_TOP_NOROOM,		/* --top: bytes of a connection not counted, its map was full */
+	VIGIL_TCP_S__COUNT,
+};
+
+enum vigil_tcp_hist_kind { VIGIL_TCP_H_CONNECT = 0, VIGIL_TCP_H_RTT = 1 };
+
+/* histogram map key: key is 0, the remote port or the pid (--hist-by) */
+struct vigil_tcp_hkey {
+	__u32 kind;		/* enum vigil_tcp_hist_kind */
+	__u32 key;
+};
+VIGIL_CHECK_SIZE(struct vigil_tcp_hkey, 8);
+
+/*
+ * --top: bytes per connection since user space last took them (read and
+ * deleted); without sock:sock_send_length (before Linux 6.3), the
+ * connection's payload counters so far, which user space diffs per interval.
+ */
+#define VIGIL_TCP_TOP_MAX 16384
+struct vigil_tcp_top {
+	__u64 tx;		/* sendmsg returns, from sock:sock_send_length */
+	__u64 rx;		/* recvmsg returns, from sock:sock_recv_length */
+	__u32 pid;		/* who sent or received first in the interval */
+	__u32 uid;
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport;
+	__u16 dport;
+	__u16 family;
+	__u16 closed;		/* counters mode: the connection has closed, take it last */
+	char comm[VIGIL_COMM_LEN];
+};
+VIGIL_CHECK_SIZE(struct vigil_tcp_top, 80);
+VIGIL_CHECK_OFF(struct vigil_tcp_top, saddr, 24);
+VIGIL_CHECK_OFF(struct vigil_tcp_top, comm, 64);
 
 /* the firewall's structs: vigil/fw.h */
 
