@@ -23,6 +23,7 @@
 #include <bpf/bpf.h>
 #include "core/vigil.h"
 #include "core/container.h"
+#include "core/env.h"
 #include "core/feature.h"
 #include "core/metrics.h"
 #include "core/opts.h"
@@ -1172,6 +1173,35 @@ static int mem_check(struct vigil_inst *in)
 	return 0;
 }
 
+/*
+ * Say once what this kernel's oom:mark_victim lacks. The BPF side finds out
+ * for itself through BTF (CO-RE); this only tells the user, from the event's
+ * format in tracefs, which is there whenever tracing is.
+ */
+static void oom_report_fields(void)
+{
+	const char *tfs = vigil_tracefs_path();
+	char path[512], buf[4096];
+	size_t n;
+	FILE *f;
+
+	if (!tfs)
+		return;
+	snprintf(path, sizeof(path), "%s/events/oom/mark_victim/format", tfs);
+	f = fopen(path, "re");
+	if (!f) {
+		vigil_warn("mem: no oom:mark_victim tracepoint here ('%s'): OOM kills are not seen", path);
+		return;
+	}
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = 0;
+	fclose(f);
+	if (!strstr(buf, "anon_rss"))
+		vigil_info("mem: oom:mark_victim has only the victim's pid on this kernel (before 6.8): "
+			   "the victim's task and memory come from the OOM killer's SIGKILL "
+			   "(signal:signal_generate)");
+}
+
 static int mem_start(struct vigil_inst *in)
 {
 	const struct mem_opts *o = in->opts;
@@ -1180,6 +1210,8 @@ static int mem_start(struct vigil_inst *in)
 	int err;
 
 	out_set_columns(in->sink, oom_cols);
+	if (o->events & MEM_EV_OOM)
+		oom_report_fields();
 	if (o->events & MEM_EV_FAULTS) {
 		in->c.mechanism = o->mechanism;
 		err = vigil_session_start_plan(&p->s, in, &plan, on_event, in, &choice);

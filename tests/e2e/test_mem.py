@@ -346,6 +346,9 @@ def test_oom_kill_in_a_limited_memory_cgroup_names_victim_cgroup_and_limit(oom_c
     with Tracer("mem", "-e", "oom") as t:
         w, k = oom_kill(t, oom_cgroup)
         assert t.stop() == 0
+        # what the kernel's tracepoint lacks is said, and only where it lacks it
+        said = "has only the victim's pid" in t.stderr()
+        assert said == (not mark_victim_has_task()), t.stderr()
     check_kill(k, w, oom_cgroup)
 
 
