@@ -341,7 +341,9 @@ static const char *row_name(struct mem_priv *p, struct frow *r, uint32_t *kind)
 		for (size_t i = 0; i < c->n; i++)
 			if (c->v[i].start < hi && c->v[i].end > lo) {
 				r->rmap = *kind = mem_vma_kind(&c->v[i]);
-				r->path = strdup(c->v[i].path[0] ? c->v[i].path : "anon");
+				/* as the find_vma path: one "anon" per process, [vdso] and [vvar] too */
+				r->path = strdup(*kind == VIGIL_MEM_MAP_FILE ? c->v[i].path :
+						 mem_map_default_name(*kind));
 				return r->path ? r->path : "anon";
 			}
 		*kind = VIGIL_MEM_MAP_UNKNOWN;

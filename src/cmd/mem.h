@@ -119,7 +119,7 @@ static inline uint32_t mem_vma_kind(const struct mem_vma *v)
 		return VIGIL_MEM_MAP_HEAP;
 	if (!strcmp(v->path, "[stack]"))
 		return VIGIL_MEM_MAP_STACK;
-	return VIGIL_MEM_MAP_ANON;	/* also [vdso], [vvar]: named by their path */
+	return VIGIL_MEM_MAP_ANON;	/* also [vdso] and [vvar], as bpf_find_vma sees them */
 }
 
 /* a row as shown: one process, one mapping, the interval's counts */
