@@ -134,6 +134,25 @@ def test_maps_mechanism_resolves_the_same_faults_from_proc():
     assert len(anon) == 1 and n <= anon[0]["faults"] <= n + SLACK, anon
 
 
+@pytest.mark.parametrize("kernel", [False, True])
+def test_kernel_mode_faults_only_with_kernel(kernel):
+    """read() into N fresh pages: the kernel takes the N faults (page_fault_kernel)."""
+    n = 300 if GUEST else 1000
+    w = Work("kread", n)
+    with Tracer("mem", "-p", str(w.pid), "--top", "0", *(["--kernel"] if kernel else [])) as t:
+        done = w.go()
+        assert done and int(done[1]) == n, done
+        assert t.stop() == 0
+        recs = t.records()
+    w.end()
+    anon = sum(r["faults"] for r in final_rows(recs, "mem_faults", w.pid) if r["kind"] == "anon")
+    if kernel:
+        assert n <= anon <= n + SLACK, recs
+    else:
+        # the buffer's pages are never touched in user mode
+        assert anon <= SLACK, recs
+
+
 def test_min_faults_and_top_keep_only_the_big_rows():
     n = 400 if GUEST else 1500
     w = Work("anon", n)

@@ -6,6 +6,8 @@
  *                         (one mapping of its own, no huge pages): N faults
  *   memwork file PATH     map PATH read-only and read one byte of each page
  *                         (MADV_RANDOM: no read-ahead)
+ *   memwork kread N       one read() from /dev/zero into N fresh anonymous pages:
+ *                         N faults the kernel takes on user memory, none in user mode
  *   memwork oom MB        allocate and touch up to MB MiB, a page at a time,
  *                         until the OOM killer ends it
  *   memwork loop N ITER   ITER times: map N pages, touch each, unmap
@@ -63,7 +65,7 @@ int main(int argc, char **argv)
 	char *m = NULL;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: memwork anon N | file PATH | oom MB | loop N ITER\n");
+		fprintf(stderr, "usage: memwork anon N | file PATH | kread N | oom MB | loop N ITER\n");
 		return 2;
 	}
 	printf("pid %d\n", getpid());
@@ -94,6 +96,17 @@ int main(int argc, char **argv)
 		t0 = now_ns();
 		for (long i = 0; i < n; i++)
 			sink += m[i * pg];
+	} else if (!strcmp(argv[1], "kread")) {
+		int fd = open("/dev/zero", O_RDONLY);
+
+		n = atol(argv[2]);
+		m = anon(n);
+		wait_byte();
+		t0 = now_ns();
+		if (fd < 0 || read(fd, m, n * pg) != n * pg) {
+			perror("read /dev/zero");
+			return 1;
+		}
 	} else if (!strcmp(argv[1], "oom")) {
 		n = atol(argv[2]) * (1L << 20) / pg;
 		m = anon(n);
