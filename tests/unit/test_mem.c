@@ -124,5 +124,5 @@ int main(void)
 	test_names();
 	test_merge();
 	test_rss_growth();
-	return check_done("mem");
+	return check_done("test_mem");
 }
