@@ -34,6 +34,8 @@ enum vigil_event_type {
 	VIGIL_EV_SYSCALL = 5,
 	VIGIL_EV_FW_DROP = 20,	/* firewall: a sampled drop */
 	VIGIL_EV_TCP = 130,	/* tcp: one connection event (struct vigil_tcp) */
+
+	VIGIL_EV_MEM_OOM = 160,	/* mem: an OOM kill (issue 16: 160-169) */
 };
 
 /* Common prefix of every ring buffer record. */
@@ -443,6 +445,104 @@ struct vigil_tcp_top {
 VIGIL_CHECK_SIZE(struct vigil_tcp_top, 80);
 VIGIL_CHECK_OFF(struct vigil_tcp_top, saddr, 24);
 VIGIL_CHECK_OFF(struct vigil_tcp_top, comm, 64);
+
+/* ---- mem: page faults per process and mapping, OOM kills, RSS ---------------- */
+
+#define VIGIL_MEM_NAME_LEN 64	/* a mapped file's base name (dentry), NUL-terminated */
+
+/* what a fault's address falls in */
+enum vigil_mem_map {
+	VIGIL_MEM_MAP_FILE = 0,		/* a file mapping: dev and ino name it */
+	VIGIL_MEM_MAP_HEAP = 1,		/* [heap]: the brk area */
+	VIGIL_MEM_MAP_STACK = 2,	/* [stack]: the main thread's stack */
+	VIGIL_MEM_MAP_ANON = 3,		/* any other anonymous mapping */
+	VIGIL_MEM_MAP_NONE = 4,		/* no mapping there (a bad access) */
+	VIGIL_MEM_MAP_UNKNOWN = 5,	/* bpf_find_vma could not look (the mmap lock was busy) */
+	VIGIL_MEM_MAP_ADDR = 6,		/* the "maps" path: ino is addr >> VIGIL_MEM_CHUNK_SHIFT,
+					 * resolved from /proc/PID/maps in user space */
+};
+
+#define VIGIL_MEM_CHUNK_SHIFT 16	/* the "maps" path counts per 64 KiB of address space */
+
+/* faults of one process in one mapping, counted in the kernel since start */
+struct vigil_mem_fkey {
+	__u32 pid;		/* tgid */
+	__u32 map;		/* enum vigil_mem_map */
+	__u32 dev;		/* file: the superblock's s_dev (major << 20 | minor) */
+	__u32 _pad;
+	__u64 ino;		/* file: the inode; ADDR: the chunk */
+};
+VIGIL_CHECK_SIZE(struct vigil_mem_fkey, 24);
+VIGIL_CHECK_OFF(struct vigil_mem_fkey, ino, 16);
+
+struct vigil_mem_fval {
+	__u64 faults;		/* exceptions:page_fault_user (and _kernel with --kernel) */
+	__u64 major;		/* PERF_COUNT_SW_PAGE_FAULTS_MAJ at the same address */
+	__u64 cgroup_id;	/* cgroup v2 of the task, when the row was made */
+	__u32 uid;
+	__u32 _pad;
+	char comm[VIGIL_COMM_LEN];
+	char name[VIGIL_MEM_NAME_LEN];
+};
+VIGIL_CHECK_SIZE(struct vigil_mem_fval, 32 + VIGIL_COMM_LEN + VIGIL_MEM_NAME_LEN);
+VIGIL_CHECK_OFF(struct vigil_mem_fval, comm, 32);
+VIGIL_CHECK_OFF(struct vigil_mem_fval, name, 48);
+
+/* kmem:rss_stat's members, in the kernel's order (MM_FILEPAGES ...) */
+enum vigil_mem_rss { VIGIL_RSS_FILE, VIGIL_RSS_ANON, VIGIL_RSS_SWAP, VIGIL_RSS_SHMEM,
+		     VIGIL_RSS__COUNT };
+
+/* a process's resident memory by kind, as of its last kmem:rss_stat */
+struct vigil_mem_rval {
+	__s64 cur[VIGIL_RSS__COUNT];	/* bytes now */
+	__s64 first[VIGIL_RSS__COUNT];	/* bytes at the first event of the run */
+	__u64 cgroup_id;
+	__u32 seen;			/* bit per kind: first[] is set */
+	__u32 _pad;
+	char comm[VIGIL_COMM_LEN];
+};
+VIGIL_CHECK_SIZE(struct vigil_mem_rval, 64 + 16 + VIGIL_COMM_LEN);
+VIGIL_CHECK_OFF(struct vigil_mem_rval, cgroup_id, 64);
+
+enum vigil_mem_oom_flags {
+	VIGIL_OOM_TP_FULL = 1 << 0,	/* mark_victim passes the task (6.8+); else only its pid */
+	VIGIL_OOM_TASK = 1 << 1,	/* the victim's task was found: hdr and memory are its own */
+	VIGIL_OOM_MM = 1 << 2,		/* it still had its mm: the memory fields are set */
+	VIGIL_OOM_MEMCG = 1 << 3,	/* its memory cgroup was read */
+	VIGIL_OOM_LIMIT = 1 << 4,	/* a memory cgroup at its limit: limit_* name it */
+};
+
+#define VIGIL_MEM_MEMCG_DEPTH 8		/* memory cgroups walked up from the victim's */
+
+/* an OOM kill: hdr is the victim (when found), trig_* the task that was current */
+struct vigil_mem_oom {
+	struct vigil_hdr hdr;
+	__u32 flags;		/* enum vigil_mem_oom_flags */
+	__u32 victim_pid;	/* as mark_victim passed it (a tid) */
+	__u64 total_vm_kb;
+	__u64 anon_rss_kb;
+	__u64 file_rss_kb;
+	__u64 shmem_rss_kb;
+	__u64 swap_kb;
+	__u64 pgtables_kb;
+	__s32 oom_score_adj;
+	__u32 trig_pid;		/* tgid of current: the task whose allocation failed */
+	__u32 trig_tid;
+	__u32 memcg_level;	/* of the victim's memory cgroup */
+	__u64 trig_cgroup_id;
+	__u64 memcg_id;		/* the victim's memory cgroup (kernfs id in its hierarchy) */
+	__u64 limit_id;		/* the memory cgroup at its limit, with VIGIL_OOM_LIMIT */
+	__u64 limit_bytes;
+	__u64 usage_bytes;
+	__u32 limit_level;
+	__u32 _pad;
+	char trig_comm[VIGIL_COMM_LEN];
+	char limit_name[VIGIL_MEM_NAME_LEN];	/* its directory's name */
+};
+VIGIL_CHECK_SIZE(struct vigil_mem_oom, 56 + 120 + VIGIL_COMM_LEN + VIGIL_MEM_NAME_LEN);
+VIGIL_CHECK_OFF(struct vigil_mem_oom, flags, 56);
+VIGIL_CHECK_OFF(struct vigil_mem_oom, trig_cgroup_id, 128);
+VIGIL_CHECK_OFF(struct vigil_mem_oom, trig_comm, 176);
 
 /* the firewall's structs: vigil/fw.h */
 

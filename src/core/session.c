@@ -571,6 +571,10 @@ static int path_try(struct vigil_session *s, struct vigil_inst *in, const struct
 		plan->destroy(in);
 		return -err;
 	}
+	if (plan->prepare) {
+		s->prepare = plan->prepare;
+		s->prepare_ctx = in;
+	}
 	path_autoload(plan, path, s->obj);
 	/* quietly: doctor asks too, and its JSON is one document */
 	if (path->tracefs && (err = -vigil_tracefs_mount())) {

@@ -110,6 +110,9 @@ struct vigil_mech_plan {
 	void (*destroy)(struct vigil_inst *in);
 	/* activity of vigil's own that makes every seen slot of every path fire */
 	void (*trigger)(struct vigil_inst *in);
+	/* optional: the session's prepare (struct vigil_session) for each path tried,
+	 * called with the instance; NULL for none */
+	int (*prepare)(struct vigil_session *s, void *in);
 };
 
 struct vigil_mech_choice {
