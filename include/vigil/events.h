@@ -301,14 +301,16 @@ VIGIL_CHECK_OFF(struct vigil_ft_val, uid, 32);
 VIGIL_CHECK_OFF(struct vigil_ft_val, comm, 48);
 VIGIL_CHECK_OFF(struct vigil_ft_val, name, 64);
 
-/* tracepoint path: the file of a read/write in flight, per thread */
+/* the file(s) of a call in flight, per thread */
 struct vigil_ft_inflight {
-	__u64 file;		/* struct file *, resolved from the fd at entry */
-	__u32 write;		/* 1 for write/pwrite64 */
+	__u64 file;		/* struct file *, resolved from the fd at entry (0: not counted) */
+	__u64 file2;		/* the written end of sendfile, splice, copy_file_range */
+	__u32 write;		/* 1: file is written; 0: file is read (and file2 written) */
 	__u32 _pad;
 };
-VIGIL_CHECK_SIZE(struct vigil_ft_inflight, 16);
-VIGIL_CHECK_OFF(struct vigil_ft_inflight, write, 8);
+VIGIL_CHECK_SIZE(struct vigil_ft_inflight, 24);
+VIGIL_CHECK_OFF(struct vigil_ft_inflight, file2, 8);
+VIGIL_CHECK_OFF(struct vigil_ft_inflight, write, 16);
 
 enum vigil_ft_drop {
 	VIGIL_FT_DROP_FULL = 0,		/* a new row did not fit in the counts map */

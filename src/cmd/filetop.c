@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "core/vigil.h"
+#include "core/env.h"
 #include "core/opts.h"
 #include "core/out.h"
 #include "core/session.h"
@@ -103,6 +104,17 @@ static const struct vigil_mech_path paths[] = {
 	  tp_progs, tp_seen, true },
 };
 
+static bool ft_have_uring(void)
+{
+	const char *tracefs;
+	char p[512];
+
+	if (vigil_tracefs_mount() || !(tracefs = vigil_tracefs_path()))
+		return false;
+	snprintf(p, sizeof(p), "%s/events/io_uring/io_uring_complete", tracefs);
+	return access(p, F_OK) == 0;
+}
+
 static struct bpf_object_skeleton *ft_open(struct vigil_inst *in, const struct vigil_mech_path *path)
 {
 	const struct ft_opts *o = in->opts;
@@ -116,9 +128,8 @@ static struct bpf_object_skeleton *ft_open(struct vigil_inst *in, const struct v
 	skel->rodata->self_tgid = getpid();
 	bpf_map__set_max_entries(skel->maps.ft_counts_a, o->max_files);
 	bpf_map__set_max_entries(skel->maps.ft_counts_b, o->max_files);
-	/* only the tracepoint path keeps calls in flight */
-	if (path->mech != VIGIL_M_TRACEPOINT)
-		bpf_map__set_max_entries(skel->maps.ft_inflight, 1);
+	/* a kernel without io_uring has no such tracepoint: the rest still counts */
+	bpf_program__set_autoload(skel->progs.ft_uring_complete, ft_have_uring());
 	/* nothing is streamed: the smallest ring buffer there is */
 	bpf_map__set_max_entries(skel->maps.vigil_events, getpagesize());
 	return skel->skeleton;
