@@ -39,9 +39,9 @@ def openat2(path, flags, resolve):
     return fd
 
 
-def try_call(fn, *args):
+def try_call(fn, *args, **kw):
     try:
-        r = fn(*args)
+        r = fn(*args, **kw)
         return 0 if r is None else r
     except OSError as e:
         return -e.errno
