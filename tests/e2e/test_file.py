@@ -9,10 +9,8 @@ with the paths the test built.
 import errno
 import json
 import os
-import re
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
@@ -231,10 +229,6 @@ def test_other_lifecycle_calls():
         child.cleanup()
     recs = mine(recs, child)
     did = child.did
-    by = {}
-    for r in recs:
-        by.setdefault(r["op"].rstrip("at") if r["op"] != "creat" else r["op"], []).append(r)
-
     def op(*names):
         return [r for r in recs if r["op"] in names]
     mk = one(op("mkdir", "mkdirat"), "mkdir")
