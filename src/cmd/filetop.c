@@ -18,6 +18,7 @@
 #include "core/out.h"
 #include "core/session.h"
 #include "core/feature.h"
+#include "core/metrics.h"
 #include "cmd/filetop.h"
 #include "filetop.skel.h"
 
@@ -44,6 +45,7 @@ struct ft_priv {
 	struct ft_table iv, total;
 	uint64_t dropped_seen[VIGIL_FT_DROP__COUNT], dropped_iv[VIGIL_FT_DROP__COUNT];
 	uint64_t span_start, run_start;
+	uint64_t sums[4];	/* reads, writes, rbytes, wbytes over the run: the agent's counters */
 };
 
 static int opt_sort(void *base, const char *arg)
@@ -361,6 +363,12 @@ static int interval(struct vigil_inst *in, bool show)
 		vigil_error("cannot read the file counts: %s", strerror(-err));
 		return VIGIL_EXIT_FAIL;
 	}
+	for (size_t i = 0; i < p->iv.n; i++) {
+		p->sums[0] += p->iv.rows[i].val.reads;
+		p->sums[1] += p->iv.rows[i].val.writes;
+		p->sums[2] += p->iv.rows[i].val.rbytes;
+		p->sums[3] += p->iv.rows[i].val.wbytes;
+	}
 	if (ft_table_merge(&p->total, &p->iv)) {
 		vigil_error("cannot keep the run's totals: %s", strerror(ENOMEM));
 		return VIGIL_EXIT_FAIL;
@@ -438,6 +446,20 @@ static int ft_sessions(struct vigil_inst *in, struct vigil_session **out, int ma
 	return max > 0 && p->started ? 1 : 0;
 }
 
+/* summed over every file: bounded labels, no per-file series */
+static void ft_metrics(struct vigil_inst *in, struct vigil_metrics *m)
+{
+	struct ft_priv *p = in->priv;
+
+	vm_family(m, "vigil_filetop_calls_total", "counter",
+		  "successful read/write-style calls counted, by direction");
+	vm_u64(m, p->sums[0], (const char *[]){ "feature", in->name, "direction", "read", NULL });
+	vm_u64(m, p->sums[1], (const char *[]){ "feature", in->name, "direction", "write", NULL });
+	vm_family(m, "vigil_filetop_bytes_total", "counter", "bytes those calls moved, by direction");
+	vm_u64(m, p->sums[2], (const char *[]){ "feature", in->name, "direction", "read", NULL });
+	vm_u64(m, p->sums[3], (const char *[]){ "feature", in->name, "direction", "write", NULL });
+}
+
 static const struct vigil_feature feat_filetop = {
 	.name = "filetop",
 	.opts = filetop_opts,
@@ -448,6 +470,7 @@ static const struct vigil_feature feat_filetop = {
 	.tick = ft_tick,
 	.stop = ft_stop,
 	.sessions = ft_sessions,
+	.metrics = ft_metrics,
 	.default_interval_ns = FT_INTERVAL_DEFAULT,
 };
 

@@ -381,3 +381,58 @@ def test_json_keys_are_documented():
                            "rename_flags", "file_hist", "count", "buckets"}:
         # the common keys are documented once, for every record
         assert f"`{k}`" in section or (k in EVENT_KEYS and f"`{k}`" in doc), k
+
+
+# ---- the agent -----------------------------------------------------------------------------
+
+def scrape(port, want, timeout=60):
+    """The metrics text once every line in want is in it."""
+    import urllib.request
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+        except OSError:
+            text = ""
+        if all(w in text for w in want) or time.monotonic() > deadline:
+            return text
+        time.sleep(0.2)
+
+
+def test_agent_metrics_count_exactly(tmp_path):
+    """The agent's file: section counts the child's opens under its directory by result."""
+    child = Child("opens")
+    port = 19000 + os.getpid() % 1000
+    cfg = tmp_path / "agent.yaml"
+    cfg.write_text(f"""outputs:
+  events: {tmp_path}/events.json
+metrics:
+  listen: 127.0.0.1:{port}
+features:
+  file:
+    comm: {child.comm}
+    path: [{child.dir}/]
+""")
+    err = open(tmp_path / "err", "w")
+    agent = subprocess.Popen([os.path.join(ROOT, "build", "vigil"), "agent", "--config", str(cfg)],
+                             stderr=err)
+    try:
+        deadline = time.monotonic() + 120
+        while "attached" not in (tmp_path / "err").read_text():
+            assert agent.poll() is None and time.monotonic() < deadline, (tmp_path / "err").read_text()
+            time.sleep(0.05)
+        child.go()
+        # under the directory: exists twice (plain and ../), openat2 once, sub (the dirfd),
+        # inner; missing (ENOENT) and secret (EACCES)
+        want = ['vigil_file_ops_total{feature="file",op="openat",result="ok"} 4',
+                'vigil_file_ops_total{feature="file",op="openat2",result="ok"} 1',
+                'vigil_file_ops_total{feature="file",op="openat",result="ENOENT"} 1',
+                'vigil_file_ops_total{feature="file",op="openat",result="EACCES"} 1']
+        text = scrape(port, want)
+        for w in want:
+            assert w in text, (w, [l for l in text.splitlines() if "vigil_file" in l])
+    finally:
+        agent.send_signal(signal.SIGINT)
+        agent.wait(timeout=60)
+        err.close()
+        child.cleanup()
