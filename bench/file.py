@@ -82,7 +82,7 @@ def main():
         "vigil file": ([VIGIL, "file", "--json", "-o", "/dev/null"], "stderr"),
         "vigil file --min 1s": ([VIGIL, "file", "--min", "1s", "--json", "-o", "/dev/null"],
                                 "stderr"),
-        "opensnoop": ([OPENSNOOP], "stdout"),
+        "opensnoop": (["stdbuf", "-oL", OPENSNOOP], "stdout"),
     }
     res = {m: {"open": [], "write": []} for m in modes}
     attach, rss = [], []
