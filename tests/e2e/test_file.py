@@ -288,8 +288,7 @@ def test_slow_fsync_on_a_loop_device(tmp_path):
         p = subprocess.Popen([str(exe), "-c", code], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE)
         t = Tracer("file", "-c", comm, "--min", "1ms")
-        with t:
-            t.start()
+        with t:  # __enter__ starts it
             p.stdin.write(b"x")
             p.stdin.flush()
             out, _ = p.communicate(timeout=300)
@@ -313,8 +312,7 @@ def test_hist_counts_every_call():
     child = Child("life")
     t = Tracer("file", "-c", child.comm, "--hist")
     try:
-        with t:
-            t.start()
+        with t:  # __enter__ starts it
             child.go()
             time.sleep(0.3)
             assert t.stop(signal.SIGINT) == 0, t.stderr()
@@ -334,8 +332,7 @@ def test_table_output():
     child = Child("life")
     t = Tracer("file", "-c", child.comm, json_out=False)
     try:
-        with t:
-            t.start()
+        with t:  # __enter__ starts it
             child.go()
             time.sleep(0.3)
             assert t.stop(signal.SIGINT) == 0, t.stderr()
