@@ -88,7 +88,11 @@ struct fl_layout {
 	__u8 _pad;
 };
 
-static const struct fl_layout layouts[VIGIL_FOP__COUNT] = {
+/* a power of two: a mask keeps the index in bounds where the verifier sees it */
+#define FL_LAYOUTS 32
+_Static_assert(VIGIL_FOP__COUNT <= FL_LAYOUTS, "layouts: room for every op");
+
+static const struct fl_layout layouts[FL_LAYOUTS] = {
 	[VIGIL_FOP_OPEN] = { { -1, -1 }, { 0, -1 } },
 	[VIGIL_FOP_OPENAT] = { { 0, -1 }, { 1, -1 } },
 	[VIGIL_FOP_OPENAT2] = { { 0, -1 }, { 1, -1 } },
@@ -407,7 +411,12 @@ int fl_finish(struct trace_event_raw_sys_exit *ctx)
 	s = bpf_map_lookup_elem(&fl_scratch, &zero);
 	if (!s)
 		goto out;
-	l = &layouts[op];
+	/*
+	 * op < VIGIL_FOP__COUNT was checked above, but 6.1's verifier loses
+	 * that bound on the copy clang indexes with: mask it where it is used
+	 */
+	barrier_var(op);
+	l = &layouts[op & (FL_LAYOUTS - 1)];
 	s->ev.flags = 0;
 	if (!fl_path(s, 0, t, l, st))
 		s->ev.flags |= VIGIL_FILE_TRUNC0;
