@@ -72,7 +72,13 @@ static __always_inline bool ft_wanted(void)
 	return vigil_filter_pass();
 }
 
-static __always_inline void ft_count(struct file *file, bool write, long ret)
+/*
+ * who: the task the row is about; NULL for current. io_uring completions may
+ * run in the process's io-wq worker: the row then takes the process's
+ * leader's name, not "iou-wrk-N".
+ */
+static __always_inline void ft_count_as(struct file *file, bool write, long ret,
+					struct task_struct *who)
 {
 	struct vigil_ft_key key = {};
 	struct vigil_ft_val *v;
@@ -109,7 +115,10 @@ static __always_inline void ft_count(struct file *file, bool write, long ret)
 		init.uid = (__u32)bpf_get_current_uid_gid();
 		init.tid = (__u32)bpf_get_current_pid_tgid();
 		init.mode = mode;
-		bpf_get_current_comm(init.comm, sizeof(init.comm));
+		if (who)
+			BPF_CORE_READ_STR_INTO(&init.comm, who, comm);
+		else
+			bpf_get_current_comm(init.comm, sizeof(init.comm));
 		bpf_probe_read_kernel_str(init.name, sizeof(init.name),
 					  BPF_CORE_READ(file, f_path.dentry, d_name.name));
 		err = bpf_map_update_elem(counts, &key, &init, BPF_NOEXIST);
@@ -131,6 +140,11 @@ static __always_inline void ft_count(struct file *file, bool write, long ret)
 		if (ret > 0)
 			__sync_fetch_and_add(&v->rbytes, ret);
 	}
+}
+
+static __always_inline void ft_count(struct file *file, bool write, long ret)
+{
+	ft_count_as(file, write, ret, NULL);
 }
 
 /* ---- fentry path ---------------------------------------------------------- */
@@ -178,39 +192,67 @@ static __always_inline struct file *ft_fd_file(__u32 fd)
  * thread closes or reuses the fd meanwhile; and calls on files that are not
  * counted (pipes and sockets without --all, bad fds) never touch the map.
  */
-static __always_inline int ft_enter(__u32 fd, __u32 write)
+/* the fd's file if it is one filetop counts (regular files, or all with --all) */
+static __always_inline struct file *ft_wanted_file(__u32 fd)
+{
+	struct file *file = ft_fd_file(fd);
+
+	if (!file)
+		return NULL;
+	if (!want_all && (BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFREG)
+		return NULL;
+	return file;
+}
+
+static __always_inline int ft_stash(struct vigil_ft_inflight *in)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	if (!in->file && !in->file2)
+		return 0;
+	if (bpf_map_update_elem(&ft_inflight, &tid, in, BPF_ANY))
+		ft_drop(VIGIL_FT_DROP_INFLIGHT);
+	return 0;
+}
+
+static __always_inline int ft_enter(__u32 fd, __u32 write)
+{
 	struct vigil_ft_inflight in = { .write = write };
-	struct file *file;
 
 	if (!ft_wanted())
 		return 0;
-	file = ft_fd_file(fd);
-	if (!file)
+	in.file = (__u64)ft_wanted_file(fd);
+	return ft_stash(&in);
+}
+
+/* sendfile, splice, copy_file_range: the bytes are read from one file and written to another */
+static __always_inline int ft_enter2(__u32 fd_in, __u32 fd_out)
+{
+	struct vigil_ft_inflight in = {};
+
+	if (!ft_wanted())
 		return 0;
-	if (!want_all && (BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFREG)
-		return 0;
-	in.file = (__u64)file;
-	if (bpf_map_update_elem(&ft_inflight, &tid, &in, BPF_ANY))
-		ft_drop(VIGIL_FT_DROP_INFLIGHT);
-	return 0;
+	in.file = (__u64)ft_wanted_file(fd_in);
+	in.file2 = (__u64)ft_wanted_file(fd_out);
+	return ft_stash(&in);
 }
 
 static __always_inline int ft_exit(long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct vigil_ft_inflight *in;
-	struct file *file;
+	struct file *file, *file2;
 	__u32 write;
 
 	in = bpf_map_lookup_elem(&ft_inflight, &tid);
 	if (!in)
 		return 0;
 	file = (struct file *)in->file;
+	file2 = (struct file *)in->file2;
 	write = in->write;
 	bpf_map_delete_elem(&ft_inflight, &tid);
 	ft_count(file, write, ret);
+	ft_count(file2, true, ret);
 	return 0;
 }
 
@@ -234,3 +276,98 @@ FT_SYSCALL(read, 0, 0)
 FT_SYSCALL(pread64, 0, 2)
 FT_SYSCALL(write, 1, 4)
 FT_SYSCALL(pwrite64, 1, 6)
+
+/*
+ * ---- on both paths: the calls vfs_read/vfs_write do not see ----------------
+ *
+ * readv, writev and their p/p2 forms go through vfs_readv/vfs_writev and
+ * the iter functions, sendfile, splice and copy_file_range through the
+ * splice machinery, io_uring through f_op->read_iter: none of them passes
+ * vfs_read or vfs_write, so the fentry path loads these tracepoints too and
+ * both paths count the same calls once.
+ */
+#define FT_SYSCALL_ALL(name, write)						\
+SEC("tracepoint/syscalls/sys_enter_" #name)					\
+int ft_enter_##name(struct trace_event_raw_sys_enter *ctx)			\
+{										\
+	return ft_enter((__u32)ctx->args[0], write);				\
+}										\
+SEC("tracepoint/syscalls/sys_exit_" #name)					\
+int ft_exit_##name(struct trace_event_raw_sys_exit *ctx)			\
+{										\
+	return ft_exit(ctx->ret);						\
+}
+
+FT_SYSCALL_ALL(readv, 0)
+FT_SYSCALL_ALL(preadv, 0)
+FT_SYSCALL_ALL(preadv2, 0)
+FT_SYSCALL_ALL(writev, 1)
+FT_SYSCALL_ALL(pwritev, 1)
+FT_SYSCALL_ALL(pwritev2, 1)
+
+/* sendfile(out_fd, in_fd, ...): arguments the other way round */
+SEC("tracepoint/syscalls/sys_enter_sendfile64")
+int ft_enter_sendfile64(struct trace_event_raw_sys_enter *ctx)
+{
+	return ft_enter2((__u32)ctx->args[1], (__u32)ctx->args[0]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendfile64")
+int ft_exit_sendfile64(struct trace_event_raw_sys_exit *ctx)
+{
+	return ft_exit(ctx->ret);
+}
+
+/* splice and copy_file_range(fd_in, off_in, fd_out, ...) */
+#define FT_SYSCALL_TWO(name)							\
+SEC("tracepoint/syscalls/sys_enter_" #name)					\
+int ft_enter_##name(struct trace_event_raw_sys_enter *ctx)			\
+{										\
+	return ft_enter2((__u32)ctx->args[0], (__u32)ctx->args[2]);		\
+}										\
+SEC("tracepoint/syscalls/sys_exit_" #name)					\
+int ft_exit_##name(struct trace_event_raw_sys_exit *ctx)			\
+{										\
+	return ft_exit(ctx->ret);						\
+}
+
+FT_SYSCALL_TWO(splice)
+FT_SYSCALL_TWO(copy_file_range)
+
+/* the io_uring opcodes that read or write a file (uapi, stable) */
+#define IORING_OP_READV_ 1
+#define IORING_OP_WRITEV_ 2
+#define IORING_OP_READ_FIXED_ 4
+#define IORING_OP_WRITE_FIXED_ 5
+#define IORING_OP_READ_ 22
+#define IORING_OP_WRITE_ 23
+
+/*
+ * One completion per request, with its result: the bytes. It runs in the
+ * submitting process (inline, its task work, or its io-wq worker or SQPOLL
+ * thread, threads of that process), so the row's pid is the submitter's;
+ * filters and the name are taken from its leader.
+ */
+SEC("tracepoint/io_uring/io_uring_complete")
+int ft_uring_complete(struct trace_event_raw_io_uring_complete *ctx)
+{
+	struct io_kiocb *req = (void *)BPF_CORE_READ(ctx, req);
+	struct task_struct *leader;
+	bool write;
+	__u8 op;
+
+	op = BPF_CORE_READ(req, opcode);
+	if (op == IORING_OP_READV_ || op == IORING_OP_READ_FIXED_ || op == IORING_OP_READ_)
+		write = false;
+	else if (op == IORING_OP_WRITEV_ || op == IORING_OP_WRITE_FIXED_ || op == IORING_OP_WRITE_)
+		write = true;
+	else
+		return 0;
+	if ((__u32)(bpf_get_current_pid_tgid() >> 32) == self_tgid)
+		return 0;
+	leader = BPF_CORE_READ((struct task_struct *)bpf_get_current_task_btf(), group_leader);
+	if (!vigil_task_filter_pass(leader))
+		return 0;
+	ft_count_as(BPF_CORE_READ(req, file), write, BPF_CORE_READ(ctx, res), leader);
+	return 0;
+}

@@ -21,6 +21,7 @@ test_pkgs=(
   prometheus podman runc                   # agent metrics and containers (runc: see kernel-facts)
   docker.io                                # live docker test of vigil containers
   fio stress-ng                            # disk and load workloads
+  e2fsprogs                                # mkfs.ext4: the file test's loop device
 )
 # bench/: the anchors it measures against, and bc for its timings
 bench_pkgs=(hyperfine strace linux-perf bc)

@@ -36,6 +36,8 @@ enum vigil_event_type {
 	VIGIL_EV_TCP = 130,	/* tcp: one connection event (struct vigil_tcp) */
 
 	VIGIL_EV_MEM_OOM = 160,	/* mem: an OOM kill (issue 16: 160-169) */
+
+	VIGIL_EV_FILE = 40,	/* file: an open, a lifecycle call or a slow operation */
 };
 
 /* Common prefix of every ring buffer record. */
@@ -303,14 +305,16 @@ VIGIL_CHECK_OFF(struct vigil_ft_val, uid, 32);
 VIGIL_CHECK_OFF(struct vigil_ft_val, comm, 48);
 VIGIL_CHECK_OFF(struct vigil_ft_val, name, 64);
 
-/* tracepoint path: the file of a read/write in flight, per thread */
+/* the file(s) of a call in flight, per thread */
 struct vigil_ft_inflight {
-	__u64 file;		/* struct file *, resolved from the fd at entry */
-	__u32 write;		/* 1 for write/pwrite64 */
+	__u64 file;		/* struct file *, resolved from the fd at entry (0: not counted) */
+	__u64 file2;		/* the written end of sendfile, splice, copy_file_range */
+	__u32 write;		/* 1: file is written; 0: file is read (and file2 written) */
 	__u32 _pad;
 };
-VIGIL_CHECK_SIZE(struct vigil_ft_inflight, 16);
-VIGIL_CHECK_OFF(struct vigil_ft_inflight, write, 8);
+VIGIL_CHECK_SIZE(struct vigil_ft_inflight, 24);
+VIGIL_CHECK_OFF(struct vigil_ft_inflight, file2, 8);
+VIGIL_CHECK_OFF(struct vigil_ft_inflight, write, 16);
 
 enum vigil_ft_drop {
 	VIGIL_FT_DROP_FULL = 0,		/* a new row did not fit in the counts map */
@@ -545,5 +549,102 @@ VIGIL_CHECK_OFF(struct vigil_mem_oom, trig_cgroup_id, 128);
 VIGIL_CHECK_OFF(struct vigil_mem_oom, trig_comm, 176);
 
 /* the firewall's structs: vigil/fw.h */
+
+/* ---- file ------------------------------------------------------------------ */
+
+/*
+ * A resolved path: the base directory (cwd, the dirfd's or the fd's own
+ * path) walked up from its dentry, below VIGIL_FILE_HALF bytes, then "/" and
+ * the argument as passed, below VIGIL_FILE_HALF bytes too. Both halves are
+ * written at offsets masked into the first half, so the buffer is twice that.
+ */
+#define VIGIL_FILE_HALF 256
+#define VIGIL_FILE_PATH_LEN (2 * VIGIL_FILE_HALF)
+#define VIGIL_FILE_DEPTH 16		/* directory levels walked; deeper is marked truncated */
+#define VIGIL_FILE_PREFIXES 4		/* --path PREFIX, at most this many */
+#define VIGIL_FILE_PREFIX_LEN 128
+
+/* the calls vigil file watches; also the histogram index */
+enum vigil_file_op {
+	VIGIL_FOP_OPEN = 0,
+	VIGIL_FOP_OPENAT,
+	VIGIL_FOP_OPENAT2,
+	VIGIL_FOP_CREAT,
+	VIGIL_FOP_UNLINK,
+	VIGIL_FOP_UNLINKAT,
+	VIGIL_FOP_RENAME,
+	VIGIL_FOP_RENAMEAT,
+	VIGIL_FOP_RENAMEAT2,
+	VIGIL_FOP_MKDIR,
+	VIGIL_FOP_MKDIRAT,
+	VIGIL_FOP_RMDIR,
+	VIGIL_FOP_SYMLINK,
+	VIGIL_FOP_SYMLINKAT,
+	VIGIL_FOP_LINK,
+	VIGIL_FOP_LINKAT,
+	VIGIL_FOP_TRUNCATE,
+	VIGIL_FOP_FTRUNCATE,
+	VIGIL_FOP_CHMOD,
+	VIGIL_FOP_FCHMODAT,
+	VIGIL_FOP_FCHMOD,
+	VIGIL_FOP_CHOWN,
+	VIGIL_FOP_LCHOWN,
+	VIGIL_FOP_FCHOWNAT,
+	VIGIL_FOP_FCHOWN,
+	VIGIL_FOP_READ,		/* the slow-operation calls (--min, --hist) */
+	VIGIL_FOP_WRITE,
+	VIGIL_FOP_PREAD64,
+	VIGIL_FOP_PWRITE64,
+	VIGIL_FOP_FSYNC,
+	VIGIL_FOP_FDATASYNC,
+	VIGIL_FOP__COUNT,
+};
+
+enum vigil_file_flags {
+	VIGIL_FILE_CREATED = 1 << 0,	/* the open made the file (FMODE_CREATED) */
+	VIGIL_FILE_TRUNC0 = 1 << 1,	/* path[0] did not fit or was deeper than VIGIL_FILE_DEPTH */
+	VIGIL_FILE_TRUNC1 = 1 << 2,
+	VIGIL_FILE_TWO = 1 << 3,	/* path[1] is used */
+	VIGIL_FILE_RAW1 = 1 << 4,	/* path[1] is not resolved (a symlink's target) */
+};
+
+struct vigil_file_ev {
+	struct vigil_hdr hdr;
+	__s64 ret;		/* the syscall's return: fd, bytes, 0 or -errno */
+	__u64 latency_ns;	/* entry to exit */
+	__u64 args[6];		/* the syscall's arguments; openat2's open_how in 2..4, the
+				   file position at entry in 3 for read and write */
+	__u32 op;		/* enum vigil_file_op */
+	__u32 flags;		/* enum vigil_file_flags */
+	__u16 rel[2];		/* where in path[i] the argument as passed begins */
+	__u16 len[2];		/* bytes used in path[i], without the NUL */
+	char path[2][VIGIL_FILE_PATH_LEN];
+};
+VIGIL_CHECK_SIZE(struct vigil_file_ev, 136 + 2 * VIGIL_FILE_PATH_LEN);
+VIGIL_CHECK_OFF(struct vigil_file_ev, ret, 56);
+VIGIL_CHECK_OFF(struct vigil_file_ev, args, 72);
+VIGIL_CHECK_OFF(struct vigil_file_ev, op, 120);
+VIGIL_CHECK_OFF(struct vigil_file_ev, rel, 128);
+VIGIL_CHECK_OFF(struct vigil_file_ev, path, 136);
+
+/* a call in flight, per thread: its arguments, until the exit */
+struct vigil_file_stash {
+	__u64 ts;
+	__u64 args[6];
+	__u64 pos;		/* the file position at entry (read, write) */
+	__u32 op;
+	__u32 _pad;
+};
+VIGIL_CHECK_SIZE(struct vigil_file_stash, 72);
+VIGIL_CHECK_OFF(struct vigil_file_stash, op, 64);
+
+/* --path prefixes, in .rodata */
+struct vigil_file_prefixes {
+	__u32 n;
+	__u32 len[VIGIL_FILE_PREFIXES];
+	__u32 _pad[3];
+	char s[VIGIL_FILE_PREFIXES][VIGIL_FILE_PREFIX_LEN];
+};
+VIGIL_CHECK_SIZE(struct vigil_file_prefixes, 32 + VIGIL_FILE_PREFIXES * VIGIL_FILE_PREFIX_LEN);
 
 #endif /* VIGIL_EVENTS_H */

@@ -13,10 +13,12 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "core/vigil.h"
+#include "core/env.h"
 #include "core/opts.h"
 #include "core/out.h"
 #include "core/session.h"
 #include "core/feature.h"
+#include "core/metrics.h"
 #include "cmd/filetop.h"
 #include "filetop.skel.h"
 
@@ -43,6 +45,7 @@ struct ft_priv {
 	struct ft_table iv, total;
 	uint64_t dropped_seen[VIGIL_FT_DROP__COUNT], dropped_iv[VIGIL_FT_DROP__COUNT];
 	uint64_t span_start, run_start;
+	uint64_t sums[4];	/* reads, writes, rbytes, wbytes over the run: the agent's counters */
 };
 
 static int opt_sort(void *base, const char *arg)
@@ -103,6 +106,17 @@ static const struct vigil_mech_path paths[] = {
 	  tp_progs, tp_seen, true },
 };
 
+static bool ft_have_uring(void)
+{
+	const char *tracefs;
+	char p[512];
+
+	if (vigil_tracefs_mount() || !(tracefs = vigil_tracefs_path()))
+		return false;
+	snprintf(p, sizeof(p), "%s/events/io_uring/io_uring_complete", tracefs);
+	return access(p, F_OK) == 0;
+}
+
 static struct bpf_object_skeleton *ft_open(struct vigil_inst *in, const struct vigil_mech_path *path)
 {
 	const struct ft_opts *o = in->opts;
@@ -116,9 +130,8 @@ static struct bpf_object_skeleton *ft_open(struct vigil_inst *in, const struct v
 	skel->rodata->self_tgid = getpid();
 	bpf_map__set_max_entries(skel->maps.ft_counts_a, o->max_files);
 	bpf_map__set_max_entries(skel->maps.ft_counts_b, o->max_files);
-	/* only the tracepoint path keeps calls in flight */
-	if (path->mech != VIGIL_M_TRACEPOINT)
-		bpf_map__set_max_entries(skel->maps.ft_inflight, 1);
+	/* a kernel without io_uring has no such tracepoint: the rest still counts */
+	bpf_program__set_autoload(skel->progs.ft_uring_complete, ft_have_uring());
 	/* nothing is streamed: the smallest ring buffer there is */
 	bpf_map__set_max_entries(skel->maps.vigil_events, getpagesize());
 	return skel->skeleton;
@@ -350,6 +363,12 @@ static int interval(struct vigil_inst *in, bool show)
 		vigil_error("cannot read the file counts: %s", strerror(-err));
 		return VIGIL_EXIT_FAIL;
 	}
+	for (size_t i = 0; i < p->iv.n; i++) {
+		p->sums[0] += p->iv.rows[i].val.reads;
+		p->sums[1] += p->iv.rows[i].val.writes;
+		p->sums[2] += p->iv.rows[i].val.rbytes;
+		p->sums[3] += p->iv.rows[i].val.wbytes;
+	}
 	if (ft_table_merge(&p->total, &p->iv)) {
 		vigil_error("cannot keep the run's totals: %s", strerror(ENOMEM));
 		return VIGIL_EXIT_FAIL;
@@ -427,6 +446,20 @@ static int ft_sessions(struct vigil_inst *in, struct vigil_session **out, int ma
 	return max > 0 && p->started ? 1 : 0;
 }
 
+/* summed over every file: bounded labels, no per-file series */
+static void ft_metrics(struct vigil_inst *in, struct vigil_metrics *m)
+{
+	struct ft_priv *p = in->priv;
+
+	vm_family(m, "vigil_filetop_calls_total", "counter",
+		  "successful read/write-style calls counted, by direction");
+	vm_u64(m, p->sums[0], (const char *[]){ "feature", in->name, "direction", "read", NULL });
+	vm_u64(m, p->sums[1], (const char *[]){ "feature", in->name, "direction", "write", NULL });
+	vm_family(m, "vigil_filetop_bytes_total", "counter", "bytes those calls moved, by direction");
+	vm_u64(m, p->sums[2], (const char *[]){ "feature", in->name, "direction", "read", NULL });
+	vm_u64(m, p->sums[3], (const char *[]){ "feature", in->name, "direction", "write", NULL });
+}
+
 static const struct vigil_feature feat_filetop = {
 	.name = "filetop",
 	.opts = filetop_opts,
@@ -437,6 +470,7 @@ static const struct vigil_feature feat_filetop = {
 	.tick = ft_tick,
 	.stop = ft_stop,
 	.sessions = ft_sessions,
+	.metrics = ft_metrics,
 	.default_interval_ns = FT_INTERVAL_DEFAULT,
 };
 

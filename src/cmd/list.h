@@ -2,6 +2,7 @@
 VIGIL_CMD(proc)
 VIGIL_CMD(syscall)
 VIGIL_CMD(filetop)
+VIGIL_CMD(file)
 VIGIL_CMD(top)
 VIGIL_CMD(tcp)
 VIGIL_CMD(doctor)

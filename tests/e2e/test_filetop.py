@@ -28,7 +28,10 @@ from conftest import parse_ndjson, ROOT, Tracer, run, wait_progs_gone
 FTWORK = os.path.join(ROOT, "tests", "e2e", "ftwork.py")
 PROGS = ["ft_vfs_read", "ft_vfs_write", "ft_enter_read", "ft_exit_read", "ft_enter_pread64",
          "ft_exit_pread64", "ft_enter_write", "ft_exit_write", "ft_enter_pwrite64",
-         "ft_exit_pwrite64"]
+         "ft_exit_pwrite64", "ft_enter_writev", "ft_exit_sendfile64", "ft_uring_complete"]
+FT_IO = os.path.join(ROOT, "build", "tests", "workloads", "ft_io")
+ANCHOR = "/usr/sbin/filetop"
+GUEST = os.environ.get("VIGIL_GUEST") == "1"
 EXPECT = {m for m in os.environ.get("VIGIL_EXPECT", "").split(",") if m}
 COUNTS = ("reads", "writes", "rbytes", "wbytes")
 ROW_KEYS = {"type", "ts", "time", "final", "span_ns", "pid", "tid", "uid", "comm", "file", "kind",
@@ -227,8 +230,13 @@ def test_chosen_mechanism_is_what_doctor_reports(doctor, fentry_works):
     assert f"filetop: mechanism {m['mechanism']} ({m['hooks']})" in line[0]
     if not fentry_works:
         assert "fentry: " in line[0] and "fentry: " in m["fallback_reason"]
-    # and the line every command prints with -v, from the programs it loaded
-    assert f"filetop: uses {m['mechanism']}\n" in r.stderr
+    # and the line every command prints with -v, from the programs it loaded: the other
+    # ways of doing I/O (readv, sendfile, io_uring, ...) are tracepoints on both paths
+    uses = [l for l in r.stderr.splitlines() if l.startswith("vigil: filetop: uses ")
+            or l.startswith("filetop: uses ") or "filetop: uses " in l]
+    assert len(uses) == 1, r.stderr
+    got = set(uses[0].split("filetop: uses ", 1)[1].replace(",", " ").split())
+    assert got == {m["mechanism"], "tracepoint"}, uses
 
 
 def test_doctor_table_names_the_mechanism(doctor):
@@ -414,3 +422,142 @@ def test_json_keys_are_documented():
     for t in ("`filetop`", "`filetop_summary`"):
         assert t in section, t
     assert "| `mechanism` |" in doc
+
+
+# ---- every way of doing I/O ------------------------------------------------------------------
+
+class IoChild:
+    """ft_io: writev N into a, sendfile M a->b, copy_file_range K a->c, io_uring U from a,
+    p/p2 vectored calls and readv on d, splice d -> pipe -> e."""
+
+    def __init__(self, n, m, k, u):
+        self.dir = tempfile.mkdtemp(prefix="vigil-ftio-")
+        self.sizes = (n, m, k, u)
+        self.proc = subprocess.Popen([FT_IO, self.dir, str(n), str(m), str(k), str(u)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        line = self.proc.stdout.readline().decode()
+        assert line.startswith("pid "), line
+        self.pid = int(line.split()[1])
+
+    def go(self):
+        self.proc.stdin.write(b"x")
+        self.proc.stdin.flush()
+        out, _ = self.proc.communicate(timeout=120)
+        assert self.proc.returncode == 0
+        self.did = json.loads(out.decode().splitlines()[-1])
+
+    def cleanup(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def io_traced(child, *tracers):
+    ts = [Tracer("filetop", *args) for args in tracers]
+    try:
+        for t in ts:
+            t.start()
+        child.go()
+        recs = []
+        for t in ts:
+            assert t.stop(signal.SIGINT) == 0, t.stderr()
+            recs.append(t.records())
+        return recs
+    finally:
+        for t in ts:
+            t.__exit__(None, None, None)
+
+
+def io_rows(recs, child):
+    out = {}
+    for r in recs:
+        if r["type"] == "filetop" and r["final"] and r["pid"] == child.pid:
+            assert r["file"] not in out, r
+            out[r["file"]] = {k: r[k] for k in COUNTS}
+    return out
+
+
+def io_want(child):
+    n, m, k, u = child.sizes
+    d = child.did
+    assert (d["writev"], d["sendfile"], d["copy_file_range"], d["io_uring"]) == (n, m, k, u)
+    # io_uring reads 4096 bytes per request
+    ureqs = (u + 4095) // 4096
+    return {
+        "a": {"reads": 2 + ureqs, "rbytes": m + k + u, "writes": 1, "wbytes": n},
+        "b": {"reads": 0, "rbytes": 0, "writes": 1, "wbytes": m},
+        "c": {"reads": 0, "rbytes": 0, "writes": 1, "wbytes": k},
+        # preadv 100 + preadv2 50 + readv 150 + splice out of d 150; pwritev 100 + pwritev2 50
+        "d": {"reads": 4, "rbytes": d["d_read"], "writes": 2, "wbytes": d["d_written"]},
+        "e": {"reads": 0, "rbytes": 0, "writes": 1, "wbytes": d["e_written"]},
+    }
+
+
+def test_every_io_path_counted_exactly(fentry_works):
+    """writev, sendfile (both ends), copy_file_range (both ends), io_uring, the p/p2 vectored
+    calls, readv and splice: exact totals per file, the same on each mechanism."""
+    sizes = (30000, 20000, 10000, 12345) if GUEST else (150000, 70000, 50000, 123457)
+    child = IoChild(*sizes)
+    args = [["-p", str(child.pid), "--top", "0"],
+            ["-p", str(child.pid), "--top", "0", "--mechanism", "tracepoint"]]
+    if fentry_works:
+        args.append(["-p", str(child.pid), "--top", "0", "--mechanism", "fentry"])
+    try:
+        recs = io_traced(child, *args)
+    finally:
+        child.cleanup()
+    want = io_want(child)
+    assert want["d"]["rbytes"] == 450 and want["d"]["wbytes"] == 150
+    for r, a in zip(recs, args):
+        assert io_rows(r, child) == want, a
+    if fentry_works:
+        assert mechanism(recs[2])["mechanism"] == "fentry"
+
+
+def test_uring_filters_apply_to_the_submitter():
+    child = IoChild(8192, 0, 0, 8192)
+    try:
+        inc, exc = io_traced(child, ["-c", "ft_io", "--top", "0"], ["-c", "no-such", "--top", "0"])
+    finally:
+        child.cleanup()
+    assert io_rows(inc, child)["a"]["rbytes"] == 8192
+    assert io_rows(exc, child) == {}
+
+
+def test_libbpf_filetop_misses_what_vigil_counts():
+    """libbpf-tools filetop hooks vfs_read/vfs_write with kprobes. Where kprobes are compiled
+    out (this host) it cannot start at all; where it runs it sees none of these calls, so it
+    misses every byte vigil counts for them."""
+    if not os.path.exists(ANCHOR):
+        pytest.skip("libbpf-tools is not installed here")
+    child = IoChild(30000, 20000, 10000, 12345)
+    anchor = subprocess.Popen([ANCHOR, "-C", "-p", str(child.pid), "-r", "100", "1", "3600"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(2)
+        started = anchor.poll() is None
+        [recs] = io_traced(child, ["-p", str(child.pid), "--top", "0"])
+    finally:
+        child.cleanup()
+        if anchor.poll() is None:
+            time.sleep(1.5)  # one more interval of its output
+            anchor.send_signal(signal.SIGINT)
+        out, err = anchor.communicate(timeout=60)
+    ours = io_rows(recs, child)
+    assert ours == io_want(child)
+    vigil_bytes = sum(r["rbytes"] + r["wbytes"] for r in ours.values())
+    if not started:
+        assert anchor.returncode != 0
+        assert "kprobe" in err, err
+        print(f"libbpf filetop cannot run here ({err.strip().splitlines()[-1]}); "
+              f"vigil counted {vigil_bytes} bytes")
+        return
+    # TID COMM READS WRITES R_Kb W_Kb T FILE: sum its kilobytes over our files
+    theirs = 0
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) >= 8 and f[0].isdigit() and int(f[0]) == child.pid and f[-1] in ours:
+            theirs += (int(f[4]) + int(f[5])) * 1024
+    print(f"libbpf filetop: {theirs} bytes, vigil: {vigil_bytes}; missed {vigil_bytes - theirs}")
+    assert theirs == 0 and vigil_bytes > 0
