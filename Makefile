@@ -10,7 +10,7 @@ BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	-Iinclude -Isrc -I$(BUILD)/skel -I$(BUILD)/gen
-LDLIBS := -lbpf -lelf -lz -lzstd -lyaml
+LDLIBS := -lbpf -lelf -lz -lzstd -lyaml -llzma
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/skel/%.skel.h,$(BPF_SRCS))

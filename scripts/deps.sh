@@ -9,7 +9,7 @@ set -euo pipefail
 # build/vigil, the workloads, `make deb` (dpkg-deb comes with dpkg)
 build_pkgs=(
   make gcc clang llvm pkg-config file
-  libbpf-dev bpftool linux-libc-dev libelf-dev zlib1g-dev libzstd-dev libyaml-dev
+  libbpf-dev bpftool linux-libc-dev libelf-dev zlib1g-dev libzstd-dev libyaml-dev liblzma-dev
 )
 # make test: the e2e suite and what it drives or compares against
 test_pkgs=(
@@ -21,6 +21,7 @@ test_pkgs=(
   prometheus podman runc                   # agent metrics and containers (runc: see kernel-facts)
   docker.io                                # live docker test of vigil containers
   fio stress-ng                            # disk and load workloads
+  chromium                                 # profile: the flame graph SVG rendered headless
 )
 # bench/: the anchors it measures against, and bc for its timings
 bench_pkgs=(hyperfine strace linux-perf bc)

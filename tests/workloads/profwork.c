@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * Known CPU activity for vigil profile's tests, with frame pointers (the
+ * kernel's user stack walker follows them):
+ *   profwork hot SECS     prof_parent() -> prof_hot(): a spin, all the time
+ *   profwork mix SECS     prof_hot_a() twice as long as prof_hot_b(), both from prof_parent()
+ *   profwork syscall SECS read(2) of /dev/zero in a loop: time in the kernel
+ *   profwork libc SECS    rand() in a loop: time in libc.so.6
+ *   profwork exit SECS    a child spins in prof_exiting() for SECS, exits; the parent
+ *                         sleeps as long again, then exits
+ * Prints "ready PID" (the spinning process) once it runs.
+ */
+#pragma GCC optimize("no-omit-frame-pointer")
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+volatile unsigned long sink;
+
+__attribute__((noinline)) void prof_hot(unsigned long n)
+{
+	for (unsigned long i = 0; i < n; i++)
+		sink += i * 7;
+}
+
+__attribute__((noinline)) void prof_hot_a(unsigned long n)
+{
+	for (unsigned long i = 0; i < n; i++)
+		sink += i * 3;
+}
+
+__attribute__((noinline)) void prof_hot_b(unsigned long n)
+{
+	for (unsigned long i = 0; i < n; i++)
+		sink += i * 5;
+}
+
+__attribute__((noinline)) void prof_parent(int mix, double end)
+{
+	while (now() < end) {
+		if (mix) {
+			prof_hot_a(2000000);
+			prof_hot_b(1000000);
+		} else {
+			prof_hot(1000000);
+		}
+	}
+}
+
+__attribute__((noinline)) void prof_syscalls(double end)
+{
+	static char buf[65536];
+	int fd = open("/dev/zero", O_RDONLY);
+
+	while (now() < end)
+		for (int i = 0; i < 100; i++)
+			if (read(fd, buf, sizeof(buf)) < 0)
+				exit(1);
+	close(fd);
+}
+
+__attribute__((noinline)) void prof_libc(double end)
+{
+	while (now() < end)
+		for (int i = 0; i < 100000; i++)
+			sink += rand();
+}
+
+__attribute__((noinline)) void prof_exiting(double end)
+{
+	while (now() < end)
+		prof_hot(1000000);
+}
+
+int main(int argc, char **argv)
+{
+	double secs = argc > 2 ? atof(argv[2]) : 2;
+	const char *mode = argc > 1 ? argv[1] : "hot";
+	double end = now() + secs;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (!strcmp(mode, "exit")) {
+		pid_t pid = fork();
+
+		if (pid == 0) {
+			printf("ready %d\n", getpid());
+			prof_exiting(end);
+			_exit(0);
+		}
+		waitpid(pid, NULL, 0);
+		printf("exited %d\n", pid);
+		usleep(secs * 1e6);
+		return 0;
+	}
+	printf("ready %d\n", getpid());
+	if (!strcmp(mode, "hot") || !strcmp(mode, "mix"))
+		prof_parent(!strcmp(mode, "mix"), end);
+	else if (!strcmp(mode, "syscall"))
+		prof_syscalls(end);
+	else if (!strcmp(mode, "libc"))
+		prof_libc(end);
+	else
+		return 2;
+	return 0;
+}
