@@ -66,6 +66,11 @@ WORKLOADS := $(patsubst tests/workloads/%.c,$(BUILD)/tests/workloads/%,$(wildcar
 $(BUILD)/tests/workloads/%: tests/workloads/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -Wall -pthread $< -o $@
+# profile's workload: frame pointers in every function (the kernel's stack walker follows
+# them). clang: gcc 12 leaves them out of leaf functions even with -mno-omit-leaf-frame-pointer.
+$(BUILD)/tests/workloads/profwork: tests/workloads/profwork.c
+	@mkdir -p $(dir $@)
+	$(CLANG) -O2 -Wall -fno-omit-frame-pointer $< -o $@
 
 $(BUILD)/bpf $(BUILD)/skel $(BUILD)/tests:
 	mkdir -p $@

@@ -10,7 +10,6 @@
  *                         sleeps as long again, then exits
  * Prints "ready PID" (the spinning process) once it runs.
  */
-#pragma GCC optimize("no-omit-frame-pointer")
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
