@@ -100,6 +100,7 @@ struct prof_priv {
 	struct vigil_symbolizer *sym;
 	bool started;
 	int ncpu;
+	int sampled;		/* CPUs with a perf event */
 	struct pkey *keys;
 	size_t nkeys, keycap;
 	uint64_t stats[VIGIL_PROF_STAT__COUNT];		/* cumulative */
@@ -175,6 +176,7 @@ static int prof_prepare(struct vigil_session *s, void *ctx)
 			VIGIL_EXIT_UNSUPPORTED : VIGIL_EXIT_FAIL;
 	}
 	s->attached++;
+	p->sampled = p->perf.n;
 	vigil_debug("sampling %d CPUs at %u Hz", p->perf.n, o->freq);
 	return 0;
 }
@@ -814,7 +816,7 @@ static int render(struct vigil_inst *in, bool final)
 	vrow_bool(&row, "final", final);
 	vrow_u64(&row, "span_ns", span);
 	vrow_u64(&row, "frequency", o->freq);
-	vrow_u64(&row, "cpus", p->perf.n);
+	vrow_u64(&row, "cpus", p->sampled);
 	vrow_u64(&row, "samples", d[VIGIL_PROF_SAMPLES]);
 	vrow_u64(&row, "idle_samples", d[VIGIL_PROF_IDLE]);
 	vrow_u64(&row, "stacks", r.n);

@@ -6,6 +6,9 @@
  *   profwork mix SECS     prof_hot_a() twice as long as prof_hot_b(), both from prof_parent()
  *   profwork syscall SECS read(2) of /dev/zero in a loop: time in the kernel
  *   profwork libc SECS    rand() in a loop: time in libc.so.6
+ *   profwork bench SECS   prof_hot() calls in SECS, printed at the end (throughput)
+ *   profwork tree SECS    16384 distinct stacks: prof_tree0..3() nested 7 deep, by the bits
+ *                         of a counter (the symbolizer's and the SVG's bench)
  *   profwork exit SECS    a child spins in prof_exiting() for SECS, exits; the parent
  *                         sleeps as long again, then exits
  * Prints "ready PID" (the spinning process) once it runs.
@@ -83,6 +86,33 @@ __attribute__((noinline)) void prof_exiting(double end)
 		prof_hot(1000000);
 }
 
+static void tree_step(int level, unsigned long i);
+
+/* the empty asm after the call keeps it a call, not a jump: one frame per level */
+#define TREE_FN(n)							\
+	__attribute__((noinline)) void prof_tree##n(int level, unsigned long i) \
+	{								\
+		if (level == 0)						\
+			prof_hot(20000);				\
+		else							\
+			tree_step(level - 1, i);			\
+		__asm__ volatile("" ::: "memory");			\
+	}
+TREE_FN(0)
+TREE_FN(1)
+TREE_FN(2)
+TREE_FN(3)
+
+static void tree_step(int level, unsigned long i)
+{
+	switch ((i >> (2 * level)) & 3) {
+	case 0: prof_tree0(level, i); break;
+	case 1: prof_tree1(level, i); break;
+	case 2: prof_tree2(level, i); break;
+	default: prof_tree3(level, i); break;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	double secs = argc > 2 ? atof(argv[2]) : 2;
@@ -106,7 +136,18 @@ int main(int argc, char **argv)
 	printf("ready %d\n", getpid());
 	if (!strcmp(mode, "hot") || !strcmp(mode, "mix"))
 		prof_parent(!strcmp(mode, "mix"), end);
-	else if (!strcmp(mode, "syscall"))
+	else if (!strcmp(mode, "bench")) {
+		unsigned long n = 0;
+
+		while (now() < end) {
+			prof_hot(100000);
+			n++;
+		}
+		printf("calls %lu\n", n);
+	} else if (!strcmp(mode, "tree")) {
+		for (unsigned long i = 0; now() < end; i++)
+			tree_step(7, i * 2654435761u);
+	} else if (!strcmp(mode, "syscall"))
 		prof_syscalls(end);
 	else if (!strcmp(mode, "libc"))
 		prof_libc(end);
