@@ -86,7 +86,9 @@ def render_bench(tmp):
     svg, out = os.path.join(tmp, "tree.svg"), os.path.join(tmp, "tree.json")
     ws = [subprocess.Popen([PROFWORK, "tree", "30"], stdout=subprocess.DEVNULL)
           for _ in range(NCPU)]
-    p, _ = start_vigil("-F", "999", "-c", "profwork", "--svg", svg, "--json", "-o", out)
+    # 4x the default stack storage: ~10k distinct stacks collide less in the stack map
+    p, _ = start_vigil("-F", "999", "-c", "profwork", "--stack-storage", "65536", "--svg", svg,
+                       "--json", "-o", out)
     time.sleep(8)
     t0 = time.monotonic()
     hwm = stop(p)

@@ -175,6 +175,8 @@ void vigil_sym_format(const struct vigil_sym *s, char *buf, size_t n)
 
 struct sym_elf {
 	uint64_t dev, ino;
+	int fd;			/* held until its symbols are read: the file may go away */
+	bool loaded;
 	char *base;		/* base name, the module of its frames */
 	struct vigil_seg *segs;
 	size_t nsegs;
@@ -317,23 +319,34 @@ static void vigil_sym_minidebuginfo(Elf *elf, Elf_Scn *scn, bool has_symtab, str
 static struct sym_elf *elf_open(const char *path, const char *shown, uint64_t dev, uint64_t ino)
 {
 	struct sym_elf *e = calloc(1, sizeof(*e));
-	char buildid[132] = "";
-	Elf_Scn *debugdata = NULL;
-	bool has_symtab;
-	GElf_Ehdr eh;
-	size_t nph;
-	Elf *elf;
-	int fd;
 
 	if (!e)
 		return NULL;
 	e->dev = dev;
 	e->ino = ino;
 	e->base = strdup(strrchr(shown, '/') ? strrchr(shown, '/') + 1 : shown);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return e;	/* known by name: frames show its module */
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!e->base) {
+		free(e);
+		return NULL;
+	}
+	/* symbols are read when an address first needs them: most mapped files never do */
+	e->fd = open(path, O_RDONLY | O_CLOEXEC);
+	return e;
+}
+
+static void elf_load(struct sym_elf *e)
+{
+	char buildid[132] = "";
+	Elf_Scn *debugdata = NULL;
+	bool has_symtab;
+	GElf_Ehdr eh;
+	size_t nph;
+	Elf *elf;
+
+	e->loaded = true;
+	if (e->fd < 0)
+		return;		/* known by name: frames show its module */
+	elf = elf_begin(e->fd, ELF_C_READ_MMAP, NULL);
 	if (!elf || !gelf_getehdr(elf, &eh) || elf_getphdrnum(elf, &nph))
 		goto out;
 	e->is_dyn = eh.e_type == ET_DYN;
@@ -370,12 +383,14 @@ out:
 	vigil_symtab_finish(&e->syms);
 	if (elf)
 		elf_end(elf);
-	close(fd);
-	return e;
+	close(e->fd);
+	e->fd = -1;
 }
 
 static void elf_free(struct sym_elf *e)
 {
+	if (e->fd >= 0)
+		close(e->fd);
 	vigil_symtab_free(&e->syms);
 	free(e->segs);
 	free(e->base);
@@ -565,6 +580,8 @@ int vigil_sym_user(struct vigil_symbolizer *sy, uint32_t pid, uint64_t addr, str
 		if (addr < m->start || addr >= m->end)
 			continue;
 		if (m->elf) {
+			if (!m->elf->loaded)
+				elf_load(m->elf);
 			out->module = m->elf->base;
 			out->off = addr - m->start + m->pgoff;
 			if (vigil_seg_vaddr(m->elf->segs, m->elf->nsegs, out->off, &vaddr))

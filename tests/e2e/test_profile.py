@@ -70,8 +70,11 @@ def test_syscall_loop_shows_named_kernel_frames():
     top, _ = shares(inkernel)
     assert top.get("read_zero", 0) + top.get("iov_iter_zero", 0) + top.get("clear_user", 0) + \
         top.get("rep_stos_alternative", 0) + top.get("clear_user_rep_good", 0) >= 50, top
-    # and the user side: the libc wrapper under the workload's own function
-    assert any("prof_syscalls" in r["ustack"] for r in inkernel), inkernel
+    # and the user side: libc's read() wrapper on top (without frame pointers in libc, the
+    # walk skips its caller prof_syscalls and goes on at main: docs/profile.md)
+    wrapped = sum(r["count"] for r in inkernel if r["ustack"] and "read" in r["ustack"][-1]
+                  and "main" in r["ustack"])
+    assert wrapped >= 0.9 * kn, inkernel
 
 
 def libc_paths(pid):
@@ -97,18 +100,16 @@ def test_libc_function_named_through_the_process_maps():
 
 
 def test_process_that_exits_during_the_profile_is_symbolized():
-    w, _ = start("exit", 1.5)
-    line = w.stdout.readline()
+    # the child that spins says "ready", the parent "exited" once it reaped it
+    w, child = start("exit", 1.5)
     with Tracer("profile", "-c", "profwork", "-d", "4s") as tr:
-        pass_ = w.stdout.readline()
-        assert pass_.startswith("exited "), pass_
-        child = int(pass_.split()[1])
+        line = w.stdout.readline()
+        assert line == f"exited {child}\n", line
         assert not os.path.exists(f"/proc/{child}")
         tr.proc.wait(timeout=60)
         assert tr.stop() == 0, tr.stderr()
         recs = tr.records()
     w.wait()
-    assert line == "" or line, line
     mine = stacks(recs, child)
     total = sum(r["count"] for r in mine)
     assert total >= 50, (total, recs)
@@ -204,9 +205,11 @@ def test_svg_flame_graph(tmp_path):
     if not CHROMIUM:
         pytest.skip("chromium is not installed (scripts/deps.sh test)")
     png = tmp_path / "shot.png"
-    r = chromium(f"--screenshot={png}", f"--window-size={width},{height}", f"file://{svg}")
+    # the page's margin around the SVG: no scroll bars
+    win = (width + 20, height + 20)
+    r = chromium(f"--screenshot={png}", f"--window-size={win[0]},{win[1]}", f"file://{svg}")
     assert png.exists(), r.stderr
-    assert png_size(png) == (width, height)
+    assert png_size(png) == win
     assert png_colours(png) > 20, "the screenshot is blank"
     assert "Uncaught" not in r.stderr and "SyntaxError" not in r.stderr, r.stderr
     # the script ran: a search given in the URL marks the hot function's share
@@ -272,9 +275,10 @@ def test_interval_records_add_up_to_the_final_ones():
     ["--kernel-only", "--user-only"], ["--top", "-1"], ["--stack-storage", "1"],
 ])
 def test_bad_flags_exit_2_and_load_nothing(args):
+    assert wait_progs_gone(PROGS) == []  # none left by an earlier test
     r = run("profile", *args, "-d", "1s")
     assert r.returncode == 2, (args, r.stderr)
-    assert r.stderr.strip(), args
+    assert r.stderr.strip() and "attached" not in r.stderr, args
     assert not set(bpftool_prog_names()) & {p[:15] for p in PROGS}
 
 
