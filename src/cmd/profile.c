@@ -196,7 +196,8 @@ static int prof_start(struct vigil_inst *in)
 	if (err)
 		return err;
 	/* one small record per process, not per sample */
-	bpf_map__set_max_entries(p->skel->maps.vigil_events, 64 * getpagesize());
+	if (!in->c.ringbuf_size)
+		bpf_map__set_max_entries(p->skel->maps.vigil_events, 64 * getpagesize());
 	bpf_map__set_max_entries(p->skel->maps.prof_stacks, o->stacks);
 	bpf_map__set_max_entries(p->skel->maps.prof_counts, o->stacks);
 	p->skel->rodata->prof_idle = o->idle;
