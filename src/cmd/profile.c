@@ -347,6 +347,18 @@ static bool stack_root(const char *name)
 	return false;
 }
 
+/*
+ * A walk that ends in a thread's first function reached the root; one that
+ * ends anywhere else lost the chain. libc's start functions are local
+ * symbols: without libc's debug file they are an unnamed address in libc.
+ */
+static bool reached_root(const struct vigil_sym *s)
+{
+	if (s->name)
+		return stack_root(s->name);
+	return s->module && (!strncmp(s->module, "libc.so", 7) || !strncmp(s->module, "libc-", 5));
+}
+
 static int append(char **buf, size_t *len, size_t *cap, const char *s)
 {
 	size_t n = strlen(s);
@@ -401,7 +413,7 @@ static char *symbolize(struct prof_priv *p, const struct vigil_prof_key *k, uint
 			vigil_sym_user(p->sym, k->pid, i ? ips[i] - 1 : ips[i], &s);
 			vigil_sym_format(&s, frame, sizeof(frame));
 			if (i == d - 1)
-				*truncated = d == VIGIL_PROF_DEPTH || !s.name || !stack_root(s.name);
+				*truncated = d == VIGIL_PROF_DEPTH || !reached_root(&s);
 			if (append(&buf, &len, &cap, frame))
 				goto fail;
 			(*nf)++;

@@ -48,7 +48,8 @@ def test_hot_function_on_top_with_its_parent():
     s = summary(recs)
     assert s["samples"] == total, s
     assert s["frequency"] == 99 and s["cpus"] == os.cpu_count()
-    assert s["user_stack_errors"] == 0 and s["counts_full"] == 0
+    # a user stack the kernel cannot read (its page not present in an NMI) is rare, and counted
+    assert s["user_stack_errors"] <= 0.02 * total and s["counts_full"] == 0, s
     # frame pointers all the way: its stacks reach libc's start of main
     assert s["truncated"] <= 0.05 * total, s
     fns = {r["function"]: r for r in recs if r["type"] == "profile_function" and r["final"]}
