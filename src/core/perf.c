@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <linux/perf_event.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include "core/perf.h"
 
@@ -71,6 +72,14 @@ int vigil_cpus_online(bool *set, int max)
 
 void vigil_perf_detach(struct vigil_perf_links *pl)
 {
+	/*
+	 * Stop sampling first, synchronously on each CPU: a link's release is
+	 * deferred to a workqueue and holds the event, which would go on
+	 * sampling after its fd is closed (counts read then would move).
+	 */
+	for (int i = 0; i < pl->n; i++)
+		if (pl->fds[i] >= 0)
+			ioctl(pl->fds[i], PERF_EVENT_IOC_DISABLE, 0);
 	for (int i = 0; i < pl->n; i++) {
 		bpf_link__destroy(pl->links[i]);
 		if (pl->fds[i] >= 0)
