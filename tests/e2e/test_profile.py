@@ -53,7 +53,8 @@ def test_hot_function_on_top_with_its_parent():
     # frame pointers all the way: its stacks reach libc's start of main
     assert s["truncated"] <= 0.05 * total, s
     fns = {r["function"]: r for r in recs if r["type"] == "profile_function" and r["final"]}
-    assert fns["prof_hot"]["self"] == fns["prof_hot"]["total"] >= 0.9 * total
+    # self: on top; total: anywhere (an interrupt taken in it puts kernel frames on top)
+    assert fns["prof_hot"]["total"] >= fns["prof_hot"]["self"] >= 0.9 * total
     assert fns["prof_parent"]["self"] == 0 and fns["prof_parent"]["total"] >= 0.9 * total
     assert wait_progs_gone(PROGS) == []
 
