@@ -248,8 +248,9 @@ def test_side_by_side_with_perf_record(tmp_path):
     data = str(tmp_path / "perf.data")
     w, pid = start("mix", 4)
     with Tracer("profile", "-p", str(pid)) as tr:
-        pr = subprocess.run(["perf", "record", "-F", "99", "-g", "-p", str(pid), "-o", data,
-                             "--", "sleep", "3"], capture_output=True, text=True, timeout=60)
+        # both end when the process does
+        pr = subprocess.run(["perf", "record", "-F", "99", "-g", "-p", str(pid), "-o", data],
+                            capture_output=True, text=True, timeout=60)
         assert pr.returncode == 0, pr.stderr
         w.wait()
         tr.proc.wait(timeout=60)
