@@ -842,9 +842,9 @@ static int render(struct vigil_inst *in, bool final)
 		if (out_row(k, &row) < 0)
 			err = -1;
 	} else if (!o->folded) {
-		fprintf(stderr, "vigil: profile: %llu samples, %llu with a user stack that does not "
-			"reach its start (truncated), %llu kernel and %llu user stacks not taken, "
-			"%llu not counted (map full)\n",
+		vigil_info("%s: %llu samples, %llu with a user stack that does not reach its start "
+			   "(truncated), %llu kernel and %llu user stacks not taken, %llu not counted "
+			   "(map full)", in->name,
 			(unsigned long long)d[VIGIL_PROF_SAMPLES], (unsigned long long)r.truncated,
 			(unsigned long long)d[VIGIL_PROF_KSTACK_ERR],
 			(unsigned long long)d[VIGIL_PROF_USTACK_ERR],
