@@ -198,7 +198,13 @@ static int prof_start(struct vigil_inst *in)
 	/* one small record per process, not per sample */
 	if (!in->c.ringbuf_size)
 		bpf_map__set_max_entries(p->skel->maps.vigil_events, 64 * getpagesize());
-	bpf_map__set_max_entries(p->skel->maps.prof_stacks, o->stacks);
+	/*
+	 * The stack map has one stack per bucket, buckets are max_entries rounded
+	 * up to a power of two, and a new stack whose bucket is taken is refused:
+	 * one entry more doubles the buckets of a power-of-two size (fewer stacks
+	 * lost) for 8 bytes per bucket, not another preallocated stack per bucket.
+	 */
+	bpf_map__set_max_entries(p->skel->maps.prof_stacks, o->stacks + 1);
 	bpf_map__set_max_entries(p->skel->maps.prof_counts, o->stacks);
 	p->skel->rodata->prof_idle = o->idle;
 	p->skel->rodata->prof_no_kernel = o->user_only;
