@@ -159,7 +159,9 @@ int vigil_perfmap_parse(FILE *f, struct vigil_symtab *t)
 
 void vigil_sym_format(const struct vigil_sym *s, char *buf, size_t n)
 {
-	if (s->name)
+	if (s->name && s->kernel && s->module && strcmp(s->module, "vmlinux"))
+		snprintf(buf, n, "%s [%s]", s->name, s->module);	/* a module's */
+	else if (s->name)
 		snprintf(buf, n, "%s", s->name);
 	else if (s->module)
 		snprintf(buf, n, "[%s]", s->module);

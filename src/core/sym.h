@@ -44,8 +44,9 @@ size_t vigil_sym_procs(const struct vigil_symbolizer *sy);
 /* name addr: 0 with a name, 1 with a module only, -1 with nothing */
 int vigil_sym_kernel(struct vigil_symbolizer *sy, uint64_t addr, struct vigil_sym *out);
 int vigil_sym_user(struct vigil_symbolizer *sy, uint32_t pid, uint64_t addr, struct vigil_sym *out);
-/* a frame as folded stacks and flame graphs show it: the name, else
- * "[module]", else "[unknown]"; ';' and control bytes become '_' */
+/* a frame as folded stacks and flame graphs show it: the name ("name [mod]"
+ * for a kernel module's), else "[module]", else "[unknown]"; ';' and control
+ * bytes become '_' */
 void vigil_sym_format(const struct vigil_sym *s, char *buf, size_t n);
 
 /* ---- the pure parts, for unit tests ---- */

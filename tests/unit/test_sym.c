@@ -99,6 +99,12 @@ static void test_format(void)
 	s.module = NULL;
 	vigil_sym_format(&s, buf, sizeof(buf));
 	CHECK_STR(buf, "[unknown]");
+	s = (struct vigil_sym){ "ext4_file_read_iter", "ext4", 0, true };
+	vigil_sym_format(&s, buf, sizeof(buf));
+	CHECK_STR(buf, "ext4_file_read_iter [ext4]");
+	s.module = "vmlinux";
+	vigil_sym_format(&s, buf, sizeof(buf));
+	CHECK_STR(buf, "ext4_file_read_iter");
 }
 
 static void test_kallsyms(void)
