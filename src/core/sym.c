@@ -519,6 +519,25 @@ int vigil_sym_proc_seen(struct vigil_symbolizer *sy, uint32_t pid)
 		return -ENOENT;		/* exited meanwhile, or a kernel thread: keep what we had */
 	}
 	p = proc_find(sy, pid);
+	if (!p && sy->nprocs >= VIGIL_SYM_MAX_PROCS) {
+		/* bounded: the oldest snapshot of a process that is gone makes room */
+		for (size_t i = 0; i < sy->nprocs; i++) {
+			char d[32];
+
+			snprintf(d, sizeof(d), "/proc/%u", sy->procs[i].pid);
+			if (access(d, F_OK)) {
+				proc_clear(&sy->procs[i]);
+				memmove(&sy->procs[i], &sy->procs[i + 1],
+					(sy->nprocs - i - 1) * sizeof(*sy->procs));
+				sy->nprocs--;
+				break;
+			}
+		}
+		if (sy->nprocs >= VIGIL_SYM_MAX_PROCS) {
+			free(maps);
+			return -ENOSPC;
+		}
+	}
 	if (p) {
 		free(p->maps);
 	} else {

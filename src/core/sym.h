@@ -37,7 +37,9 @@ struct vigil_sym {
 struct vigil_symbolizer *vigil_sym_new(void);
 void vigil_sym_free(struct vigil_symbolizer *sy);
 /* read pid's /proc/PID/maps and its files now; a failed read keeps an older
- * snapshot (the process exited). 0 or -errno */
+ * snapshot (the process exited). At most VIGIL_SYM_MAX_PROCS snapshots: the
+ * oldest of a process that is gone makes room. 0 or -errno */
+#define VIGIL_SYM_MAX_PROCS 4096
 int vigil_sym_proc_seen(struct vigil_symbolizer *sy, uint32_t pid);
 /* the snapshots held, and processes never snapshotted that a lookup missed */
 size_t vigil_sym_procs(const struct vigil_symbolizer *sy);
