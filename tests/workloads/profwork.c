@@ -11,7 +11,8 @@
  *                         of a counter (the symbolizer's and the SVG's bench)
  *   profwork exit SECS    a child spins in prof_exiting() for SECS, exits; the parent
  *                         sleeps as long again, then exits
- * Prints "ready PID" (the spinning process) once it runs.
+ * Prints "ready PID" (the spinning process) once it runs, and "cpu SECONDS" (its CPU
+ * time) at the end.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -153,5 +154,12 @@ int main(int argc, char **argv)
 		prof_libc(end);
 	else
 		return 2;
+	{
+		struct timespec cpu;
+
+		/* what a sampler at F Hz should have seen of it: F samples per CPU second */
+		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+		printf("cpu %.3f\n", cpu.tv_sec + cpu.tv_nsec / 1e9);
+	}
 	return 0;
 }
