@@ -11,7 +11,7 @@
  *                         of a counter (the symbolizer's and the SVG's bench)
  *   profwork exit SECS    a child spins in prof_exiting() for SECS, exits; the parent
  *                         sleeps as long again, then exits
- * Prints "ready PID" (the spinning process) once it runs, and "cpu SECONDS" (its CPU
+ * With PROFWORK_WAIT set it first waits for a byte on stdin. Prints "ready PID" (the spinning process) once it runs, and "cpu SECONDS" (its CPU
  * time) at the end.
  */
 #include <fcntl.h>
@@ -118,9 +118,17 @@ int main(int argc, char **argv)
 {
 	double secs = argc > 2 ? atof(argv[2]) : 2;
 	const char *mode = argc > 1 ? argv[1] : "hot";
-	double end = now() + secs;
+	double end;
+	char go;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* PROFWORK_WAIT: start once a byte arrives on stdin (the profiler is attached) */
+	if (getenv("PROFWORK_WAIT")) {
+		printf("waiting %d\n", getpid());
+		if (read(0, &go, 1) != 1)
+			return 1;
+	}
+	end = now() + secs;
 	if (!strcmp(mode, "exit")) {
 		pid_t pid = fork();
 
