@@ -123,10 +123,10 @@ def test_libc_function_named_through_the_process_maps():
 def test_process_that_exits_during_the_profile_is_symbolized():
     # the child spins once vigil is attached, says its CPU time and exits; the parent says
     # "exited" once it reaped it, and lives on
-    w = subprocess.Popen([PROFWORK, "exit", "1.5"], stdin=subprocess.PIPE,
+    w = subprocess.Popen([PROFWORK, "exit", "3"], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, text=True, env={**os.environ, "PROFWORK_WAIT": "1"})
     assert w.stdout.readline().startswith("waiting ")
-    with Tracer("profile", "-c", "profwork", "-d", "4s") as tr:
+    with Tracer("profile", "-c", "profwork", "-d", "8s") as tr:
         w.stdin.write("g")
         w.stdin.close()
         line = w.stdout.readline()
@@ -143,7 +143,7 @@ def test_process_that_exits_during_the_profile_is_symbolized():
     mine = stacks(recs, child)
     total = sum(r["count"] for r in mine)
     # 99 samples per CPU second it had
-    assert total >= 10 and total >= 0.8 * 99 * cpu - 5, (total, cpu, recs)
+    assert total >= 5 and total >= 0.8 * 99 * cpu - 5, (total, cpu, recs)
     named = sum(r["count"] for r in mine if r["ustack"][-2:] == ["prof_exiting", "prof_hot"])
     assert named >= 0.9 * total, mine
 
