@@ -10,7 +10,7 @@ BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	-Iinclude -Isrc -I$(BUILD)/skel -I$(BUILD)/gen
-LDLIBS := -lbpf -lelf -lz -lzstd -lyaml
+LDLIBS := -lbpf -lelf -lz -lzstd -lyaml -llzma
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/skel/%.skel.h,$(BPF_SRCS))
@@ -66,6 +66,11 @@ WORKLOADS := $(patsubst tests/workloads/%.c,$(BUILD)/tests/workloads/%,$(wildcar
 $(BUILD)/tests/workloads/%: tests/workloads/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -Wall -pthread $< -o $@
+# profile's workload: frame pointers in every function (the kernel's stack walker follows
+# them). clang: gcc 12 leaves them out of leaf functions even with -mno-omit-leaf-frame-pointer.
+$(BUILD)/tests/workloads/profwork: tests/workloads/profwork.c
+	@mkdir -p $(dir $@)
+	$(CLANG) -O2 -Wall -fno-omit-frame-pointer $< -o $@
 
 $(BUILD)/bpf $(BUILD)/skel $(BUILD)/tests:
 	mkdir -p $@

@@ -9,7 +9,7 @@ set -euo pipefail
 # build/vigil, the workloads, `make deb` (dpkg-deb comes with dpkg)
 build_pkgs=(
   make gcc clang llvm pkg-config file
-  libbpf-dev bpftool linux-libc-dev libelf-dev zlib1g-dev libzstd-dev libyaml-dev
+  libbpf-dev bpftool linux-libc-dev libelf-dev zlib1g-dev libzstd-dev libyaml-dev liblzma-dev
 )
 # make test: the e2e suite and what it drives or compares against
 test_pkgs=(
@@ -22,6 +22,8 @@ test_pkgs=(
   docker.io                                # live docker test of vigil containers
   fio stress-ng                            # disk and load workloads
   e2fsprogs                                # mkfs.ext4: the file test's loop device
+
+  chromium                                 # profile: the flame graph SVG rendered headless
 )
 # bench/: the anchors it measures against, and bc for its timings
 bench_pkgs=(hyperfine strace linux-perf bc)

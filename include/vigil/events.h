@@ -32,6 +32,7 @@ enum vigil_event_type {
 	VIGIL_EV_EXIT = 3,
 	VIGIL_EV_PING = 4,	/* doctor's round trip */
 	VIGIL_EV_SYSCALL = 5,
+	VIGIL_EV_PROFILE_PROC = 19,	/* profile: a process sampled for the first time (or after exec) */
 	VIGIL_EV_FW_DROP = 20,	/* firewall: a sampled drop */
 	VIGIL_EV_TCP = 130,	/* tcp: one connection event (struct vigil_tcp) */
 
@@ -547,6 +548,32 @@ VIGIL_CHECK_SIZE(struct vigil_mem_oom, 56 + 120 + VIGIL_COMM_LEN + VIGIL_MEM_NAM
 VIGIL_CHECK_OFF(struct vigil_mem_oom, flags, 56);
 VIGIL_CHECK_OFF(struct vigil_mem_oom, trig_cgroup_id, 128);
 VIGIL_CHECK_OFF(struct vigil_mem_oom, trig_comm, 176);
+
+/* ---- profile (issue 19): CPU samples counted per stack in the kernel ---- */
+
+#define VIGIL_PROF_DEPTH 127		/* PERF_MAX_STACK_DEPTH: frames per stack */
+
+/* a sampled stack pair: stack ids are slots of the stack trace map, or <0 (none) */
+struct vigil_prof_key {
+	__u32 pid;		/* tgid */
+	__s32 kstack;		/* bpf_get_stackid(): a slot, or -errno */
+	__s32 ustack;
+	__u32 _pad;
+	char comm[VIGIL_COMM_LEN];	/* the thread's */
+};
+VIGIL_CHECK_SIZE(struct vigil_prof_key, 32);
+VIGIL_CHECK_OFF(struct vigil_prof_key, ustack, 8);
+VIGIL_CHECK_OFF(struct vigil_prof_key, comm, 16);
+
+/* per-CPU counters of the sampler, indexes into its stats array */
+enum vigil_prof_stat {
+	VIGIL_PROF_SAMPLES = 0,		/* samples that passed the filters */
+	VIGIL_PROF_IDLE = 1,		/* samples of the idle task, skipped */
+	VIGIL_PROF_KSTACK_ERR = 2,	/* a kernel stack that could not be taken (map full, collision) */
+	VIGIL_PROF_USTACK_ERR = 3,	/* a user stack that could not be taken */
+	VIGIL_PROF_COUNTS_FULL = 4,	/* a new stack pair did not fit in the counts map */
+	VIGIL_PROF_STAT__COUNT,
+};
 
 /* the firewall's structs: vigil/fw.h */
 

@@ -5,6 +5,8 @@ VIGIL_CMD(filetop)
 VIGIL_CMD(file)
 VIGIL_CMD(top)
 VIGIL_CMD(tcp)
+
+VIGIL_CMD(profile)
 VIGIL_CMD(doctor)
 VIGIL_CMD(firewall)
 VIGIL_CMD(mem)

@@ -118,3 +118,145 @@ out:
 	free(syms);
 	free(entries);
 }
+
+/* ---- /proc/kallsyms for naming addresses ---- */
+
+struct kallsym {
+	uint64_t addr;
+	const char *name;	/* into the string pool */
+	const char *module;
+};
+
+struct vigil_kallsyms {
+	struct kallsym *s;
+	size_t n, cap;
+	char **pool;		/* one block per module name and per name, freed together */
+	size_t npool, poolcap;
+};
+
+static const char *ks_keep(struct vigil_kallsyms *ks, const char *str)
+{
+	char *d;
+
+	if (ks->npool == ks->poolcap) {
+		size_t cap = ks->poolcap ? ks->poolcap * 2 : 1024;
+		char **p = realloc(ks->pool, cap * sizeof(*p));
+
+		if (!p)
+			return NULL;
+		ks->pool = p;
+		ks->poolcap = cap;
+	}
+	d = strdup(str);
+	if (d)
+		ks->pool[ks->npool++] = d;
+	return d;
+}
+
+static int ks_cmp(const void *a, const void *b)
+{
+	const struct kallsym *x = a, *y = b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+struct vigil_kallsyms *vigil_kallsyms_parse(FILE *f)
+{
+	struct vigil_kallsyms *ks = calloc(1, sizeof(*ks));
+	char line[512], name[256], mod[128], lastmod[128] = "";
+	const char *modp = "";
+
+	if (!ks)
+		return NULL;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long addr;
+		char type;
+		int k;
+
+		mod[0] = 0;
+		k = sscanf(line, "%llx %c %255s [%127[^]]]", &addr, &type, name, mod);
+		if (k < 3 || !addr)
+			continue;
+		/* text only: t/T, and weak text (w/W) that the kernel also lists */
+		if (type != 't' && type != 'T' && type != 'w' && type != 'W')
+			continue;
+		if (strcmp(mod, lastmod)) {
+			snprintf(lastmod, sizeof(lastmod), "%s", mod);
+			modp = mod[0] ? ks_keep(ks, mod) : "";
+			if (!modp)
+				goto fail;
+		}
+		if (ks->n == ks->cap) {
+			size_t cap = ks->cap ? ks->cap * 2 : 65536;
+			struct kallsym *s = realloc(ks->s, cap * sizeof(*s));
+
+			if (!s)
+				goto fail;
+			ks->s = s;
+			ks->cap = cap;
+		}
+		ks->s[ks->n].addr = addr;
+		ks->s[ks->n].module = modp;
+		if (!(ks->s[ks->n].name = ks_keep(ks, name)))
+			goto fail;
+		ks->n++;
+	}
+	qsort(ks->s, ks->n, sizeof(*ks->s), ks_cmp);
+	return ks;
+fail:
+	vigil_kallsyms_free(ks);
+	errno = ENOMEM;
+	return NULL;
+}
+
+struct vigil_kallsyms *vigil_kallsyms_load(const char *path)
+{
+	FILE *f = fopen(path ? path : "/proc/kallsyms", "re");
+	struct vigil_kallsyms *ks;
+
+	if (!f)
+		return NULL;
+	ks = vigil_kallsyms_parse(f);
+	fclose(f);
+	return ks;
+}
+
+void vigil_kallsyms_free(struct vigil_kallsyms *ks)
+{
+	if (!ks)
+		return;
+	for (size_t i = 0; i < ks->npool; i++)
+		free(ks->pool[i]);
+	free(ks->pool);
+	free(ks->s);
+	free(ks);
+}
+
+size_t vigil_kallsyms_count(const struct vigil_kallsyms *ks)
+{
+	return ks ? ks->n : 0;
+}
+
+const char *vigil_kallsyms_find(const struct vigil_kallsyms *ks, uint64_t addr, uint64_t *off,
+				const char **module)
+{
+	size_t lo = 0, hi;
+
+	if (!ks || !ks->n || addr < ks->s[0].addr)
+		return NULL;
+	hi = ks->n;
+	/* the last symbol at or below addr */
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ks->s[mid].addr <= addr)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	if (off)
+		*off = addr - ks->s[lo].addr;
+	if (module)
+		*module = ks->s[lo].module;
+	return ks->s[lo].name;
+}
