@@ -22,8 +22,8 @@ test_pkgs=(
   docker.io                                # live docker test of vigil containers
   fio stress-ng                            # disk and load workloads
   e2fsprogs                                # mkfs.ext4: the file test's loop device
-
   chromium                                 # profile: the flame graph SVG rendered headless
+  linux-perf                               # profile: perf record side by side
 )
 # bench/: the anchors it measures against, and bc for its timings
 bench_pkgs=(hyperfine strace linux-perf bc)
