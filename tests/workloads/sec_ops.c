@@ -15,6 +15,7 @@
  *   sec_ops deleted DIR         copy /bin/true to DIR, unlink it, exec it by fd
  *   sec_ops finit               finit_module(-1): EBADF, or ENOSYS without modules
  *   sec_ops spin N              N getppid() calls (the bench's syscall-heavy load)
+ *   sec_ops setuids N           N setuid(getuid()) calls (hooked calls, for the bench)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -204,7 +205,16 @@ int main(int argc, char **argv)
 			syscall(SYS_getppid);
 		return 0;
 	}
+	if (!strcmp(op, "setuids") && argc > 2) {
+		long n = atol(argv[2]);
+		uid_t me = getuid();
+
+		for (long i = 0; i < n; i++)
+			if (setuid(me))
+				return 1;
+		return 0;
+	}
 	fprintf(stderr, "usage: sec_ops setuid UID | ids | capcheck N | ptrace attach|seize | "
-		"bpf NAME | memfd | deleted DIR | finit | spin N\n");
+		"bpf NAME | memfd | deleted DIR | finit | spin N | setuids N\n");
 	return 2;
 }
