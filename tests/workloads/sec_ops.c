@@ -4,6 +4,8 @@
  * one operation per run, its result as one "key=value ..." line on stdout.
  *
  *   sec_ops setuid UID          setuid(UID)
+ *   sec_ops regain              drop the effective uid to 65534 keeping saved uid 0,
+ *                               then take root back: a drop and a gain
  *   sec_ops ids                 print uid/euid (as a set-uid copy, who it runs as)
  *   sec_ops capcheck N          drop CAP_SYS_ADMIN from the effective set, then N
  *                               sethostname() calls: N denied CAP_SYS_ADMIN checks
@@ -177,6 +179,12 @@ int main(int argc, char **argv)
 
 		printf("pid=%d ret=%d errno=%d\n", getpid(), r, r ? errno : 0);
 		return 0;
+	}
+	if (!strcmp(op, "regain")) {
+		int a = setresuid(-1, 65534, 0), b = setresuid(-1, 0, -1);
+
+		printf("pid=%d drop=%d regain=%d euid=%d\n", getpid(), a, b, geteuid());
+		return a || b;
 	}
 	if (!strcmp(op, "ids")) {
 		printf("pid=%d uid=%d euid=%d\n", getpid(), getuid(), geteuid());
