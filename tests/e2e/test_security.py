@@ -299,12 +299,12 @@ def test_module_loads_or_the_report_that_there_are_none():
         m = sec(recs, pid=w["pid"], op="finit_module")
         assert len(m) == 1, recs
         assert m[0]["errno"] == "EBADF" and m[0]["fd"] == -1 and m[0]["severity"] == "medium"
-        assert "sec_enter_finit_" in names
+        assert any(n.startswith("sec_enter_finit_") for n in names)
     else:
         # this host: CONFIG_MODULES is off, the syscall is not there, nothing to hook
         assert w["errno"] == 38  # ENOSYS
         assert "no module support" in err
-        assert "sec_enter_finit_" not in names and "sec_exit_finit_m" not in names
+        assert not [n for n in names if n.startswith(("sec_enter_finit_", "sec_exit_finit_"))]
         assert sec(recs) == []
 
 
