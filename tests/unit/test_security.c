@@ -131,5 +131,5 @@ int main(void)
 	test_gain();
 	test_exec();
 	test_others();
-	return check_done("security");
+	return check_done("test_security");
 }
