@@ -24,6 +24,7 @@ test_pkgs=(
   e2fsprogs                                # mkfs.ext4: the file test's loop device
   chromium                                 # profile: the flame graph SVG rendered headless
   linux-perf                               # profile: perf record side by side
+  strace                                   # vigil security: strace -p gives a ptrace event
 )
 # bench/: the anchors it measures against, and bc for its timings
 bench_pkgs=(hyperfine strace linux-perf bc)

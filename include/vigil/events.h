@@ -34,11 +34,10 @@ enum vigil_event_type {
 	VIGIL_EV_SYSCALL = 5,
 	VIGIL_EV_PROFILE_PROC = 19,	/* profile: a process sampled for the first time (or after exec) */
 	VIGIL_EV_FW_DROP = 20,	/* firewall: a sampled drop */
-	VIGIL_EV_TCP = 130,	/* tcp: one connection event (struct vigil_tcp) */
-
-	VIGIL_EV_MEM_OOM = 160,	/* mem: an OOM kill (issue 16: 160-169) */
-
 	VIGIL_EV_FILE = 40,	/* file: an open, a lifecycle call or a slow operation */
+	VIGIL_EV_SECURITY = 50,	/* security: one struct vigil_sec of any kind */
+	VIGIL_EV_TCP = 130,	/* tcp: one connection event (struct vigil_tcp) */
+	VIGIL_EV_MEM_OOM = 160,	/* mem: an OOM kill (issue 16: 160-169) */
 };
 
 /* Common prefix of every ring buffer record. */
@@ -574,6 +573,89 @@ enum vigil_prof_stat {
 	VIGIL_PROF_COUNTS_FULL = 4,	/* a new stack pair did not fit in the counts map */
 	VIGIL_PROF_STAT__COUNT,
 };
+
+/* ---- security ------------------------------------------------------------ */
+
+/* what a struct vigil_sec describes (the "kind" of docs/security.md) */
+enum vigil_sec_kind {
+	VIGIL_SEC_CAP = 0,	/* a capability check */
+	VIGIL_SEC_CRED = 1,	/* set*id, setgroups, capset */
+	VIGIL_SEC_EXEC = 2,	/* a set-uid/set-gid, fileless or world-writable-dir exec */
+	VIGIL_SEC_PTRACE = 3,	/* ptrace attach/seize, process_vm_writev */
+	VIGIL_SEC_BPF = 4,	/* bpf(BPF_PROG_LOAD), bpf(BPF_MAP_CREATE) */
+	VIGIL_SEC_MODULE = 5,	/* init_module, finit_module, module:module_load */
+	VIGIL_SEC__KINDS,
+};
+
+/* which call or hook, per kind: the "op" of the record */
+enum vigil_sec_op {
+	VIGIL_SOP_CAPABLE = 0,
+	VIGIL_SOP_SETUID, VIGIL_SOP_SETGID, VIGIL_SOP_SETREUID, VIGIL_SOP_SETREGID,
+	VIGIL_SOP_SETRESUID, VIGIL_SOP_SETRESGID, VIGIL_SOP_SETFSUID, VIGIL_SOP_SETFSGID,
+	VIGIL_SOP_SETGROUPS, VIGIL_SOP_CAPSET,
+	VIGIL_SOP_EXEC,
+	VIGIL_SOP_PTRACE_ATTACH, VIGIL_SOP_PTRACE_SEIZE, VIGIL_SOP_VM_WRITEV,
+	VIGIL_SOP_PROG_LOAD, VIGIL_SOP_MAP_CREATE,
+	VIGIL_SOP_INIT_MODULE, VIGIL_SOP_FINIT_MODULE, VIGIL_SOP_MODULE_LOAD,
+	VIGIL_SOP__COUNT,
+};
+
+enum vigil_sec_flags {
+	VIGIL_SECF_SETUID = 1 << 0,	/* exec: the file has S_ISUID */
+	VIGIL_SECF_SETGID = 1 << 1,	/* exec: the file has S_ISGID */
+	VIGIL_SECF_UNLINKED = 1 << 2,	/* exec: the file had no links left (deleted, memfd) */
+	VIGIL_SECF_MEMFD = 1 << 3,	/* exec: the file is a memfd */
+	VIGIL_SECF_WW_DIR = 1 << 4,	/* exec: its directory is world-writable (/tmp, /dev/shm) */
+	VIGIL_SECF_USERNS = 1 << 5,	/* capability: checked against a user namespace below init */
+	VIGIL_SECF_PATH_TRUNC = 1 << 6,
+};
+
+/* one task's credentials, as the kernel holds them in struct cred */
+struct vigil_sec_ids {
+	__u32 uid, euid, suid, fsuid;
+	__u32 gid, egid, sgid, fsgid;
+	__u64 cap_eff, cap_prm;
+	__u32 ngroups;
+	__u32 _pad;
+};
+VIGIL_CHECK_SIZE(struct vigil_sec_ids, 56);
+VIGIL_CHECK_OFF(struct vigil_sec_ids, cap_eff, 32);
+
+#define VIGIL_SEC_NAME_LEN 64
+
+struct vigil_sec {
+	struct vigil_hdr hdr;
+	__u32 kind;		/* enum vigil_sec_kind */
+	__u32 op;		/* enum vigil_sec_op */
+	__s64 ret;		/* the call's result: 0 or a value, or -errno */
+	__u64 args[3];		/* the call's arguments (ids asked for; ptrace: pid; cap: number) */
+	__u32 target_pid;	/* ptrace, process_vm_writev: the target's tgid */
+	__u32 flags;		/* enum vigil_sec_flags */
+	__u32 obj_type;		/* bpf: program or map type; exec: the file's mode */
+	__u32 obj_uid;		/* exec: the file's owner */
+	__u32 obj_gid;
+	__u32 _pad;
+	struct vigil_sec_ids old;	/* before the call (cred), or at the check/exec */
+	struct vigil_sec_ids new;	/* after the call */
+	char name[VIGIL_SEC_NAME_LEN];	/* bpf: object name; exec: file name; module: name */
+	char path[VIGIL_PATH_LEN];	/* exec: the path it was run by; module: its parameters */
+};
+VIGIL_CHECK_SIZE(struct vigil_sec, 56 + 64 + 2 * 56 + VIGIL_SEC_NAME_LEN + VIGIL_PATH_LEN);
+VIGIL_CHECK_OFF(struct vigil_sec, kind, 56);
+VIGIL_CHECK_OFF(struct vigil_sec, ret, 64);
+VIGIL_CHECK_OFF(struct vigil_sec, old, 120);
+VIGIL_CHECK_OFF(struct vigil_sec, name, 232);
+
+/* capability checks are de-duplicated in the kernel on this key (LRU) */
+struct vigil_sec_cap_key {
+	__u64 cgroup_id;
+	__u32 pid;		/* tgid */
+	__u32 cap;
+	__s32 ret;
+	__u32 _pad;
+};
+VIGIL_CHECK_SIZE(struct vigil_sec_cap_key, 24);
+VIGIL_CHECK_OFF(struct vigil_sec_cap_key, ret, 16);
 
 /* the firewall's structs: vigil/fw.h */
 

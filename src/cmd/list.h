@@ -7,6 +7,8 @@ VIGIL_CMD(top)
 VIGIL_CMD(tcp)
 
 VIGIL_CMD(profile)
+
+VIGIL_CMD(security)
 VIGIL_CMD(doctor)
 VIGIL_CMD(firewall)
 VIGIL_CMD(mem)
