@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Benchmark vigil sched against runqlat on a context-switch storm.
+
+Prints, from one run, side by side:
+  - `perf bench sched pipe` (two processes, a pipe ping-pong: two switches per round
+    trip) in switches per second, untraced, under `vigil sched` (host histogram and
+    per-process rows: off-CPU by state, context switches, run-queue totals), under
+    `vigil sched -P` (plus a histogram per process), and under libbpf-tools `runqlat`
+    (host histogram only), as ratios to untraced; medians of interleaved runs;
+  - vigil sched's BPF cost per sched_switch run (BPF stats, -v);
+  - start-up to all attached and peak RSS (VmHWM).
+Usage: bench/sched.py [RUNS] [LOOPS]   (root)
+"""
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VIGIL = os.environ.get("VIGIL", os.path.join(ROOT, "build", "vigil"))
+RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+LOOPS = int(sys.argv[2]) if len(sys.argv) > 2 else 200000
+
+
+def pipe_ops():
+    out = subprocess.run(["perf", "bench", "sched", "pipe", "-l", str(LOOPS)],
+                         capture_output=True, text=True, check=True).stdout
+    return int(re.search(r"(\d+) ops/sec", out).group(1))
+
+
+def start_vigil(*args):
+    t0 = time.monotonic()
+    p = subprocess.Popen([VIGIL, "sched", "-v", *args, "--json", "-o", "/dev/null"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    for line in p.stderr:
+        if "attached" in line:
+            return p, time.monotonic() - t0
+    raise RuntimeError("vigil sched did not attach")
+
+
+def stop_vigil(p):
+    with open(f"/proc/{p.pid}/status") as f:
+        hwm = [int(l.split()[1]) for l in f if l.startswith("VmHWM:")][0]
+    p.send_signal(2)
+    err = p.stderr.read()
+    p.wait(timeout=30)
+    if p.returncode != 0:
+        raise RuntimeError(f"vigil sched exited {p.returncode}: {err}")
+    m = re.search(r"cost: 'sched_switch' ran (\d+) times, (\d+) ns in all", err)
+    return hwm, int(m.group(2)) / max(1, int(m.group(1)))
+
+
+def start_runqlat():
+    p = subprocess.Popen(["stdbuf", "-oL", "/usr/sbin/runqlat"], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True)
+    if "Tracing" not in p.stdout.readline():
+        raise RuntimeError("runqlat did not start")
+    return p
+
+
+def main():
+    res = {"untraced": [], "vigil sched": [], "vigil sched -P": [], "runqlat": []}
+    starts, rss, cost = [], [], []
+    for _ in range(RUNS):
+        res["untraced"].append(pipe_ops())
+        for name, args in (("vigil sched", ()), ("vigil sched -P", ("-P",))):
+            p, st = start_vigil(*args)
+            starts.append(st)
+            res[name].append(pipe_ops())
+            h, c = stop_vigil(p)
+            rss.append(h)
+            cost.append(c)
+        p = start_runqlat()
+        res["runqlat"].append(pipe_ops())
+        p.send_signal(2)
+        p.communicate(timeout=30)
+    base = statistics.median(res["untraced"])
+    print(f"perf bench sched pipe -l {LOOPS}, {RUNS} interleaved runs (medians, "
+          f"{os.cpu_count()} CPUs)")
+    for name, v in res.items():
+        m = statistics.median(v)
+        print(f"  {name:15s} {m * 2:10.0f} switches/s   ratio {m / base:.3f}")
+    print(f"  vigil sched_switch cost: {statistics.median(cost):.0f} ns per run (BPF stats)")
+    print(f"  start-up to all attached: {statistics.median(starts) * 1000:.1f} ms (target <= 100 ms)")
+    print(f"  peak RSS: {max(rss) / 1024:.1f} MB (target <= 10 MB)")
+
+
+if __name__ == "__main__":
+    main()
