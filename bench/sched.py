@@ -7,7 +7,8 @@ Prints, from one run, side by side:
     per-process rows: off-CPU by state, context switches, run-queue totals), under
     `vigil sched -P` (plus a histogram per process), and under libbpf-tools `runqlat`
     (host histogram only), as ratios to untraced; medians of interleaved runs;
-  - vigil sched's BPF cost per sched_switch run (BPF stats, -v);
+  - vigil sched's BPF cost per sched_switch run (BPF stats, -v, in a run of its own:
+    stats add to every program run, so the throughput runs go without them);
   - start-up to all attached and peak RSS (VmHWM).
 Usage: bench/sched.py [RUNS] [LOOPS]   (root)
 """
@@ -32,7 +33,7 @@ def pipe_ops():
 
 def start_vigil(*args):
     t0 = time.monotonic()
-    p = subprocess.Popen([VIGIL, "sched", "-v", *args, "--json", "-o", "/dev/null"],
+    p = subprocess.Popen([VIGIL, "sched", *args, "--json", "-o", "/dev/null"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     for line in p.stderr:
         if "attached" in line:
@@ -49,7 +50,7 @@ def stop_vigil(p):
     if p.returncode != 0:
         raise RuntimeError(f"vigil sched exited {p.returncode}: {err}")
     m = re.search(r"cost: 'sched_switch' ran (\d+) times, (\d+) ns in all", err)
-    return hwm, int(m.group(2)) / max(1, int(m.group(1)))
+    return hwm, int(m.group(2)) / max(1, int(m.group(1))) if m else None
 
 
 def start_runqlat():
@@ -69,13 +70,15 @@ def main():
             p, st = start_vigil(*args)
             starts.append(st)
             res[name].append(pipe_ops())
-            h, c = stop_vigil(p)
-            rss.append(h)
-            cost.append(c)
+            rss.append(stop_vigil(p)[0])
         p = start_runqlat()
         res["runqlat"].append(pipe_ops())
         p.send_signal(2)
         p.communicate(timeout=30)
+    # BPF stats cost every program run a little: the cost is measured apart
+    p, _ = start_vigil("-v")
+    pipe_ops()
+    cost.append(stop_vigil(p)[1])
     base = statistics.median(res["untraced"])
     print(f"perf bench sched pipe -l {LOOPS}, {RUNS} interleaved runs (medians, "
           f"{os.cpu_count()} CPUs)")
