@@ -280,3 +280,52 @@ def test_verbose_reports_cost_per_program():
         m = re.search(rf"cost: '{p}' ran (\d+) times, (\d+) ns in all", r.stderr)
         assert m, r.stderr
     assert int(re.search(r"cost: 'sched_switch' ran (\d+) times", r.stderr).group(1)) > 0
+
+
+def scrape(port):
+    import urllib.request
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            k, _, v = line.rpartition(" ")
+            out[k] = float(v)
+    return out
+
+
+def test_agent_exports_switches_offcpu_and_the_histogram(tmp_path):
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    n = 2000 if GUEST else 20000
+    w = Work("pingpong", n)
+    cfg = tmp_path / "agent.yaml"
+    cfg.write_text(f"metrics:\n  listen: 127.0.0.1:{port}\nfeatures:\n"
+                   f"  sched:\n    pid: {w.pid}\n    no-rows: true\n")
+    err = tmp_path / "err"
+    ag = subprocess.Popen([os.path.join(ROOT, "build", "vigil"), "agent", "--config", str(cfg)],
+                          stdout=subprocess.DEVNULL, stderr=open(err, "w"))
+    try:
+        deadline = time.monotonic() + 60
+        while "attached" not in err.read_text():
+            assert ag.poll() is None and time.monotonic() < deadline, err.read_text()
+            time.sleep(0.05)
+        v0 = w.status("voluntary_ctxt_switches")
+        w.go()
+        w.output()
+        v1 = w.status("voluntary_ctxt_switches")
+        m = scrape(port)
+    finally:
+        ag.send_signal(signal.SIGINT)
+        assert ag.wait(timeout=30) == 0, err.read_text()
+        w.end()
+    host = 'feature="sched",container="(host)"'
+    assert m[f'vigil_sched_context_switches_total{{{host},kind="voluntary"}}'] == v1 - v0, m
+    waits = m[f"vigil_sched_runq_latency_seconds_count{{{host}}}"]
+    assert waits >= n // 2, m
+    # blocked on the pipe: S time, and the histogram's sum is the waits' total
+    assert m[f'vigil_sched_offcpu_seconds_total{{{host},state="S"}}'] > 0
+    assert 0 < m[f"vigil_sched_runq_latency_seconds_sum{{{host}}}"] < 60
+    assert m[f'vigil_bpf_program_runs_total{{feature="sched",program="sched_switch"}}'] > 0
