@@ -85,13 +85,14 @@ struct {
 #define TASK_UNINTERRUPTIBLE 0x0002
 #define TASK_NOLOAD 0x0400
 
+/* t is a trusted BTF pointer here: direct loads, no probe-read helper calls */
 static __always_inline __u64 row_key(struct task_struct *t)
 {
 	if (by == VIGIL_SCHED_BY_THREAD)
-		return (__u32)BPF_CORE_READ(t, pid);
+		return (__u32)t->pid;
 	if (by == VIGIL_SCHED_BY_CGROUP)
-		return vigil_task_cgid(t);
-	return (__u32)BPF_CORE_READ(t, tgid);
+		return t->cgroups->dfl_cgrp->kn->id;
+	return (__u32)t->tgid;
 }
 
 static __always_inline struct vigil_sched_counts *row_of(struct task_struct *t, __u64 key)
