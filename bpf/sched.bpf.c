@@ -10,6 +10,7 @@
  */
 #include "common.bpf.h"
 #include "hist.bpf.h"
+#include "sched_state.bpf.h"
 
 /* user space sets these before load */
 const volatile __u32 by = VIGIL_SCHED_BY_PROCESS;
@@ -79,11 +80,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } sched_drops SEC(".maps");
-
-/* include/linux/sched.h: the bits of __state that matter here */
-#define TASK_INTERRUPTIBLE 0x0001
-#define TASK_UNINTERRUPTIBLE 0x0002
-#define TASK_NOLOAD 0x0400
 
 /* t is a trusted BTF pointer here: direct loads, no probe-read helper calls */
 static __always_inline __u64 row_key(struct task_struct *t)
@@ -161,25 +157,12 @@ int BPF_PROG(sched_wakeup_new, struct task_struct *p)
 	return 0;
 }
 
-static __always_inline __u32 state_of(bool preempt, unsigned int st)
-{
-	if (preempt || !st)
-		return VIGIL_SCHED_PREEMPTED;
-	if (st & TASK_NOLOAD)		/* TASK_IDLE: an idle kthread, not I/O */
-		return VIGIL_SCHED_OTHER;
-	if (st & TASK_UNINTERRUPTIBLE)
-		return VIGIL_SCHED_DISK;
-	if (st & TASK_INTERRUPTIBLE)
-		return VIGIL_SCHED_SLEEP;
-	return VIGIL_SCHED_OTHER;
-}
-
 /* prev (current here) leaves the CPU */
 static __always_inline void switch_out(void *ctx, bool preempt, struct task_struct *prev,
 				       unsigned int prev_state, __u64 now,
 				       struct vigil_sched_cpu *c)
 {
-	__u32 state = state_of(preempt, prev_state);
+	__u32 state = vigil_sched_state_of(preempt, prev_state);
 	struct vigil_sched_counts *r;
 	struct sched_task *s;
 
@@ -198,7 +181,7 @@ static __always_inline void switch_out(void *ctx, bool preempt, struct task_stru
 	}
 	if (!c)
 		return;
-	/* the kernel's own rule for nvcsw/nivcsw in __schedule() */
+	/* the kernel's own rule for nvcsw/nivcsw (sched_state.bpf.h) */
 	if (state == VIGIL_SCHED_PREEMPTED)
 		c->c.invol++;
 	else
