@@ -9,6 +9,8 @@
  *   sched_work odirect DEV N    N O_DIRECT 4 KiB reads at distinct offsets of DEV;
  *                               prints "read_ns R", the time spent in them
  *   sched_work pingpong N       N one-byte round trips with a child over two pipes
+ *   sched_work vfork N          N vforks whose child sleeps 10 ms: the parent waits
+ *                               for it in TASK_KILLABLE (D) meanwhile
  *
  * It prints "pid P" on stdout, then blocks reading one byte from stdin, so a
  * tracer can attach after the process exists and before the measured part.
@@ -140,6 +142,23 @@ static void pingpong(long n)
 	waitpid(child, NULL, 0);
 }
 
+static void vforks(long n)
+{
+	struct timespec d = { 0, 10 * 1000000L };
+
+	prctl(PR_SET_TIMERSLACK, 1UL);
+	for (long i = 0; i < n; i++) {
+		pid_t c = vfork();
+
+		if (c == 0) {
+			/* only syscalls before _exit: the parent's memory is shared */
+			syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, &d, NULL);
+			_exit(0);
+		}
+		waitpid(c, NULL, 0);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
@@ -159,6 +178,8 @@ int main(int argc, char **argv)
 		odirect(argv[2], atol(argv[3]));
 	} else if (!strcmp(argv[1], "pingpong")) {
 		pingpong(atol(argv[2]));
+	} else if (!strcmp(argv[1], "vfork")) {
+		vforks(atol(argv[2]));
 	} else {
 		fprintf(stderr, "sched_work: unknown mode '%s'\n", argv[1]);
 		return 2;
