@@ -209,6 +209,9 @@ def mean_of(buckets):
 
 
 def test_side_by_side_with_runqlat():
+    if not os.access("/usr/sbin/runqlat", os.X_OK):
+        # the kernel matrix's guests do not carry libbpf-tools; the host runs this
+        pytest.skip("no /usr/sbin/runqlat here (Debian package libbpf-tools)")
     w = Work("pingpong", 2000 if GUEST else 20000)
     rq = subprocess.Popen(["stdbuf", "-oL", "/usr/sbin/runqlat", "-p", str(w.pid)],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -244,11 +247,11 @@ def test_cpu_filter_counts_only_that_cpu():
         r0, r1 = t0.records(), t1.records()
     w.end()
     for tid in (int(l[1]) for l in out if l[0] == "tid"):
-        # pinned to CPU 1 and preempted there, over and over; never on CPU 0 then
+        # pinned to CPU 1 from its start and kept waiting there; never on CPU 0
         on1 = final(r1, "sched_stat", "thread", tid=tid)
-        assert on1["invol"] >= 2 and on1["runq_n"] >= 2, on1
+        assert on1["invol"] >= 1 and on1["off_preempted_ns"] > 0 and on1["runq_n"] >= 1, on1
         on0 = [r for r in r0 if r["type"] == "sched_stat" and r.get("tid") == tid]
-        assert all(r["invol"] == 0 for r in on0), on0
+        assert all(r["invol"] == 0 and r["runq_n"] == 0 for r in on0), on0
 
 
 def test_per_container_rows_fold_the_host():

@@ -3,8 +3,9 @@
  * Scheduler workloads with known sizes, for vigil sched's tests and bench.
  *
  *   sched_work spin2 CPU MS     two threads pinned to CPU, each busy for MS ms of
- *                               wall time; each prints "tid T cpu_ns C wall_ns W":
- *                               W - C is the time it was runnable but not running
+ *                               wall time once both run; each prints "tid T cpu_ns C
+ *                               wall_ns W" (from its creation): W - C is the time it
+ *                               was runnable but not running
  *   sched_work sleep N          N sleeps of exactly 10 ms (timer slack 1 ns)
  *   sched_work odirect DEV N    N O_DIRECT 4 KiB reads at distinct offsets of DEV;
  *                               prints "read_ns R", the time spent in them
@@ -49,38 +50,48 @@ static void wait_byte(void)
 
 static int spin_cpu;
 static uint64_t spin_ns;
-static pthread_barrier_t barrier;
+static uint64_t created_ns[2];
+static int ready;
 
+/*
+ * From its creation to its last clock read a spinner never sleeps: it is
+ * running or runnable, so its wall time minus its CPU time is all run-queue
+ * wait, the wait for its first run included (the window starts just before
+ * pthread_create). The two meet by spinning, not at a barrier, for that.
+ */
 static void *spinner(void *arg)
 {
-	cpu_set_t set;
-	uint64_t w0, c0, w1, c1;
+	long i = (long)arg;
+	uint64_t w0, w1, c1;
 
-	(void)arg;
-	CPU_ZERO(&set);
-	CPU_SET(spin_cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set))
-		exit(1);
-	pthread_barrier_wait(&barrier);
+	__atomic_add_fetch(&ready, 1, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&ready, __ATOMIC_SEQ_CST) < 2)
+		;
 	w0 = ns(CLOCK_MONOTONIC);
-	c0 = ns(CLOCK_THREAD_CPUTIME_ID);
 	do
 		w1 = ns(CLOCK_MONOTONIC);
 	while (w1 - w0 < spin_ns);
 	c1 = ns(CLOCK_THREAD_CPUTIME_ID);
 	w1 = ns(CLOCK_MONOTONIC);
 	printf("tid %ld cpu_ns %llu wall_ns %llu\n", (long)syscall(SYS_gettid),
-	       (unsigned long long)(c1 - c0), (unsigned long long)(w1 - w0));
+	       (unsigned long long)c1, (unsigned long long)(w1 - created_ns[i]));
 	return NULL;
 }
 
 static void spin2(void)
 {
 	pthread_t t[2];
+	cpu_set_t set;
 
-	pthread_barrier_init(&barrier, NULL, 2);
-	for (int i = 0; i < 2; i++)
-		pthread_create(&t[i], NULL, spinner, NULL);
+	/* the threads inherit it: they never run anywhere else, not even at their start */
+	CPU_ZERO(&set);
+	CPU_SET(spin_cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		exit(1);
+	for (long i = 0; i < 2; i++) {
+		created_ns[i] = ns(CLOCK_MONOTONIC);
+		pthread_create(&t[i], NULL, spinner, (void *)i);
+	}
 	for (int i = 0; i < 2; i++)
 		pthread_join(t[i], NULL);
 }
