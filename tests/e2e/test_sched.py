@@ -348,3 +348,21 @@ def test_agent_exports_switches_offcpu_and_the_histogram(tmp_path):
     assert m[f'vigil_sched_offcpu_seconds_total{{{host},state="S"}}'] > 0
     assert 0 < m[f"vigil_sched_runq_latency_seconds_sum{{{host}}}"] < 60
     assert m[f'vigil_bpf_program_runs_total{{feature="sched",program="sched_switch"}}'] > 0
+
+
+def test_stacks_fold_the_off_cpu_time_of_each_state():
+    n = 10 if GUEST else 30
+    w = Work("sleep", n)
+    _, recs = traced(w, "-p", w.pid, "--stacks")
+    w.end()
+    row = final(recs, "sched_stat", "process", pid=w.pid)
+    stacks = [r for r in recs if r["type"] == "sched_stack" and r["pid"] == w.pid]
+    s = [r for r in stacks if r["state"] == "S"]
+    # every off-CPU period went to one stack pair: the folded S time is the row's S time
+    assert s and sum(r["ns"] for r in s) == row["off_sleep_ns"], (s, row)
+    top = max(s, key=lambda r: r["ns"])
+    frames = top["folded"].split(";")
+    assert frames[0] == "sched_work" and frames[1] == "S", top
+    # kernel frames (where it blocked: the nanosleep path) as addresses until a symbolizer exists
+    assert any(re.fullmatch(r"k:0x[0-9a-f]+", f) for f in frames[2:]), top
+    assert top["ns"] >= n * 10_000_000 * 0.9, top
