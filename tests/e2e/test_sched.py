@@ -162,19 +162,27 @@ def test_odirect_reads_show_d_time(loopdev):
 
 def test_min_shows_only_waits_above_it():
     w = Work("spin2", 0, 300 if GUEST else 600)
-    with Tracer("sched", "--min", "2ms", "-p", str(w.pid)) as tr:
+    # 2^21 ns is a bucket's low bound: the histogram of a second tracer tells exactly
+    # how many waits were at least that long
+    low = 1 << 21
+    with Tracer("sched", "--min", f"{low}ns", "-p", str(w.pid)) as tr, \
+            Tracer("sched", "-P", "-p", str(w.pid)) as th:
         w.go()
         out = w.output()
-        assert tr.stop() == 0, tr.stderr()
-        recs = tr.records()
+        assert tr.stop() == 0 and th.stop() == 0, (tr.stderr(), th.stderr())
+        recs, hrecs = tr.records(), th.records()
     w.end()
     tids = {int(l[1]) for l in out if l[0] == "tid"}
     waits = [r for r in recs if r["type"] == "sched_wait"]
-    # two CPU hogs on one CPU wait whole time slices (ms), so some waits are above 2 ms
-    assert waits, recs
     for r in waits:
-        assert r["delay_ns"] >= 2_000_000, r
-        assert r["pid"] == w.pid and r["tid"] in tids and r["cpu"] == 0, r
+        assert r["delay_ns"] >= low, r
+        # the spinners on CPU 0, or the main thread that made them there
+        assert r["pid"] == w.pid and r["tid"] in tids | {w.pid} and r["cpu"] == 0, r
+    # two CPU hogs on one CPU wait whole time slices, some of them over 2 ms
+    assert [r for r in waits if r["tid"] in tids], waits
+    h = final(hrecs, "sched_hist", "process", pid=w.pid)
+    assert len(waits) == sum(b["count"] for b in h["buckets"] if b["low"] >= low), (waits, h)
+    assert any(b["count"] for b in h["buckets"] if b["low"] < low), h
     assert not [r for r in recs if r["type"] in ("sched_hist", "sched_stat")]
 
 
