@@ -8,6 +8,8 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,7 @@
 #include <bpf/bpf.h>
 #include "core/vigil.h"
 #include "core/container.h"
+#include "core/env.h"
 #include "core/feature.h"
 #include "core/hist.h"
 #include "core/metrics.h"
@@ -32,7 +35,7 @@ static const char *const state_keys[VIGIL_SCHED__STATES] = {
 	"off_sleep_ns", "off_disk_ns", "off_preempted_ns", "off_other_ns" };
 
 struct sched_opts {
-	bool per_process, threads, per_container, per_cpu, stacks, no_rows;
+	bool per_process, threads, per_container, per_cgroup, per_cpu, stacks, no_rows;
 	bool has_cpu;
 	uint32_t cpu;
 	uint32_t top;
@@ -55,7 +58,11 @@ struct stab {
 	size_t n, cap;
 };
 
+#define SCHED_MAX_CGNAMES 16384
+
 struct sched_priv {
+	struct cg_name { uint64_t id; char path[256]; } *cg;	/* --per-cgroup */
+	size_t ncg;
 	struct vigil_session s;
 	struct sched_bpf *skel;
 	bool started;
@@ -96,6 +103,8 @@ static const struct vigil_opt sched_opts[] = {
 	{ "threads", 0, VO_FLAG, O(threads), NULL, "rows per thread instead of per process" },
 	{ "per-container", 0, VO_FLAG, O(per_container), NULL,
 	  "rows and histograms per container (and one for the host)" },
+	{ "per-cgroup", 0, VO_FLAG, O(per_cgroup), NULL,
+	  "rows and histograms per cgroup v2 directory (the task's own)" },
 	{ "per-cpu", 0, VO_FLAG, O(per_cpu), NULL, "a run-queue histogram per CPU" },
 	{ "no-rows", 0, VO_FLAG, O(no_rows), NULL,
 	  "only the host and per-CPU numbers (the cheapest: no per-task row)" },
@@ -113,7 +122,7 @@ static const struct vigil_opt sched_opts[] = {
 
 static enum vigil_sched_by by_of(const struct sched_opts *o)
 {
-	return o->per_container ? VIGIL_SCHED_BY_CGROUP :
+	return o->per_container || o->per_cgroup ? VIGIL_SCHED_BY_CGROUP :
 	       o->threads ? VIGIL_SCHED_BY_THREAD : VIGIL_SCHED_BY_PROCESS;
 }
 
@@ -265,7 +274,7 @@ static int collect(struct vigil_inst *in, struct stab *t)
 			r->cgroup_id = r->key;
 	}
 	stab_merge(t);
-	if (o->per_process || o->per_container) {
+	if (o->per_process || o->per_container || o->per_cgroup) {
 		fd = bpf_map__fd(p->skel->maps.sched_hists);
 		prevk = NULL;
 		while (bpf_map_get_next_key(fd, prevk, &next) == 0) {
@@ -350,7 +359,7 @@ static void col_hist(const struct vrow *r, char *buf, size_t n)
 {
 	const char *scope = vrow_s(r, "scope");
 	const struct vfield *f;
-	char comm[64] = "";
+	char comm[320] = "";
 	size_t o;
 
 	if ((f = vrow_get(r, "cpu")))
@@ -360,9 +369,9 @@ static void col_hist(const struct vrow *r, char *buf, size_t n)
 		o = snprintf(buf, n, "%s = %llu  comm = %s", !strcmp(scope, "thread") ? "tid" : "pid",
 			     (unsigned long long)vrow_u(r, !strcmp(scope, "thread") ? "tid" : "pid"),
 			     comm);
-	} else if (!strcmp(scope, "container")) {
+	} else if (!strcmp(scope, "container") || !strcmp(scope, "cgroup")) {
 		vigil_term_escape(vrow_s(r, "name"), strlen(vrow_s(r, "name")), comm, sizeof(comm));
-		o = snprintf(buf, n, "container = %s", comm);
+		o = snprintf(buf, n, "%s = %s", scope, comm);
 	} else {
 		o = snprintf(buf, n, "all tasks");
 	}
@@ -451,7 +460,58 @@ static void row_start(struct vrow *r, const struct rctx *x, const char *type, co
 
 static const char *scope_of(const struct sched_opts *o)
 {
-	return o->per_container ? "container" : o->threads ? "thread" : "process";
+	return o->per_container ? "container" : o->per_cgroup ? "cgroup" :
+	       o->threads ? "thread" : "process";
+}
+
+/* cgroup id -> path below the cgroup2 mount, from one walk per render */
+struct cg_walk {
+	struct sched_priv *p;
+	size_t root_len;
+};
+
+static struct cg_walk *cg_walking;	/* nftw has no context argument; set only during the walk */
+
+static int cg_visit(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	struct sched_priv *p = cg_walking->p;
+	struct { struct file_handle fh; uint64_t id; } h = { .fh.handle_bytes = sizeof(uint64_t) };
+	int mnt;
+
+	(void)st;
+	(void)ftw;
+	if (flag != FTW_D || p->ncg == SCHED_MAX_CGNAMES)
+		return 0;
+	if (name_to_handle_at(AT_FDCWD, path, &h.fh, &mnt, 0) || h.fh.handle_bytes != sizeof(uint64_t))
+		return 0;
+	p->cg[p->ncg].id = h.id;
+	snprintf(p->cg[p->ncg].path, sizeof(p->cg[0].path), "%s",
+		 path[cg_walking->root_len] ? path + cg_walking->root_len : "/");
+	p->ncg++;
+	return 0;
+}
+
+static void cgroup_names(struct sched_priv *p)
+{
+	const char *root = vigil_cgroup2_path();
+	struct cg_walk w = { p, root ? strlen(root) : 0 };
+
+	p->ncg = 0;
+	if (!root)
+		return;
+	if (!p->cg && !(p->cg = calloc(SCHED_MAX_CGNAMES, sizeof(*p->cg))))
+		return;
+	cg_walking = &w;
+	nftw(root, cg_visit, 16, FTW_PHYS | FTW_MOUNT);
+	cg_walking = NULL;
+}
+
+static const char *cgroup_name(struct sched_priv *p, uint64_t id)
+{
+	for (size_t i = 0; i < p->ncg; i++)
+		if (p->cg[i].id == id)
+			return p->cg[i].path;
+	return "?";	/* removed since */
 }
 
 /* the identity of a row: pid/tid/comm, or the container (cgroup_id: the sink adds it) */
@@ -459,6 +519,13 @@ static void row_who(struct vrow *r, struct vigil_inst *in, const struct srow *s)
 {
 	const struct sched_opts *o = in->opts;
 
+	if (o->per_cgroup) {
+		struct sched_priv *p = in->priv;
+
+		vrow_str(r, "name", cgroup_name(p, s->key));
+		vrow_u64(r, "cgroup_id", s->key);
+		return;
+	}
 	if (!o->per_container) {
 		vrow_u64(r, "pid", s->pid);
 		if (o->threads)
@@ -536,6 +603,8 @@ static int render(struct vigil_inst *in, bool final)
 	err = collect(in, &t);
 	if (!err && !final)
 		err = deltas(p, &t);
+	if (!err && o->per_cgroup)
+		cgroup_names(p);
 	if (err) {
 		stab_free(&t);
 		vigil_error("cannot read the scheduler counts: %s", strerror(-err));
@@ -661,6 +730,8 @@ static int render_stacks(struct vigil_inst *in)
 
 	if (err)
 		return err;
+	if (o->per_cgroup)
+		cgroup_names(p);
 	vigil_iso_time(x.now, iso, sizeof(iso));
 	out_set_columns(in->sink, stack_cols);
 	out_text(in->sink, "\n# off-CPU stacks, folded: comm;state;user frames;kernel frames ns\n");
@@ -719,17 +790,17 @@ static int sched_check(struct vigil_inst *in)
 	const struct sched_opts *o = in->opts;
 	int ncpu = libbpf_num_possible_cpus();
 
-	if (o->min_ns && (o->per_process || o->per_container || o->per_cpu || o->stacks ||
+	if (o->min_ns && (o->per_process || o->per_container || o->per_cgroup || o->per_cpu || o->stacks ||
 			  o->threads || o->no_rows || o->top)) {
 		vigil_usage_error("--min is an event mode: it takes no -P, --threads, "
 				  "--per-container, --per-cpu, --stacks, --no-rows or --top");
 		return VIGIL_EXIT_USAGE;
 	}
-	if (o->threads && o->per_container) {
-		vigil_usage_error("--threads and --per-container exclude each other");
+	if ((o->threads + o->per_container + o->per_cgroup) > 1) {
+		vigil_usage_error("--threads, --per-container and --per-cgroup exclude each other");
 		return VIGIL_EXIT_USAGE;
 	}
-	if (o->no_rows && (o->per_process || o->per_container || o->threads || o->stacks ||
+	if (o->no_rows && (o->per_process || o->per_container || o->per_cgroup || o->threads || o->stacks ||
 			   o->top)) {
 		vigil_usage_error("--no-rows keeps no rows: it takes no -P, --threads, "
 				  "--per-container, --stacks or --top");
@@ -746,7 +817,7 @@ static int sched_start(struct vigil_inst *in)
 {
 	const struct sched_opts *o = in->opts;
 	struct sched_priv *p = in->priv;
-	bool hists = o->per_process || o->per_container, rows = !o->no_rows && !o->min_ns;
+	bool hists = o->per_process || o->per_container || o->per_cgroup, rows = !o->no_rows && !o->min_ns;
 	struct sched_bpf *skel;
 	int err;
 
@@ -833,6 +904,8 @@ static int sched_stop(struct vigil_inst *in, int err)
 	sched_bpf__destroy(p->skel);
 	p->skel = NULL;
 	stab_free(&p->prev);
+	free(p->cg);
+	p->cg = NULL;
 	free(p->cpus);
 	free(p->cpus_prev);
 	p->cpus = p->cpus_prev = NULL;

@@ -280,6 +280,7 @@ def test_per_container_rows_fold_the_host():
 @pytest.mark.parametrize("args,msg", [
     (["--min", "1ms", "-P"], "--min is an event mode"),
     (["--threads", "--per-container"], "exclude each other"),
+    (["--per-cgroup", "--per-container"], "exclude each other"),
     (["--cpu", "9999"], "invalid CPU '9999'"),
     (["--cpu", "x"], "invalid CPU 'x'"),
     (["--min", "2h"], "--min"),
@@ -374,3 +375,22 @@ def test_stacks_fold_the_off_cpu_time_of_each_state():
     # kernel frames (where it blocked: the nanosleep path) as addresses until a symbolizer exists
     assert any(re.fullmatch(r"k:0x[0-9a-f]+", f) for f in frames[2:]), top
     assert top["ns"] >= n * 10_000_000 * 0.9, top
+
+
+def test_per_cgroup_rows_name_the_cgroup_and_hold_its_tasks(scratch_cgroup, cgroup2_root):
+    n = 10 if GUEST else 30
+    w = Work("sleep", n)
+    with open(os.path.join(scratch_cgroup, "cgroup.procs"), "w") as f:
+        f.write(str(w.pid))
+    rel = scratch_cgroup[len(cgroup2_root):]
+    try:
+        _, recs = traced(w, "--per-cgroup", "--cgroup", scratch_cgroup)
+    finally:
+        w.end()
+    row = final(recs, "sched_stat", "cgroup", name=rel)
+    # only the workload is in it: its sleeps, and one histogram of its waits
+    want = n * 10_000_000
+    assert want <= row["off_sleep_ns"] <= want * 1.05, row
+    h = final(recs, "sched_hist", "cgroup", name=rel)
+    assert h["count"] == row["runq_n"] >= n, (h, row)
+    assert row["cgroup_id"] == os.stat(scratch_cgroup).st_ino
