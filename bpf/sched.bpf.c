@@ -225,15 +225,23 @@ static __always_inline void switch_in(struct task_struct *prev, struct task_stru
 	s = bpf_task_storage_get(&sched_tasks, next, NULL, 0);
 	if (!s)
 		return;
+	state = s->state & (VIGIL_SCHED__STATES - 1);
+	/*
+	 * A task that blocked was off the CPU for its state until its wakeup;
+	 * from then on it waited on the run queue (runq). A preempted task's
+	 * whole time off the CPU was that wait.
+	 */
+	if (s->off_ns) {
+		if (state != VIGIL_SCHED_PREEMPTED && s->enq_ns >= s->off_ns)
+			off = s->enq_ns - s->off_ns;
+		else
+			off = now - s->off_ns;
+		s->off_ns = 0;
+	}
 	if (s->enq_ns) {
 		runq = now - s->enq_ns;
 		s->enq_ns = 0;
 	}
-	if (s->off_ns) {
-		off = now - s->off_ns;
-		s->off_ns = 0;
-	}
-	state = s->state & (VIGIL_SCHED__STATES - 1);
 	if (!c || (!runq && !off))
 		return;
 	if (min_ns) {

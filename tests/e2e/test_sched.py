@@ -115,10 +115,10 @@ def test_sleeping_thread_is_off_cpu_in_s_for_its_sleeps():
     w.end()
     row = final(recs, "sched_stat", "process", pid=w.pid)
     want = n * 10_000_000
-    # a sleep preempted between setting TASK_INTERRUPTIBLE and schedule() (a loaded host)
-    # is partly or wholly off the CPU as preempted, never as anything else
+    # S time runs from the switch out to the wakeup (the run-queue wait after it is runq_ns),
+    # and a sleep preempted before it blocked (a loaded host) is off the CPU as preempted
     off = row["off_sleep_ns"] + row["off_preempted_ns"]
-    assert want <= off <= want * 1.05, (off, want, row)
+    assert abs(off - want) <= want * 0.05, (off, want, row)
     assert row["off_sleep_ns"] >= want * 0.5, row
     assert row["off_disk_ns"] == 0 and row["off_other_ns"] == 0, row
     # n sleeps, and the block on stdin at the end: voluntary switches
@@ -134,7 +134,7 @@ def test_vfork_parent_waits_in_d_for_its_child():
     # the parent of a vfork waits TASK_KILLABLE (D) while the child sleeps 10 ms and exits
     want = n * 10_000_000
     slack = 0.30 if GUEST else 0.10     # the child's exit and the parent's wakeup, emulated
-    assert want <= row["off_disk_ns"] <= want * (1 + slack), (row["off_disk_ns"], want)
+    assert want * 0.95 <= row["off_disk_ns"] <= want * (1 + slack), (row["off_disk_ns"], want)
 
 
 @pytest.fixture
@@ -394,7 +394,7 @@ def test_per_cgroup_rows_name_the_cgroup_and_hold_its_tasks(scratch_cgroup, cgro
     row = final(recs, "sched_stat", "cgroup", name=rel)
     # only the workload is in it: its sleeps, and one histogram of its waits
     want = n * 10_000_000
-    assert want <= row["off_sleep_ns"] + row["off_preempted_ns"] <= want * 1.05, row
+    assert abs(row["off_sleep_ns"] + row["off_preempted_ns"] - want) <= want * 0.05, row
     h = final(recs, "sched_hist", "cgroup", name=rel)
     assert h["count"] == row["runq_n"] >= n, (h, row)
     assert row["cgroup_id"] == os.stat(scratch_cgroup).st_ino
