@@ -950,7 +950,7 @@ static void sched_metrics(struct vigil_inst *in, struct vigil_metrics *m)
 					  c->name_state == VIGIL_CNAME_KNOWN ? c->name : c->id, NULL });
 	}
 	vm_family(m, "vigil_sched_offcpu_seconds_total", "counter",
-		  "time off the CPU, switch-out to switch-in, by why the task left");
+		  "time off the CPU by why the task left: blocked until the wakeup, or preempted");
 	for (int s = 0; s < VIGIL_SCHED__STATES; s++)
 		vm_value(m, host.off_ns[s] / 1e9, (const char *[]){ "feature", in->name,
 			 "container", "(host)", "state", state_names[s], NULL });
