@@ -9,7 +9,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
+#include <dirent.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -465,45 +466,49 @@ static const char *scope_of(const struct sched_opts *o)
 }
 
 /* cgroup id -> path below the cgroup2 mount, from one walk per render */
-struct cg_walk {
-	struct sched_priv *p;
-	size_t root_len;
-};
-
-static struct cg_walk *cg_walking;	/* nftw has no context argument; set only during the walk */
-
-static int cg_visit(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+static void cg_walk(struct sched_priv *p, char *path, size_t root_len, int depth)
 {
-	struct sched_priv *p = cg_walking->p;
 	struct { struct file_handle fh; uint64_t id; } h = { .fh.handle_bytes = sizeof(uint64_t) };
+	size_t len = strlen(path);
+	struct dirent *e;
 	int mnt;
+	DIR *d;
 
-	(void)st;
-	(void)ftw;
-	if (flag != FTW_D || p->ncg == SCHED_MAX_CGNAMES)
-		return 0;
-	if (name_to_handle_at(AT_FDCWD, path, &h.fh, &mnt, 0) || h.fh.handle_bytes != sizeof(uint64_t))
-		return 0;
-	p->cg[p->ncg].id = h.id;
-	snprintf(p->cg[p->ncg].path, sizeof(p->cg[0].path), "%s",
-		 path[cg_walking->root_len] ? path + cg_walking->root_len : "/");
-	p->ncg++;
-	return 0;
+	if (p->ncg == SCHED_MAX_CGNAMES || depth > 32)
+		return;
+	if (!name_to_handle_at(AT_FDCWD, path, &h.fh, &mnt, 0) &&
+	    h.fh.handle_bytes == sizeof(uint64_t)) {
+		p->cg[p->ncg].id = h.id;
+		snprintf(p->cg[p->ncg].path, sizeof(p->cg[0].path), "%s",
+			 path[root_len] ? path + root_len : "/");
+		p->ncg++;
+	}
+	d = opendir(path);
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (e->d_type != DT_DIR || e->d_name[0] == '.' ||
+		    len + 1 + strlen(e->d_name) >= PATH_MAX)
+			continue;
+		snprintf(path + len, PATH_MAX - len, "/%s", e->d_name);
+		cg_walk(p, path, root_len, depth + 1);
+		path[len] = 0;
+	}
+	closedir(d);
 }
 
 static void cgroup_names(struct sched_priv *p)
 {
 	const char *root = vigil_cgroup2_path();
-	struct cg_walk w = { p, root ? strlen(root) : 0 };
+	char path[PATH_MAX];
 
 	p->ncg = 0;
-	if (!root)
+	if (!root || strlen(root) >= sizeof(path))
 		return;
 	if (!p->cg && !(p->cg = calloc(SCHED_MAX_CGNAMES, sizeof(*p->cg))))
 		return;
-	cg_walking = &w;
-	nftw(root, cg_visit, 16, FTW_PHYS | FTW_MOUNT);
-	cg_walking = NULL;
+	snprintf(path, sizeof(path), "%s", root);
+	cg_walk(p, path, strlen(root), 0);
 }
 
 static const char *cgroup_name(struct sched_priv *p, uint64_t id)
