@@ -38,6 +38,8 @@ enum vigil_event_type {
 	VIGIL_EV_SECURITY = 50,	/* security: one struct vigil_sec of any kind */
 	VIGIL_EV_TCP = 130,	/* tcp: one connection event (struct vigil_tcp) */
 	VIGIL_EV_MEM_OOM = 160,	/* mem: an OOM kill (issue 16: 160-169) */
+
+	VIGIL_EV_SCHED_WAIT = 30,	/* sched --min: one run-queue wait over the threshold */
 };
 
 /* Common prefix of every ring buffer record. */
@@ -656,6 +658,90 @@ struct vigil_sec_cap_key {
 };
 VIGIL_CHECK_SIZE(struct vigil_sec_cap_key, 24);
 VIGIL_CHECK_OFF(struct vigil_sec_cap_key, ret, 16);
+
+/* ---- sched: run-queue latency, off-CPU time, context switches ------------ */
+
+#define VIGIL_SCHED_MAX_ROWS 16384	/* processes, threads or cgroups counted */
+#define VIGIL_SCHED_MAX_HISTS 4096	/* rows with a histogram of their own (-P, --per-container) */
+#define VIGIL_SCHED_MAX_STACKS 16384	/* distinct off-CPU stacks (--stacks) */
+#define VIGIL_SCHED_STACK_DEPTH 32
+
+/* why a task left the CPU, from sched_switch's prev_state and preempt */
+enum vigil_sched_state {
+	VIGIL_SCHED_SLEEP = 0,		/* S: TASK_INTERRUPTIBLE */
+	VIGIL_SCHED_DISK = 1,		/* D: TASK_UNINTERRUPTIBLE (I/O, locks) */
+	VIGIL_SCHED_PREEMPTED = 2,	/* still runnable: preempted or yielded */
+	VIGIL_SCHED_OTHER = 3,		/* stopped, traced, idle kthreads, dying */
+	VIGIL_SCHED__STATES = 4,
+};
+
+/* what a row of the counts is */
+enum vigil_sched_by {
+	VIGIL_SCHED_BY_PROCESS = 0,	/* tgid */
+	VIGIL_SCHED_BY_THREAD = 1,	/* tid */
+	VIGIL_SCHED_BY_CGROUP = 2,	/* cgroup v2 id: folded into containers in user space */
+};
+
+enum vigil_sched_drop {
+	VIGIL_SCHED_DROP_ROWS = 0,	/* a new row did not fit */
+	VIGIL_SCHED_DROP_HISTS = 1,	/* a new row histogram did not fit */
+	VIGIL_SCHED_DROP_STACKS = 2,	/* a stack or its count did not fit */
+	VIGIL_SCHED__DROPS = 3,
+};
+
+/* what is counted, per row and per CPU (per-CPU copies, summed by user space) */
+struct vigil_sched_counts {
+	__u64 runq_ns;		/* run-queue waits that ended in this row */
+	__u64 runq_n;
+	__u64 vol;		/* voluntary context switches (blocked) */
+	__u64 invol;		/* involuntary (preempted, yielded) */
+	__u64 migrations;
+	__u64 off_ns[VIGIL_SCHED__STATES];	/* switch-out to switch-in, by why it left */
+};
+VIGIL_CHECK_SIZE(struct vigil_sched_counts, 72);
+VIGIL_CHECK_OFF(struct vigil_sched_counts, off_ns, 40);
+
+/* a row: its counts and who it is (set in the copy of the CPU that made it) */
+struct vigil_sched_row {
+	struct vigil_sched_counts c;
+	__u64 cgroup_id;
+	__u32 pid;		/* tgid */
+	__u32 tid;		/* the thread that made the row */
+	char comm[VIGIL_COMM_LEN];
+};
+VIGIL_CHECK_SIZE(struct vigil_sched_row, 104);
+VIGIL_CHECK_OFF(struct vigil_sched_row, cgroup_id, 72);
+VIGIL_CHECK_OFF(struct vigil_sched_row, comm, 88);
+
+/* one per CPU, written only by that CPU: the host histogram is their sum */
+struct vigil_sched_cpu {
+	__u64 slots[VIGIL_HIST_SLOTS];	/* run-queue latency, ns */
+	struct vigil_sched_counts c;
+};
+VIGIL_CHECK_SIZE(struct vigil_sched_cpu, 8 * VIGIL_HIST_SLOTS + 72);
+
+/* --min: one run-queue wait over the threshold; the header is the task that waited */
+struct vigil_sched_wait {
+	struct vigil_hdr hdr;
+	__u64 delay_ns;
+	__u32 cpu;
+	__u32 prev_pid;		/* tid of the task it waited behind */
+	char prev_comm[VIGIL_COMM_LEN];
+};
+VIGIL_CHECK_SIZE(struct vigil_sched_wait, 88);
+VIGIL_CHECK_OFF(struct vigil_sched_wait, delay_ns, 56);
+VIGIL_CHECK_OFF(struct vigil_sched_wait, prev_comm, 72);
+
+/* --stacks: off-CPU time per row key, state and stack pair */
+struct vigil_sched_stack_key {
+	__u64 key;		/* the row key (tgid, tid or cgroup id) */
+	__u32 state;		/* enum vigil_sched_state */
+	__s32 kstack;		/* stack map ids; negative: not captured */
+	__s32 ustack;
+	__u32 _pad;
+};
+VIGIL_CHECK_SIZE(struct vigil_sched_stack_key, 24);
+VIGIL_CHECK_OFF(struct vigil_sched_stack_key, kstack, 12);
 
 /* the firewall's structs: vigil/fw.h */
 

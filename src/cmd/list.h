@@ -9,6 +9,8 @@ VIGIL_CMD(tcp)
 VIGIL_CMD(profile)
 
 VIGIL_CMD(security)
+
+VIGIL_CMD(sched)
 VIGIL_CMD(doctor)
 VIGIL_CMD(firewall)
 VIGIL_CMD(mem)
