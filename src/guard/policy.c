@@ -439,7 +439,17 @@ int vigil_gd_parse(struct vigil_gd_policy *p, const char *name, const char *text
 
 		line++;
 		pos += ll + 1;
-		while (i < ll) {
+		/* a control byte anywhere (outside a comment) is an error, not part of a word */
+		for (size_t j = 0; j < ll && s[j] != '#'; j++) {
+			unsigned char c = s[j];
+
+			if ((c < 0x20 && c != '\t' && c != '\r') || c == 0x7f) {
+				vigil_gd_diag(p, false, line, (uint32_t)j + 1, "control character \\x%02x", c);
+				bad = true;
+				break;
+			}
+		}
+		while (!bad && i < ll) {
 			unsigned char c = s[i];
 
 			if (c == ' ' || c == '\t' || c == '\r') {
@@ -448,12 +458,6 @@ int vigil_gd_parse(struct vigil_gd_policy *p, const char *name, const char *text
 			}
 			if (c == '#')
 				break;
-			if (c < 0x20 || c == 0x7f) {
-				vigil_gd_diag(p, false, line, (uint32_t)i + 1,
-					      "control character \\x%02x", c);
-				bad = true;
-				break;
-			}
 			if (n == MAX_TOKS) {
 				vigil_gd_diag(p, false, line, (uint32_t)i + 1,
 					      "too many words in one rule");
