@@ -6,6 +6,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -140,7 +141,7 @@ except OSError as e:
 
 def attempt_connect(host, port, proto="tcp", cgroup=None):
     """connect() (tcp) or sendto() (udp) from a fresh process; 'ok' or the errno name."""
-    p = subprocess.run(["/usr/bin/python3", "-c", CONNECT_PY, host, str(port), proto],
+    p = subprocess.run([sys.executable, "-c", CONNECT_PY, host, str(port), proto],
                        capture_output=True, text=True, timeout=60,
                        preexec_fn=in_cgroup(cgroup) if cgroup else None)
     assert p.returncode == 0, p.stderr
