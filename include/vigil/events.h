@@ -324,7 +324,7 @@ enum vigil_ft_drop {
 #define VIGIL_GD_MAX_LEVELS 8	/* distinct cgroup levels scopes sit at */
 #define VIGIL_GD_MAX_PORTS 16	/* port ranges one address prefix and scope can carry */
 #define VIGIL_GD_MAX_DEPTH 32	/* directories walked up from an exec'd file */
-#define VIGIL_GD_PATH_LEN 64
+#define VIGIL_GD_PATH_LEN 256
 
 enum vigil_gd_action {
 	VIGIL_GD_NONE = 0,

@@ -97,7 +97,7 @@ static const struct vigil_opt guard_opts[] = {
 	{ "check", 0, VO_STR, F(check), "FILE",
 	  "parse and resolve FILE, print every error as file:line:col, load nothing (exit 0 or 2)" },
 	{ "dry-run", 'n', VO_FLAG, F(dry_run), NULL,
-	  "report what would be denied, deny nothing (every deny acts as audit)" },
+	  "report what would be denied (how: reported), deny nothing" },
 	{ "persist", 0, VO_FLAG, F(persist), NULL,
 	  "pin the guard in bpffs (" GD_PIN_DIR ", 0600) and exit; it stays until --unload" },
 	{ "reload", 0, VO_FLAG, F(reload), NULL,
@@ -256,7 +256,10 @@ static int policy_build(struct vigil_inst *in, const char *path, uint32_t gen, b
 			struct vigil_gd_policy *pol, struct vigil_gd_tables *t)
 {
 	const struct vigil_gd_env env = { env_stat, env_scope, in };
-	int err = vigil_gd_parse_file(pol, path);
+	int err;
+
+	memset(t, 0, sizeof(*t));
+	err = vigil_gd_parse_file(pol, path);
 
 	/* the rules that parsed are resolved too: every error in one run */
 	err += vigil_gd_resolve(pol, &env);

@@ -190,11 +190,11 @@ static void test_resolve(void)
 	vigil_gd_tables_free(&t);
 	vigil_gd_policy_free(&p);
 
-	/* dry run: every deny is compiled as audit */
+	/* dry run: the rules stay what they are; the generation says "report only" */
 	CHECK(parse(&p, "deny exec /usr/bin/nc\ndeny connect 10.0.0.0/8\n") == 0);
 	CHECK(vigil_gd_resolve(&p, &fake_env) == 0);
 	CHECK(vigil_gd_compile(&p, 0, true, &t) == 0);
-	CHECK(t.fvals[0].action == VIGIL_GD_AUDIT && t.nvals[0].p[0].action == VIGIL_GD_AUDIT);
+	CHECK(t.fvals[0].action == VIGIL_GD_DENY && t.nvals[0].p[0].action == VIGIL_GD_DENY);
 	CHECK(t.gen.flags & VIGIL_GD_G_DRY_RUN);
 	vigil_gd_tables_free(&t);
 	vigil_gd_policy_free(&p);
