@@ -373,3 +373,52 @@ def test_usage_errors(tmp_path):
         p = run("guard", *args)
         assert p.returncode == 2, (args, p.stderr)
         assert msg in p.stderr, (args, p.stderr)
+
+
+def test_agent_guard_section_counts_denials(tmp_path):
+    import socket
+    import urllib.request
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    denied = copy_touch(str(tmp_path / "denied"))
+    audited = copy_touch(str(tmp_path / "audited"), b"\0a")
+    policy = write(tmp_path / "p", f"deny exec {denied}\naudit exec {audited}\n")
+    cfg = write(tmp_path / "agent.yaml",
+                f"outputs:\n  events: {tmp_path}/events.json\nmetrics:\n  listen: 127.0.0.1:{port}\n"
+                f"features:\n  guard: {{policy: {policy}}}\n")
+    err = open(tmp_path / "err", "w")
+    ag = subprocess.Popen([VIGIL, "agent", "--config", cfg], stdout=subprocess.DEVNULL, stderr=err)
+    marker = str(tmp_path / "marker")
+    try:
+        deadline = time.monotonic() + 120
+        while "guard: enforcing" not in (tmp_path / "err").read_text():
+            assert ag.poll() is None and time.monotonic() < deadline, (tmp_path / "err").read_text()
+            time.sleep(0.02)
+        mech = "lsm" if "with lsm" in (tmp_path / "err").read_text() else "sigkill"
+        for _ in range(3):
+            assert attempt_exec(denied, marker) == denied_as(mech)
+        for _ in range(2):
+            assert attempt_exec(audited, marker) == "ran"
+        body = ""
+        while time.monotonic() < deadline:
+            try:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+            except OSError:
+                body = ""
+            if 'vigil_guard_decisions_total{feature="guard",kind="exec",action="deny"' in body:
+                break
+            time.sleep(0.1)
+        vals = {}
+        for line in body.splitlines():
+            if line.startswith("vigil_guard_decisions_total{"):
+                labels, v = line.rsplit(" ", 1)
+                vals[labels] = float(v)
+        assert vals[f'vigil_guard_decisions_total{{feature="guard",kind="exec",action="deny",mechanism="{mech}"}}'] == 3
+        assert vals[f'vigil_guard_decisions_total{{feature="guard",kind="exec",action="audit",mechanism="{mech}"}}'] == 2
+        assert 'vigil_guard_rules{feature="guard"} 2' in body
+    finally:
+        ag.send_signal(signal.SIGINT)
+        ag.wait(timeout=60)
+        err.close()
