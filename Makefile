@@ -15,13 +15,13 @@ LDLIBS := -lbpf -lelf -lz -lzstd -lyaml -llzma
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/skel/%.skel.h,$(BPF_SRCS))
 # src/fw: the firewall's compiler and datapath, callable without the CLI
-CORE_SRCS := $(wildcard src/core/*.c src/fw/*.c)
+CORE_SRCS := $(wildcard src/core/*.c src/fw/*.c src/guard/*.c)
 CMD_SRCS := $(wildcard src/cmd/*.c)
 CORE_OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
 CMD_OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(CMD_SRCS) src/main.c)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
-HDRS := $(wildcard include/vigil/*.h src/core/*.h src/fw/*.h src/cmd/*.h)
+HDRS := $(wildcard include/vigil/*.h src/core/*.h src/fw/*.h src/guard/*.h src/cmd/*.h)
 
 PYTEST ?= /usr/bin/python3 -m pytest
 

@@ -40,6 +40,9 @@ enum vigil_event_type {
 	VIGIL_EV_MEM_OOM = 160,	/* mem: an OOM kill (issue 16: 160-169) */
 
 	VIGIL_EV_SCHED_WAIT = 30,	/* sched --min: one run-queue wait over the threshold */
+
+	VIGIL_EV_GUARD = 60,	/* guard: a denied or audited exec or connect */
+	VIGIL_EV_GUARD_HASH = 61,	/* guard: an exec stopped until user space hashes it */
 };
 
 /* Common prefix of every ring buffer record. */
@@ -841,5 +844,139 @@ struct vigil_file_prefixes {
 	char s[VIGIL_FILE_PREFIXES][VIGIL_FILE_PREFIX_LEN];
 };
 VIGIL_CHECK_SIZE(struct vigil_file_prefixes, 32 + VIGIL_FILE_PREFIXES * VIGIL_FILE_PREFIX_LEN);
+
+/* ---- guard ------------------------------------------------------------------ */
+
+#define VIGIL_GD_MAX_LEVELS 8	/* distinct cgroup levels scopes sit at */
+#define VIGIL_GD_MAX_PORTS 16	/* port ranges one address prefix and scope can carry */
+#define VIGIL_GD_MAX_DEPTH 32	/* directories walked up from an exec'd file */
+#define VIGIL_GD_PATH_LEN 256
+
+enum vigil_gd_action {
+	VIGIL_GD_NONE = 0,
+	VIGIL_GD_ALLOW = 1,
+	VIGIL_GD_DENY = 2,
+	VIGIL_GD_AUDIT = 3,	/* allowed, reported */
+};
+
+/* what happened to a denied or audited operation */
+enum vigil_gd_how {
+	VIGIL_GD_HOW_REPORTED = 0,	/* audit rule or --dry-run: nothing was stopped */
+	VIGIL_GD_HOW_EPERM = 1,		/* BPF LSM: the exec failed with EPERM */
+	VIGIL_GD_HOW_SIGKILL = 2,	/* sched_process_exec: SIGKILL before the first user instruction */
+	VIGIL_GD_HOW_HASH_KILL = 3,	/* stopped at exec, hashed by vigil, then SIGKILL */
+	VIGIL_GD_HOW_CONNECT = 4,	/* cgroup sock_addr: connect/sendmsg failed with EPERM */
+};
+
+enum vigil_gd_kind {
+	VIGIL_GD_K_EXEC = 0,
+	VIGIL_GD_K_CONNECT = 1,
+	VIGIL_GD_K_SENDMSG = 2,
+};
+
+/* per generation: what the programs need besides the maps */
+enum vigil_gd_gen_flags {
+	VIGIL_GD_G_DRY_RUN = 1 << 0,
+	VIGIL_GD_G_HASH = 1 << 1,	/* sha256 rules: unknown inodes are stopped and hashed */
+	VIGIL_GD_G_DIRS = 1 << 2,
+	VIGIL_GD_G_EXEC = 1 << 3,	/* any exec rule */
+	VIGIL_GD_G_NET = 1 << 4,
+};
+
+struct vigil_gd_gen {
+	__u32 flags;			/* enum vigil_gd_gen_flags */
+	__u32 nlevels;			/* scope levels to probe, deepest first */
+	__u32 levels[VIGIL_GD_MAX_LEVELS];
+};
+VIGIL_CHECK_SIZE(struct vigil_gd_gen, 40);
+
+/* gd_files / gd_dirs: an inode, in one scope (0: the host, else a cgroup id) */
+struct vigil_gd_ino_key {
+	__u32 gen;
+	__u32 dev;		/* s_dev, kernel encoding (major << 20 | minor) */
+	__u64 ino;
+	__u64 scope;
+};
+VIGIL_CHECK_SIZE(struct vigil_gd_ino_key, 24);
+VIGIL_CHECK_OFF(struct vigil_gd_ino_key, scope, 16);
+
+struct vigil_gd_verdict {
+	__u32 action;		/* enum vigil_gd_action */
+	__u32 line;		/* the rule's line in its file */
+};
+VIGIL_CHECK_SIZE(struct vigil_gd_verdict, 8);
+
+struct vigil_gd_hash_key {
+	__u32 gen;
+	__u32 _pad;
+	__u64 scope;
+	__u8 sha256[32];
+};
+VIGIL_CHECK_SIZE(struct vigil_gd_hash_key, 48);
+VIGIL_CHECK_OFF(struct vigil_gd_hash_key, sha256, 16);
+
+/* gd_hash_cache: a file's content hash as vigil computed it, valid for this mtime */
+struct vigil_gd_cache_key {
+	__u32 dev;
+	__u32 _pad;
+	__u64 ino;
+	__u64 mtime_ns;
+};
+VIGIL_CHECK_SIZE(struct vigil_gd_cache_key, 24);
+
+/* gd_net: an LPM trie key; prefixlen counts genfam and scope as 96 fixed bits */
+struct vigil_gd_net_key {
+	__u32 prefixlen;
+	__u32 genfam;		/* gen | family << 8 (4 or 6) */
+	__u64 scope;
+	__u8 addr[16];		/* IPv4: the first 4 bytes */
+};
+VIGIL_CHECK_SIZE(struct vigil_gd_net_key, 32);
+VIGIL_CHECK_OFF(struct vigil_gd_net_key, addr, 16);
+
+struct vigil_gd_port {
+	__u16 lo, hi;
+	__u32 action;
+	__u32 line;
+};
+VIGIL_CHECK_SIZE(struct vigil_gd_port, 12);
+
+/* every rule that covers the prefix in its scope, most specific first */
+struct vigil_gd_net_val {
+	__u32 n;
+	struct vigil_gd_port p[VIGIL_GD_MAX_PORTS];
+};
+VIGIL_CHECK_SIZE(struct vigil_gd_net_val, 4 + 12 * VIGIL_GD_MAX_PORTS);
+
+enum vigil_gd_counter {
+	VIGIL_GD_C_EXEC_DENY = 0,
+	VIGIL_GD_C_EXEC_AUDIT = 1,
+	VIGIL_GD_C_NET_DENY = 2,
+	VIGIL_GD_C_NET_AUDIT = 3,
+	VIGIL_GD_C_HASH_STOP = 4,	/* execs stopped to be hashed */
+	VIGIL_GD_C__COUNT = 8,
+};
+
+struct vigil_gd_event {
+	struct vigil_hdr hdr;
+	__u32 kind;		/* enum vigil_gd_kind */
+	__u32 action;		/* the rule's: deny or audit (or none: a hash request) */
+	__u32 how;		/* enum vigil_gd_how */
+	__u32 line;		/* the deciding rule's line; 0 for a hash request */
+	__u32 gen;		/* the generation that decided */
+	__u32 dev;		/* exec: the file's inode */
+	__u64 ino;
+	__u64 mtime_ns;
+	__u64 scope;		/* the deciding rule's scope cgroup id (0: host) */
+	__u8 addr[16];		/* connect: destination (IPv4 in the first 4 bytes) */
+	__u16 port;
+	__u16 family;		/* 4 or 6 */
+	__u32 sotype;		/* SOCK_STREAM, SOCK_DGRAM */
+	char path[VIGIL_GD_PATH_LEN];	/* exec: the name execve was given, truncated */
+};
+VIGIL_CHECK_SIZE(struct vigil_gd_event, 128 + VIGIL_GD_PATH_LEN);
+VIGIL_CHECK_OFF(struct vigil_gd_event, ino, 80);
+VIGIL_CHECK_OFF(struct vigil_gd_event, addr, 104);
+VIGIL_CHECK_OFF(struct vigil_gd_event, path, 128);
 
 #endif /* VIGIL_EVENTS_H */

@@ -1,0 +1,465 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * vigil guard: a policy decided in the kernel's path (docs/guard.md).
+ *
+ * exec: BPF LSM bprm_check_security returns -EPERM where BPF LSM loads;
+ * elsewhere tp_btf/sched_process_exec sends SIGKILL to the new image before
+ * it returns to user space. Both decide with decide_exec(): the file's
+ * inode, its content hash (computed by vigil, cached by inode and mtime),
+ * then each directory above it, each in the scopes the task is in, most
+ * specific scope first. An inode with no cached hash while sha256 rules
+ * exist is stopped at sched_process_exec for vigil to hash.
+ *
+ * connect: cgroup/connect4/6 and sendmsg4/6, one LPM lookup per scope.
+ *
+ * Every lookup uses the generation gd_active names, read once per decision:
+ * reload writes the other generation, switches the word, and waits for a
+ * grace period before touching the old one (src/cmd/guard.c).
+ */
+#include "common.bpf.h"
+#include "mech.bpf.h"
+#include <bpf/bpf_endian.h>
+
+#define EPERM 1
+#define SIGKILL 9
+#define SIGSTOP 19
+#define AF_INET 2
+#define AF_INET6 10
+
+const volatile bool lsm_path = false;	/* exec decided at bprm_check_security */
+
+__u32 gd_active = 0;
+struct vigil_gd_gen gd_gens[2] = {};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);	/* entries as the policy has them */
+	__type(key, struct vigil_gd_ino_key);
+	__type(value, struct vigil_gd_verdict);
+} gd_files SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);	/* entries as the policy has them */
+	__type(key, struct vigil_gd_ino_key);
+	__type(value, struct vigil_gd_verdict);
+} gd_dirs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct vigil_gd_hash_key);
+	__type(value, struct vigil_gd_verdict);
+} gd_hashes SEC(".maps");
+
+/* content hashes vigil computed, by inode and mtime; LRU so it stays bounded */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct vigil_gd_cache_key);
+	__type(value, __u8[32]);
+} gd_hash_cache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 2 * 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct vigil_gd_net_key);
+	__type(value, struct vigil_gd_net_val);
+} gd_net SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VIGIL_GD_C__COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} gd_counts SEC(".maps");
+
+/* user space re-installs this slot to wait for an RCU grace period */
+struct gd_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} gd_sync_inner SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct gd_inner);
+} gd_sync SEC(".maps") = {
+	.values = { [0] = &gd_sync_inner },
+};
+
+struct mount___gd {
+	struct mount___gd *mnt_parent;
+	struct dentry *mnt_mountpoint;
+	struct vfsmount mnt;
+} __attribute__((preserve_access_index));
+
+/* the inode's mtime: i_mtime (up to 6.5), __i_mtime (6.6), i_mtime_sec/nsec (6.7+) */
+struct inode___tsold {
+	struct timespec64 i_mtime;
+} __attribute__((preserve_access_index));
+struct inode___tsmid {
+	struct timespec64 __i_mtime;
+} __attribute__((preserve_access_index));
+
+static __always_inline __u64 inode_mtime_ns(struct inode *ino)
+{
+	if (bpf_core_field_exists(ino->i_mtime_sec))
+		return BPF_CORE_READ(ino, i_mtime_sec) * 1000000000ull + BPF_CORE_READ(ino, i_mtime_nsec);
+	if (bpf_core_field_exists(((struct inode___tsmid *)ino)->__i_mtime)) {
+		struct inode___tsmid *m = (void *)ino;
+
+		return BPF_CORE_READ(m, __i_mtime.tv_sec) * 1000000000ull +
+		       BPF_CORE_READ(m, __i_mtime.tv_nsec);
+	} else {
+		struct inode___tsold *o = (void *)ino;
+
+		return BPF_CORE_READ(o, i_mtime.tv_sec) * 1000000000ull +
+		       BPF_CORE_READ(o, i_mtime.tv_nsec);
+	}
+}
+
+/* the start-up check: vigil's own trigger is a child of vigil that execs */
+static __always_inline void seen(__u32 slot)
+{
+	__u32 zero = 0, k = slot + 1;
+	struct task_struct *t = (void *)bpf_get_current_task();
+	__u64 *tgid, *n;
+	__u32 me = bpf_get_current_pid_tgid() >> 32;
+
+	tgid = bpf_map_lookup_elem(&vigil_seen, &zero);
+	if (!tgid || !*tgid)
+		return;
+	if (*tgid != me && *tgid != BPF_CORE_READ(t, real_parent, tgid))
+		return;
+	n = bpf_map_lookup_elem(&vigil_seen, &k);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
+struct decision {
+	struct vigil_gd_verdict v;
+	__u64 scope;
+	__u32 gen;
+	bool need_hash;
+	__u32 dev;
+	__u64 ino, mtime_ns;
+};
+
+/* scope ids of the current task: the gen's levels, deepest first, then the host */
+static __always_inline __u64 scope_at(const struct vigil_gd_gen *g, __u32 i)
+{
+	if (i >= g->nlevels || i >= VIGIL_GD_MAX_LEVELS)
+		return 0;
+	return bpf_get_current_ancestor_cgroup_id(g->levels[i]);
+}
+
+static __always_inline bool lookup_ino(void *map, struct vigil_gd_ino_key *k,
+				       const struct vigil_gd_gen *g, struct decision *d)
+{
+	struct vigil_gd_verdict *v;
+
+	for (__u32 i = 0; i <= VIGIL_GD_MAX_LEVELS; i++) {
+		if (i > g->nlevels)
+			break;
+		k->scope = scope_at(g, i);
+		if (i < g->nlevels && !k->scope)
+			continue;
+		v = bpf_map_lookup_elem(map, k);
+		if (v) {
+			d->v = *v;
+			d->scope = k->scope;
+			return true;
+		}
+	}
+	return false;
+}
+
+static __always_inline bool decide_exec(struct file *file, struct decision *d)
+{
+	__u32 gen = gd_active & 1;
+	const struct vigil_gd_gen *g = &gd_gens[gen];
+	struct vigil_gd_ino_key k = {};
+	struct inode *ino = BPF_CORE_READ(file, f_inode);
+	struct dentry *de;
+	struct mount___gd *m;
+	struct vfsmount *mnt;
+
+	d->gen = gen;
+	if (!(g->flags & VIGIL_GD_G_EXEC))
+		return false;
+	k.gen = gen;
+	k.dev = BPF_CORE_READ(ino, i_sb, s_dev);
+	k.ino = BPF_CORE_READ(ino, i_ino);
+	d->dev = k.dev;
+	d->ino = k.ino;
+	if (lookup_ino(&gd_files, &k, g, d))
+		return true;
+	if (g->flags & VIGIL_GD_G_HASH) {
+		struct vigil_gd_cache_key ck = { .dev = k.dev, .ino = k.ino };
+		struct vigil_gd_hash_key hk = { .gen = gen };
+		__u8 *sha;
+
+		ck.mtime_ns = inode_mtime_ns(ino);
+		d->mtime_ns = ck.mtime_ns;
+		sha = bpf_map_lookup_elem(&gd_hash_cache, &ck);
+		if (sha) {
+			__builtin_memcpy(hk.sha256, sha, 32);
+			for (__u32 i = 0; i <= VIGIL_GD_MAX_LEVELS; i++) {
+				struct vigil_gd_verdict *v;
+
+				if (i > g->nlevels)
+					break;
+				hk.scope = scope_at(g, i);
+				if (i < g->nlevels && !hk.scope)
+					continue;
+				v = bpf_map_lookup_elem(&gd_hashes, &hk);
+				if (v) {
+					d->v = *v;
+					d->scope = hk.scope;
+					return true;
+				}
+			}
+		} else {
+			d->need_hash = true;
+		}
+	}
+	if (!(g->flags & VIGIL_GD_G_DIRS))
+		return false;
+	/* every directory above the file, crossing mounts, nearest first */
+	de = BPF_CORE_READ(file, f_path.dentry);
+	mnt = BPF_CORE_READ(file, f_path.mnt);
+	m = container_of((void *)mnt, struct mount___gd, mnt);
+	for (int i = 0; i < VIGIL_GD_MAX_DEPTH; i++) {
+		struct dentry *up;
+		struct inode *di;
+
+		if (de == BPF_CORE_READ(mnt, mnt_root)) {
+			struct mount___gd *pm = BPF_CORE_READ(m, mnt_parent);
+
+			if (pm == m || !pm)
+				break;
+			de = BPF_CORE_READ(m, mnt_mountpoint);
+			m = pm;
+			mnt = (struct vfsmount *)((char *)pm + bpf_core_field_offset(struct mount___gd, mnt));
+			continue;
+		}
+		up = BPF_CORE_READ(de, d_parent);
+		if (!up || up == de)
+			break;
+		de = up;
+		di = BPF_CORE_READ(de, d_inode);
+		k.dev = BPF_CORE_READ(di, i_sb, s_dev);
+		k.ino = BPF_CORE_READ(di, i_ino);
+		if (lookup_ino(&gd_dirs, &k, g, d))
+			return true;
+	}
+	return false;
+}
+
+static __always_inline void count(__u32 idx)
+{
+	vigil_inc(&gd_counts, idx);
+}
+
+static __always_inline void report(__u32 kind, const struct decision *d, __u32 how,
+				   struct linux_binprm *bprm, __u32 type)
+{
+	struct task_struct *t = (void *)bpf_get_current_task();
+	struct vigil_gd_event *e = vigil_reserve(sizeof(*e));
+
+	if (!e)
+		return;
+	vigil_fill_hdr(&e->hdr, type, t);
+	e->kind = kind;
+	e->action = d->v.action;
+	e->how = how;
+	e->line = d->v.line;
+	e->gen = d->gen;
+	e->dev = d->dev;
+	e->ino = d->ino;
+	e->mtime_ns = d->mtime_ns;
+	e->scope = d->scope;
+	__builtin_memset(e->addr, 0, sizeof(e->addr));
+	e->port = 0;
+	e->family = 0;
+	e->sotype = 0;
+	e->path[0] = 0;
+	if (bprm)
+		bpf_probe_read_kernel_str(e->path, sizeof(e->path), BPF_CORE_READ(bprm, filename));
+	bpf_ringbuf_submit(e, 0);
+}
+
+SEC("lsm/bprm_check_security")
+int BPF_PROG(gd_bprm_check, struct linux_binprm *bprm, int ret)
+{
+	struct decision d = {};
+	bool dry;
+
+	seen(0);
+	if (ret)
+		return ret;
+	/* no hash yet for this inode: sched_process_exec holds it for vigil */
+	if (!decide_exec(BPF_CORE_READ(bprm, file), &d) || d.need_hash)
+		return 0;
+	dry = gd_gens[d.gen].flags & VIGIL_GD_G_DRY_RUN;
+	if (d.v.action == VIGIL_GD_DENY && !dry) {
+		count(VIGIL_GD_C_EXEC_DENY);
+		report(VIGIL_GD_K_EXEC, &d, VIGIL_GD_HOW_EPERM, bprm, VIGIL_EV_GUARD);
+		return -EPERM;
+	}
+	if (d.v.action == VIGIL_GD_AUDIT || d.v.action == VIGIL_GD_DENY) {
+		count(VIGIL_GD_C_EXEC_AUDIT);
+		report(VIGIL_GD_K_EXEC, &d, VIGIL_GD_HOW_REPORTED, bprm, VIGIL_EV_GUARD);
+	}
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(gd_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct decision d = {};
+	bool decided, dry;
+
+	seen(lsm_path ? 1 : 0);
+	decided = decide_exec(BPF_CORE_READ(bprm, file), &d);
+	if (d.need_hash) {
+		/* carries what the kernel found without the hash (a directory rule) */
+		/* the new image has not run: hold it until vigil has hashed the file */
+		bpf_send_signal(SIGSTOP);
+		count(VIGIL_GD_C_HASH_STOP);
+		report(VIGIL_GD_K_EXEC, &d, 0, bprm, VIGIL_EV_GUARD_HASH);
+		return 0;
+	}
+	if (!decided || lsm_path)
+		return 0;	/* bprm_check_security decided: denied ones never get here */
+	dry = gd_gens[d.gen].flags & VIGIL_GD_G_DRY_RUN;
+	if (d.v.action == VIGIL_GD_DENY && !dry) {
+		bpf_send_signal(SIGKILL);
+		count(VIGIL_GD_C_EXEC_DENY);
+		report(VIGIL_GD_K_EXEC, &d, VIGIL_GD_HOW_SIGKILL, bprm, VIGIL_EV_GUARD);
+	} else if (d.v.action == VIGIL_GD_AUDIT || d.v.action == VIGIL_GD_DENY) {
+		count(VIGIL_GD_C_EXEC_AUDIT);
+		report(VIGIL_GD_K_EXEC, &d, VIGIL_GD_HOW_REPORTED, bprm, VIGIL_EV_GUARD);
+	}
+	return 0;
+}
+
+/* ---- connect ---- */
+
+static __always_inline int decide_net(struct bpf_sock_addr *ctx, int family, __u32 kind)
+{
+	__u32 gen = gd_active & 1;
+	const struct vigil_gd_gen *g = &gd_gens[gen];
+	struct vigil_gd_net_key k = {};
+	struct decision d = {};
+	struct vigil_gd_event *e;
+	__u16 port = bpf_ntohs((__u16)ctx->user_port);
+	bool dry;
+
+	if (!(g->flags & VIGIL_GD_G_NET))
+		return 1;
+	k.prefixlen = 96 + (family == 4 ? 32 : 128);
+	if (family == 4) {
+		__u32 a = ctx->user_ip4;
+
+		__builtin_memcpy(k.addr, &a, 4);
+	} else {
+		__u32 w0 = ctx->user_ip6[0], w1 = ctx->user_ip6[1];
+		__u32 w2 = ctx->user_ip6[2], w3 = ctx->user_ip6[3];
+
+		/* IPv4 through an IPv6 socket (::ffff:a.b.c.d): the IPv4 rules */
+		if (w0 == 0 && w1 == 0 && w2 == bpf_htonl(0xffff)) {
+			family = 4;
+			k.prefixlen = 96 + 32;
+			__builtin_memcpy(k.addr, &w3, 4);
+		} else {
+			__builtin_memcpy(k.addr, &w0, 4);
+			__builtin_memcpy(k.addr + 4, &w1, 4);
+			__builtin_memcpy(k.addr + 8, &w2, 4);
+			__builtin_memcpy(k.addr + 12, &w3, 4);
+		}
+	}
+	k.genfam = gen | (__u32)family << 8;
+	d.gen = gen;
+	for (__u32 i = 0; i <= VIGIL_GD_MAX_LEVELS; i++) {
+		struct vigil_gd_net_val *v;
+
+		if (i > g->nlevels)
+			break;
+		k.scope = scope_at(g, i);
+		if (i < g->nlevels && !k.scope)
+			continue;
+		v = bpf_map_lookup_elem(&gd_net, &k);
+		if (!v)
+			continue;
+		for (__u32 j = 0; j < VIGIL_GD_MAX_PORTS; j++) {
+			if (j >= v->n)
+				break;
+			if (port < v->p[j].lo || port > v->p[j].hi)
+				continue;
+			d.v.action = v->p[j].action;
+			d.v.line = v->p[j].line;
+			d.scope = k.scope;
+			goto found;
+		}
+	}
+	return 1;
+found:
+	if (d.v.action == VIGIL_GD_ALLOW)
+		return 1;
+	dry = g->flags & VIGIL_GD_G_DRY_RUN;
+	count(d.v.action == VIGIL_GD_DENY && !dry ? VIGIL_GD_C_NET_DENY : VIGIL_GD_C_NET_AUDIT);
+	e = vigil_reserve(sizeof(*e));
+	if (e) {
+		vigil_fill_hdr(&e->hdr, VIGIL_EV_GUARD, (void *)bpf_get_current_task());
+		e->kind = kind;
+		e->action = d.v.action;
+		e->how = d.v.action == VIGIL_GD_DENY && !dry ? VIGIL_GD_HOW_CONNECT :
+			 VIGIL_GD_HOW_REPORTED;
+		e->line = d.v.line;
+		e->gen = gen;
+		e->dev = 0;
+		e->ino = 0;
+		e->mtime_ns = 0;
+		e->scope = d.scope;
+		__builtin_memcpy(e->addr, k.addr, 16);
+		e->port = port;
+		e->family = family;
+		e->sotype = ctx->type;
+		e->path[0] = 0;
+		bpf_ringbuf_submit(e, 0);
+	}
+	return d.v.action == VIGIL_GD_DENY && !dry ? 0 : 1;
+}
+
+SEC("cgroup/connect4")
+int gd_connect4(struct bpf_sock_addr *ctx)
+{
+	return decide_net(ctx, 4, VIGIL_GD_K_CONNECT);
+}
+
+SEC("cgroup/connect6")
+int gd_connect6(struct bpf_sock_addr *ctx)
+{
+	return decide_net(ctx, 6, VIGIL_GD_K_CONNECT);
+}
+
+SEC("cgroup/sendmsg4")
+int gd_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	return decide_net(ctx, 4, VIGIL_GD_K_SENDMSG);
+}
+
+SEC("cgroup/sendmsg6")
+int gd_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	return decide_net(ctx, 6, VIGIL_GD_K_SENDMSG);
+}
