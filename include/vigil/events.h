@@ -34,15 +34,13 @@ enum vigil_event_type {
 	VIGIL_EV_SYSCALL = 5,
 	VIGIL_EV_PROFILE_PROC = 19,	/* profile: a process sampled for the first time (or after exec) */
 	VIGIL_EV_FW_DROP = 20,	/* firewall: a sampled drop */
+	VIGIL_EV_SCHED_WAIT = 30,	/* sched --min: one run-queue wait over the threshold */
 	VIGIL_EV_FILE = 40,	/* file: an open, a lifecycle call or a slow operation */
 	VIGIL_EV_SECURITY = 50,	/* security: one struct vigil_sec of any kind */
-	VIGIL_EV_TCP = 130,	/* tcp: one connection event (struct vigil_tcp) */
-	VIGIL_EV_MEM_OOM = 160,	/* mem: an OOM kill (issue 16: 160-169) */
-
-	VIGIL_EV_SCHED_WAIT = 30,	/* sched --min: one run-queue wait over the threshold */
-
 	VIGIL_EV_GUARD = 60,	/* guard: a denied or audited exec or connect */
 	VIGIL_EV_GUARD_HASH = 61,	/* guard: an exec stopped until user space hashes it */
+	VIGIL_EV_TCP = 130,	/* tcp: one connection event (struct vigil_tcp) */
+	VIGIL_EV_MEM_OOM = 160,	/* mem: an OOM kill (issue 16: 160-169) */
 };
 
 /* Common prefix of every ring buffer record. */
