@@ -36,7 +36,9 @@ static __always_inline __u32 vigil_disk_rwbs(const char *rwbs, __u32 *flags)
 	default: break;
 	}
 	/* the letters after the op; rwbs is at most 10 bytes, NUL-terminated */
+#ifdef __clang__
 #pragma unroll
+#endif
 	for (int k = 1; k < 8; k++) {
 		char c = rwbs[(i + k) & 7];
 

@@ -95,7 +95,10 @@ static inline uint64_t disk_hist_quantile(const uint64_t *slots, double q)
 			double lo = (double)vhist_low(s), hi = (double)vhist_high(s);
 			double frac = (double)(rank - seen) / (double)c;
 
-			return (uint64_t)(lo + (hi - lo) * frac);
+			double v = lo + (hi - lo) * frac;
+
+			/* the last bucket ends at UINT64_MAX, which a double rounds up */
+			return v >= hi ? vhist_high(s) : (uint64_t)v;
 		}
 		seen += c;
 	}
