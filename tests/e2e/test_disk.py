@@ -593,3 +593,47 @@ features:
     assert val("vigil_disk_latency_seconds_count", "read") == N_READS
     assert val("vigil_disk_latency_seconds_count", "write") == N_WRITES
     assert 0 < val("vigil_disk_latency_seconds_sum", "read") < 60
+
+
+@pytest.mark.parametrize("mech", MECHS)
+def test_failed_request_has_its_error(loops, tmp_path, mech):
+    """A loop device over a sparse file on a 1 MiB tmpfs: the write that finds the tmpfs
+    full fails on the device, and its completion carries the error."""
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1M", "tmpfs", str(small)], check=True)
+    try:
+        with open(small / "e.img", "wb") as f:
+            f.truncate(16 << 20)
+        lo = Loop(str(small / "e.img"))
+        try:
+            with Tracer("disk", "--mechanism", mech, "--disk", lo.name) as t:
+                import mmap
+                buf = mmap.mmap(-1, 65536)
+                fd = os.open(lo.dev, os.O_WRONLY | os.O_DIRECT)
+                ok, failed = 0, None
+                try:
+                    for i in range(32):
+                        try:
+                            assert os.pwritev(fd, [buf], i * 65536) == 65536
+                            ok += 1
+                        except OSError as e:
+                            failed = e.errno
+                            break
+                finally:
+                    os.close(fd)
+                time.sleep(0.5)
+                assert t.stop() == 0, t.stderr()
+                recs = t.records()
+        finally:
+            lo.close()
+    finally:
+        subprocess.run(["umount", str(small)], check=True)
+    assert failed is not None and 0 < ok < 32
+    rs = [r for r in recs if r["type"] == "disk" and r["op"] == "write"]
+    assert all(r["pid"] == os.getpid() for r in rs)
+    assert len([r for r in rs if r["error"] == 0]) == ok
+    bad = [r for r in rs if r["error"]]
+    assert len(bad) == 1 and bad[0]["errno"].startswith("E") and bad[0]["error"] < 0, bad
+    summ = [r for r in recs if r["type"] == "disk_summary" and r["op"] == "write"][0]
+    assert summ["errors"] == 1 and summ["requests"] == ok + 1
