@@ -34,6 +34,7 @@ enum vigil_event_type {
 	VIGIL_EV_SYSCALL = 5,
 	VIGIL_EV_PROFILE_PROC = 19,	/* profile: a process sampled for the first time (or after exec) */
 	VIGIL_EV_FW_DROP = 20,	/* firewall: a sampled drop */
+	VIGIL_EV_DISK = 24,	/* disk: one completed block request */
 	VIGIL_EV_SCHED_WAIT = 30,	/* sched --min: one run-queue wait over the threshold */
 	VIGIL_EV_FILE = 40,	/* file: an open, a lifecycle call or a slow operation */
 	VIGIL_EV_SECURITY = 50,	/* security: one struct vigil_sec of any kind */
@@ -743,6 +744,126 @@ struct vigil_sched_stack_key {
 };
 VIGIL_CHECK_SIZE(struct vigil_sched_stack_key, 24);
 VIGIL_CHECK_OFF(struct vigil_sched_stack_key, kstack, 12);
+
+/* ---- disk ------------------------------------------------------------------ */
+
+#define VIGIL_DISK_NAME_LEN 32	/* struct gendisk disk_name */
+
+/* the operation class of a request: the --op filter is a bit mask of these */
+enum vigil_disk_op {
+	VIGIL_DISK_READ = 0,
+	VIGIL_DISK_WRITE = 1,
+	VIGIL_DISK_FLUSH = 2,
+	VIGIL_DISK_DISCARD = 3,	/* discard and secure erase */
+	VIGIL_DISK_OTHER = 4,	/* write zeroes, zone management, driver commands */
+	VIGIL_DISK_OP__COUNT,
+};
+
+/* request flags, from cmd_flags (tp_btf) or the rwbs letters (tracepoint) */
+enum vigil_disk_flag {
+	VIGIL_DISK_F_SYNC = 1 << 0,
+	VIGIL_DISK_F_META = 1 << 1,
+	VIGIL_DISK_F_FUA = 1 << 2,
+	VIGIL_DISK_F_PREFLUSH = 1 << 3,
+	VIGIL_DISK_F_AHEAD = 1 << 4,
+	/* no issuer was seen: started before vigil, or made by the block layer */
+	VIGIL_DISK_F_NOISSUER = 1 << 8,
+	VIGIL_DISK_F_SELF = 1 << 9,	/* vigil's own start-up check: never counted */
+};
+
+/* a request in flight, from its issue by a process to its completion */
+struct vigil_disk_req {
+	struct vigil_hdr h;	/* the issuer, captured in its own context */
+	__u64 start_ns;		/* queued: block_io_start or block_bio_queue (boot ns) */
+	__u64 issue_ns;		/* handed to the driver: block_rq_issue, 0 before */
+	__u64 sector;
+	__u32 dev;		/* whole disk, kernel encoding (major << 20 | minor) */
+	__u32 bytes;		/* at issue */
+	__u32 op;		/* enum vigil_disk_op */
+	__u32 flags;		/* enum vigil_disk_flag */
+};
+VIGIL_CHECK_SIZE(struct vigil_disk_req, 96);
+VIGIL_CHECK_OFF(struct vigil_disk_req, start_ns, 56);
+VIGIL_CHECK_OFF(struct vigil_disk_req, dev, 80);
+
+/* classic tracepoints have no request pointer: requests are known by disk and sector */
+struct vigil_disk_rkey {
+	__u64 id;		/* struct request * (tp_btf) or sector (tracepoint) */
+	__u32 dev;		/* 0 with a request pointer */
+	__u32 _pad;
+};
+VIGIL_CHECK_SIZE(struct vigil_disk_rkey, 16);
+
+/* one completed request (stream mode); h is the issuer */
+struct vigil_disk_event {
+	struct vigil_hdr h;
+	__u64 sector;
+	__u64 queue_ns;		/* queued until issued to the driver */
+	__u64 dev_ns;		/* issued until completed: time on the device */
+	__u32 dev;
+	__u32 bytes;
+	__u32 op;
+	__u32 flags;
+	__s32 error;		/* negative errno, 0 on success */
+	__u32 _pad;
+	char disk[VIGIL_DISK_NAME_LEN];
+};
+VIGIL_CHECK_SIZE(struct vigil_disk_event, 136);
+VIGIL_CHECK_OFF(struct vigil_disk_event, dev, 80);
+VIGIL_CHECK_OFF(struct vigil_disk_event, error, 96);
+VIGIL_CHECK_OFF(struct vigil_disk_event, disk, 104);
+
+/* per disk and operation: always counted (the agent's counters, the summary) */
+struct vigil_disk_key {
+	__u32 dev;		/* 0: all disks (histograms without -D) */
+	__u32 op;		/* VIGIL_DISK_OP__COUNT: all operations (without -F) */
+};
+VIGIL_CHECK_SIZE(struct vigil_disk_key, 8);
+
+struct vigil_disk_stat {
+	__u64 requests;
+	__u64 bytes;
+	__u64 errors;
+	__u64 lat_ns;		/* sum of the histogram's latencies, for averages */
+};
+VIGIL_CHECK_SIZE(struct vigil_disk_stat, 32);
+
+/* --hist: latency per disk and op; --sizes: request bytes per process */
+struct vigil_disk_hist {
+	__u64 slots[VIGIL_HIST_SLOTS];
+	__u64 sum;
+};
+VIGIL_CHECK_SIZE(struct vigil_disk_hist, 8 * VIGIL_HIST_SLOTS + 8);
+
+struct vigil_disk_size_val {
+	__u64 slots[VIGIL_HIST_SLOTS];
+	__u64 sum;
+	char comm[VIGIL_COMM_LEN];
+};
+VIGIL_CHECK_SIZE(struct vigil_disk_size_val, 8 * VIGIL_HIST_SLOTS + 24);
+
+/* --top: per process and disk */
+struct vigil_disk_top_key {
+	__u32 pid;		/* 0: no issuer seen */
+	__u32 dev;
+};
+VIGIL_CHECK_SIZE(struct vigil_disk_top_key, 8);
+
+struct vigil_disk_top_val {
+	__u64 cgroup_id;
+	__u64 reads, writes;	/* requests */
+	__u64 rbytes, wbytes;
+	__u64 lat_ns;		/* issue to complete, summed */
+	char comm[VIGIL_COMM_LEN];
+};
+VIGIL_CHECK_SIZE(struct vigil_disk_top_val, 64);
+
+enum vigil_disk_drop {
+	VIGIL_DISK_DROP_UNMATCHED = 0,	/* a completion with no state: before vigil, or evicted */
+	VIGIL_DISK_DROP_TOPFULL = 1,	/* the --top or --sizes map was full */
+	VIGIL_DISK_DROP_EXPIRED = 2,	/* never completed: swept by user space (counted there) */
+	VIGIL_DISK_DROP__COUNT,
+};
 
 /* the firewall's structs: vigil/fw.h */
 

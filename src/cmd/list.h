@@ -18,3 +18,5 @@ VIGIL_CMD(containers)
 VIGIL_CMD(agent)
 VIGIL_CMD(completion)
 VIGIL_CMD(guard)
+
+VIGIL_CMD(disk)
