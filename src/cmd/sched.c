@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "core/vigil.h"
+#include "core/sym.h"
 #include "core/container.h"
 #include "core/env.h"
 #include "core/feature.h"
@@ -70,6 +71,7 @@ struct sched_priv {
 	int ncpu;
 	struct stab prev;		/* the last interval's cumulative rows, for deltas */
 	struct vigil_sched_cpu *cpus, *cpus_prev;	/* ncpu each */
+	struct vigil_symbolizer *sym;	/* --stacks: vigil profile's */
 };
 
 static int opt_sort(void *base, const char *arg)
@@ -683,19 +685,25 @@ gone:
 }
 
 /*
- * One frame of a folded stack. The seam for the symbolizer of `vigil
- * profile`: until it exists, frames are addresses (0x...), which a flame
- * graph still groups exactly; kernel frames carry a "k:" prefix.
+ * A frame through vigil profile's symbolizer (kallsyms, ELF, debug files,
+ * JIT maps); an address it cannot name stays an address (0x..., a kernel
+ * one k:0x...), which a flame graph still groups exactly.
  */
-static void fmt_frame(uint32_t pid, uint64_t addr, bool kernel, char *buf, size_t n)
+static void fmt_frame(struct vigil_symbolizer *sy, uint32_t pid, uint64_t addr, bool kernel,
+		      char *buf, size_t n)
 {
-	(void)pid;
+	struct vigil_sym s;
+
+	if (sy && (kernel ? vigil_sym_kernel(sy, addr, &s) : vigil_sym_user(sy, pid, addr, &s)) >= 0) {
+		vigil_sym_format(&s, buf, n);
+		return;
+	}
 	snprintf(buf, n, "%s0x%llx", kernel ? "k:" : "", (unsigned long long)addr);
 }
 
 /* frames of a stack id, outermost first, appended to buf as ";f1;f2" */
-static size_t fold_stack(int fd, int32_t id, uint32_t pid, bool kernel, char *buf, size_t o,
-			 size_t n)
+static size_t fold_stack(struct vigil_symbolizer *sy, int fd, int32_t id, uint32_t pid, bool kernel,
+			 char *buf, size_t o, size_t n)
 {
 	uint64_t ips[VIGIL_SCHED_STACK_DEPTH] = { 0 };
 	int depth = 0;
@@ -705,9 +713,9 @@ static size_t fold_stack(int fd, int32_t id, uint32_t pid, bool kernel, char *bu
 	while (depth < VIGIL_SCHED_STACK_DEPTH && ips[depth])
 		depth++;
 	for (int i = depth - 1; i >= 0 && o < n; i--) {
-		char f[40];
+		char f[256];
 
-		fmt_frame(pid, ips[i], kernel, f, sizeof(f));
+		fmt_frame(sy, pid, ips[i], kernel, f, sizeof(f));
 		o += snprintf(buf + o, n - o, ";%s", f);
 	}
 	return o;
@@ -720,6 +728,17 @@ static void col_folded(const struct vrow *r, char *buf, size_t n)
 
 static const struct vcol stack_cols[] = { { "", 0, NULL, col_folded, false, true }, { 0 } };
 
+/* true when pid is in seen[]; else added while there is room */
+static bool pid_seen(uint32_t *seen, size_t *n, uint32_t pid)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (seen[i] == pid)
+			return true;
+	if (*n < 1024)
+		seen[(*n)++] = pid;
+	return false;
+}
+
 /* --stacks, at the end: one folded line per (row, state, stack pair) */
 static int render_stacks(struct vigil_inst *in)
 {
@@ -731,6 +750,8 @@ static int render_stacks(struct vigil_inst *in)
 	char iso[40];
 	struct rctx x = { in, vigil_boot_ns(), iso, true };
 	struct stab t;
+	uint32_t seen[1024];
+	size_t nseen = 0;
 	int err = collect(in, &t);
 
 	if (err)
@@ -741,7 +762,7 @@ static int render_stacks(struct vigil_inst *in)
 	out_set_columns(in->sink, stack_cols);
 	out_text(in->sink, "\n# off-CPU stacks, folded: comm;state;user frames;kernel frames ns\n");
 	while (bpf_map_get_next_key(fd, prevk, &next) == 0) {
-		char folded[2048];
+		char folded[4096];
 		const struct srow *s = stab_find(&t, next.key);
 		uint64_t ns;
 		size_t l;
@@ -753,8 +774,12 @@ static int render_stacks(struct vigil_inst *in)
 			continue;
 		l = snprintf(folded, sizeof(folded), "%s;%s", s->comm,
 			     state_names[key.state & (VIGIL_SCHED__STATES - 1)]);
-		l = fold_stack(sfd, key.ustack, s->pid, false, folded, l, sizeof(folded));
-		fold_stack(sfd, key.kstack, s->pid, true, folded, l, sizeof(folded));
+		/* the maps of a process still there, once per render; user frames of one
+		 * that exited before the end stay addresses */
+		if (p->sym && s->pid && !pid_seen(seen, &nseen, s->pid))
+			vigil_sym_proc_seen(p->sym, s->pid);
+		l = fold_stack(p->sym, sfd, key.ustack, s->pid, false, folded, l, sizeof(folded));
+		fold_stack(p->sym, sfd, key.kstack, s->pid, true, folded, l, sizeof(folded));
 		row_start(&r, &x, "sched_stack", scope_of(o));
 		row_who(&r, in, s);
 		vrow_str(&r, "state", state_names[key.state & (VIGIL_SCHED__STATES - 1)]);
@@ -833,6 +858,8 @@ static int sched_start(struct vigil_inst *in)
 	p->cpus_prev = calloc(p->ncpu, sizeof(*p->cpus_prev));
 	if (!p->cpus || !p->cpus_prev)
 		return VIGIL_EXIT_FAIL;
+	if (o->stacks && !(p->sym = vigil_sym_new()))
+		return VIGIL_EXIT_FAIL;
 	skel = p->skel = sched_bpf__open();
 	err = vigil_session_open(&p->s, in, skel ? skel->skeleton : NULL);
 	if (err)
@@ -908,6 +935,8 @@ static int sched_stop(struct vigil_inst *in, int err)
 	}
 	sched_bpf__destroy(p->skel);
 	p->skel = NULL;
+	vigil_sym_free(p->sym);
+	p->sym = NULL;
 	stab_free(&p->prev);
 	free(p->cg);
 	p->cg = NULL;
