@@ -81,6 +81,7 @@ struct disk_priv {
 	struct disk_bpf *skel;
 	bool started, user_interval;
 	int mode;
+	char mm[24];		/* row_dev's "major:minor", for the row being made */
 	uint32_t want_dev;
 	char trigger_dev[PATH_MAX];
 	struct disk_name names[DISK_NAMES];
@@ -368,13 +369,13 @@ static const struct vcol stream_cols[] = {
 	{ 0 },
 };
 
+/* a row keeps pointers: the "major:minor" text lives in p until the row is out,
+ * and every caller renders its row before it makes the next */
 static void row_dev(struct disk_priv *p, struct vrow *r, uint32_t dev)
 {
-	char mm[24];
-
-	snprintf(mm, sizeof(mm), "%u:%u", dev >> 20, dev & 0xfffff);
+	snprintf(p->mm, sizeof(p->mm), "%u:%u", dev >> 20, dev & 0xfffff);
 	vrow_str(r, "disk", disk_name(p, dev));
-	vrow_str(r, "dev", mm);
+	vrow_str(r, "dev", p->mm);
 }
 
 static int on_event(void *ctx, void *data, size_t size)

@@ -157,16 +157,16 @@ static void fl_take_path(const struct vigil_file_ev *e, int i, char *out, const 
 	fl_clean_path(out);
 }
 
-static void fl_mode(struct vrow *r, uint64_t mode)
+/* m holds the text until the row is out: a row keeps pointers */
+static void fl_mode(struct vrow *r, uint64_t mode, char m[16])
 {
-	char m[16];
-
-	snprintf(m, sizeof(m), "%04llo", (unsigned long long)(mode & 07777));
+	snprintf(m, 16, "%04llo", (unsigned long long)(mode & 07777));
 	vrow_str(r, "mode", m);
 }
 
 static int on_event(void *ctx, void *data, size_t size)
 {
+	char modebuf[16];
 	struct vigil_inst *in = ctx;
 	struct fl_priv *p = in->priv;
 	const struct vigil_file_ev *e = data;
@@ -226,7 +226,7 @@ static int on_event(void *ctx, void *data, size_t size)
 		vrow_str(&r, "flags", flags);
 		vrow_u64(&r, "flags_raw", fl);
 		if (fl & (0100 | 020000000))	/* O_CREAT, O_TMPFILE: the mode is used */
-			fl_mode(&r, mode);
+			fl_mode(&r, mode, modebuf);
 		if (op == VIGIL_FOP_OPENAT2)
 			vrow_u64(&r, "resolve", e->args[4]);
 		if (e->ret >= 0)
@@ -238,14 +238,14 @@ static int on_event(void *ctx, void *data, size_t size)
 	}
 	case VIGIL_FOP_MKDIR:
 	case VIGIL_FOP_MKDIRAT:
-		fl_mode(&r, e->args[op == VIGIL_FOP_MKDIR ? 1 : 2]);
+		fl_mode(&r, e->args[op == VIGIL_FOP_MKDIR ? 1 : 2], modebuf);
 		if (!e->ret)
 			fl_live_add(&p->live, p->a, e->hdr.ts);
 		break;
 	case VIGIL_FOP_CHMOD:
 	case VIGIL_FOP_FCHMODAT:
 	case VIGIL_FOP_FCHMOD:
-		fl_mode(&r, e->args[op == VIGIL_FOP_FCHMODAT ? 2 : 1]);
+		fl_mode(&r, e->args[op == VIGIL_FOP_FCHMODAT ? 2 : 1], modebuf);
 		break;
 	case VIGIL_FOP_CHOWN:
 	case VIGIL_FOP_LCHOWN:

@@ -5,6 +5,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -50,8 +51,11 @@ class NsAgent:
             time.sleep(0.05)
 
     def scrape(self, port):
-        """The metrics text, fetched over HTTP inside namespace a."""
-        r = subprocess.run(["nsenter", f"--net=/run/netns/{self.p.a}", "curl", "-sf",
+        """The metrics text, fetched over HTTP inside namespace a (python, not curl: the
+        kernel matrix's guests have no curl)."""
+        get = ("import sys, urllib.request; "
+               "sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=20).read().decode())")
+        r = subprocess.run(["nsenter", f"--net=/run/netns/{self.p.a}", sys.executable, "-c", get,
                             f"http://127.0.0.1:{port}/metrics"], capture_output=True, text=True,
                            timeout=30)
         assert r.returncode == 0, r.stderr
