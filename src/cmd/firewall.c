@@ -631,22 +631,31 @@ static void fw_metrics(struct vigil_inst *in, struct vigil_metrics *m)
 	struct fg *g = in->priv;
 	struct vigil_fw_status *st;
 	struct vigil_fw_msg msg = { 0 };
-	char id[16], line[16];
+	char (*txt)[2][12];	/* each rule's id and line, formatted once for the three families */
 
 	if (!g->fw || !g->s.attached || vigil_fw_status_of(g->fw, &st, &msg))
 		return;
+	txt = malloc((st->nrules ? st->nrules : 1) * sizeof(*txt));
+	if (!txt) {
+		vigil_fw_status_free(st, 1);
+		return;
+	}
+	for (uint32_t i = 0; i < st->nrules; i++) {
+		snprintf(txt[i][0], sizeof(txt[i][0]), "%u", st->rules[i].id);
+		snprintf(txt[i][1], sizeof(txt[i][1]), "%u", st->rules[i].r.line);
+	}
 	for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
 		vm_family(m, fams[f].name, "counter", fams[f].help);
 		for (uint32_t i = 0; i < st->nrules; i++) {
 			const struct vigil_fw_rule_stat *r = &st->rules[i];
-			const char *l[] = { "feature", in->name, "interface", st->iface, "rule", id,
-					    "line", line, "action", vigil_fw_action_name(r->r.action), NULL };
+			const char *l[] = { "feature", in->name, "interface", st->iface, "rule", txt[i][0],
+					    "line", txt[i][1], "action", vigil_fw_action_name(r->r.action),
+					    NULL };
 
-			snprintf(id, sizeof(id), "%u", r->id);
-			snprintf(line, sizeof(line), "%u", r->r.line);
 			vm_u64(m, *(const uint64_t *)((const char *)&r->c + fams[f].off), l);
 		}
 	}
+	free(txt);
 	vm_family(m, "vigil_firewall_reloads_total", "counter", "rules file changes applied (watch)");
 	vm_u64(m, g->reloads, (const char *[]){ "feature", in->name, "result", "ok", NULL });
 	vm_u64(m, g->reload_errors, (const char *[]){ "feature", in->name, "result", "error", NULL });

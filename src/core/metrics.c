@@ -21,7 +21,7 @@ void vm_free(struct vigil_metrics *m)
 	m->len = m->cap = 0;
 }
 
-static void put(struct vigil_metrics *m, const char *s, size_t n)
+static void __attribute__((noinline)) put_grow(struct vigil_metrics *m, const char *s, size_t n)
 {
 	if (m->len + n + 1 > m->cap) {
 		size_t cap = m->cap ? m->cap : 65536;
@@ -40,6 +40,22 @@ static void put(struct vigil_metrics *m, const char *s, size_t n)
 	memcpy(m->buf + m->len, s, n);
 	m->len += n;
 	m->buf[m->len] = 0;
+}
+
+/* a scrape is tens of thousands of short pieces: room first, no call on the hot path */
+static inline __attribute__((always_inline)) void put(struct vigil_metrics *m, const char *s,
+						      size_t n)
+{
+	if (__builtin_expect(m->len + n + 1 <= m->cap, 1)) {
+		char *d = m->buf + m->len;
+
+		m->len += n;
+		while (n--)
+			*d++ = *s++;
+		*d = 0;
+		return;
+	}
+	put_grow(m, s, n);
 }
 
 static void putf(struct vigil_metrics *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -70,13 +86,15 @@ static void labels_out(struct vigil_metrics *m, const char *const *labels, const
 		put(m, any ? "," : "{", 1);
 		put(m, labels[i], strlen(labels[i]));
 		put(m, "=\"", 2);
-		for (const char *p = labels[i + 1]; *p; p++) {
-			if (*p == '\\' || *p == '"')
-				put(m, "\\", 1);
-			if (*p == '\n')
-				put(m, "\\n", 2);
-			else
-				put(m, p, 1);
+		/* plain runs copied whole; backslash, quote and newline escaped */
+		for (const char *p = labels[i + 1], *run = p;; p++) {
+			if (*p && *p != '\\' && *p != '"' && *p != '\n')
+				continue;
+			put(m, run, (size_t)(p - run));
+			if (!*p)
+				break;
+			put(m, *p == '\n' ? "\\n" : *p == '"' ? "\\\"" : "\\\\", 2);
+			run = p + 1;
 		}
 		put(m, "\"", 1);
 		any = true;
@@ -114,7 +132,16 @@ void vm_u64(struct vigil_metrics *m, uint64_t v, const char *const *labels)
 		return;
 	put(m, m->family, strlen(m->family));
 	labels_out(m, labels, NULL);
-	putf(m, " %llu\n", (unsigned long long)v);
+	{
+		char b[24], *q = b + sizeof(b);
+
+		*--q = '\n';
+		do
+			*--q = '0' + v % 10;
+		while (v /= 10);
+		*--q = ' ';
+		put(m, q, (size_t)(b + sizeof(b) - q));
+	}
 }
 
 void vm_hist(struct vigil_metrics *m, const uint64_t *slots, double scale, double sum,
