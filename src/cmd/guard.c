@@ -41,8 +41,8 @@
 #include "guard/policy.h"
 #include "guard.skel.h"
 
-#define GD_PIN_DIR "/sys/fs/bpf/vigil/guard"
-#define GD_TMP_DIR "/sys/fs/bpf/vigil/guard_new"
+#define GD_PIN_DIR VIGIL_PIN_ROOT "/guard"
+#define GD_TMP_DIR VIGIL_PIN_ROOT "/guard_new"
 #define GD_LOCK_PATH "/run/vigil/guard.lock"
 #define GD_MAX_ATTACH 8		/* cgroups the connect programs attach to */
 #define GD_NPROGS_NET 4
@@ -878,7 +878,7 @@ static int persist(struct vigil_inst *in)
 		close(lock);
 		return VIGIL_EXIT_FAIL;
 	}
-	mkdir("/sys/fs/bpf/vigil", 0700);
+	mkdir(VIGIL_PIN_ROOT, 0700);
 	mkdir(GD_TMP_DIR, 0700);
 	snprintf(tmp, sizeof(tmp), GD_TMP_DIR "/%d", getpid());
 	rm_tree(tmp);
@@ -912,6 +912,7 @@ out:
 		vigil_error("guard: cannot pin the guard: %s", strerror(-err));
 	}
 	rmdir(GD_TMP_DIR);
+	rmdir(VIGIL_PIN_ROOT);	/* only if a failed pin left it empty */
 	close(lock);
 	return err ? VIGIL_EXIT_FAIL : 0;
 }
@@ -1001,6 +1002,7 @@ static int unload(void)
 	/* links first (the programs detach), then maps */
 	rm_tree(GD_PIN_DIR);
 	rm_tree(GD_TMP_DIR);
+	rmdir(VIGIL_PIN_ROOT);	/* the last of vigil's pins: nothing of it stays in bpffs */
 	close(lock);
 	if (!had) {
 		vigil_error("guard: no persistent guard at '%s'", GD_PIN_DIR);

@@ -17,6 +17,9 @@ int vigil_env_check_btf(void);
 int vigil_env_need_tracefs(void);	/* mounts it when missing */
 int vigil_tracefs_mount(void);		/* the same without a message: 0 or -errno */
 int vigil_env_need_bpffs(void);		/* mounts it when missing */
+/* vigil's persistent state in bpffs: one directory per feature below it. Whoever removes
+ * the last one removes this too (rmdir: it fails while another feature's is there). */
+#define VIGIL_PIN_ROOT "/sys/fs/bpf/vigil"
 
 /* Where a filesystem of this type is mounted, from /proc/self/mountinfo. */
 int vigil_find_mount(const char *fstype, char *buf, size_t n);

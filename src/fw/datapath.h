@@ -19,9 +19,10 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "core/env.h"
 #include "fw/rules.h"
 
-#define VIGIL_FW_PIN_ROOT "/sys/fs/bpf/vigil"
+#define VIGIL_FW_PIN_ROOT VIGIL_PIN_ROOT
 #define VIGIL_FW_PIN_DIR VIGIL_FW_PIN_ROOT "/firewall"
 /* loads in progress (or killed): PID-IFACE; bpffs allows no '.' in names */
 #define VIGIL_FW_TMP_DIR VIGIL_FW_PIN_ROOT "/firewall_new"

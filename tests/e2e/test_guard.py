@@ -358,6 +358,9 @@ def test_persist_reload_unload(tmp_path):
     assert p.returncode == 0, p.stderr
     assert not os.path.exists(PIN_DIR)
     assert not os.path.exists("/sys/fs/bpf/vigil/guard_new")
+    # nothing of vigil stays in bpffs: the root goes with its last directory
+    root = "/sys/fs/bpf/vigil"
+    assert not os.path.exists(root) or os.listdir(root), os.listdir(root)
     assert wait_progs_gone(PROGS) == []
     assert attempt_exec(other, marker) == "ran"
     p = run("guard", "--unload")
