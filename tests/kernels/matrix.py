@@ -198,6 +198,11 @@ def render(cols):
         rel = os.path.relpath(c.path)
         out.append(f"{c.name}: {n['pass']} pass, {n['fail']} fail, {n['skip']} skip  "
                    f"({c.path if rel.startswith('..') else rel})")
+    # the failures last, named, so that the tail of a CI log says which test broke where
+    for c in cols:
+        for r, (o, why) in c.rows.items():
+            if o == "fail":
+                out.append(f"failed on {c.name}: {r}" + (f": {why.splitlines()[0][:200]}" if why else ""))
     out.append("result: " + ("FAIL" if total_fail else "PASS"))
     return "\n".join(out) + "\n", total_fail
 
