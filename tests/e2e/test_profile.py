@@ -83,10 +83,17 @@ def test_syscall_loop_shows_named_kernel_frames():
     kn = sum(r["count"] for r in inkernel)
     # read(2) of 64 KiB from /dev/zero: most of the time is the kernel's copy
     assert kn >= 0.7 * total, (kn, total)
+    # a sample can land in the syscall entry/exit code itself (do_syscall_64 and what is
+    # inlined into it): a real stack, only two frames deep; under QEMU's TCG (the kernel
+    # matrix) that code is slow enough to take a fifth of the samples
+    entry = ("entry_SYSCALL_64", "do_syscall_64", "syscall_exit", "syscall_enter", "x64_sys_call",
+             "exit_to_user_mode", "arch_exit_to_user_mode")
+    deep = sum(r["count"] for r in inkernel if not all(f.startswith(entry) for f in r["kstack"]))
+    assert deep >= 0.5 * kn, inkernel
     named = sum(r["count"] for r in inkernel
                 if r["kstack"][0].startswith("entry_SYSCALL_64")
                 and {"ksys_read", "__x64_sys_read", "vfs_read"} & set(r["kstack"]))
-    assert named >= 0.9 * kn, inkernel
+    assert named >= 0.9 * deep, inkernel
     # the device's handler is on top of most of them, under its own name
     top, _ = shares(inkernel)
     assert top.get("read_zero", 0) + top.get("iov_iter_zero", 0) + top.get("clear_user", 0) + \
