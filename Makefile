@@ -82,6 +82,11 @@ vmlinux:
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(HDRS) $(BUILD)/libvigil.a | $(BUILD)/tests
 	$(CC) $(CFLAGS) -Itests/unit $< $(BUILD)/libvigil.a $(LDLIBS) -o $@
 
+# the core's row -> NDJSON path alone (bench/stream.sh has the whole consumer)
+$(BUILD)/bench/json_rows: bench/json_rows.c $(HDRS) $(BUILD)/libvigil.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< $(BUILD)/libvigil.a $(LDLIBS) -o $@
+
 deps:
 	scripts/deps.sh all
 
@@ -106,7 +111,7 @@ fuzz-rules: $(BUILD)/fuzz/fuzz_rules
 run: $(BUILD)/vigil
 	$(BUILD)/vigil proc --duration 10s
 
-bench: $(BUILD)/vigil $(WORKLOADS)
+bench: $(BUILD)/vigil $(WORKLOADS) $(BUILD)/bench/json_rows
 	bench/run.sh
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the binary, the bash completion it generates

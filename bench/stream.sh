@@ -13,8 +13,14 @@ P=$!
 while ! grep -q attached "$err"; do sleep 0.05; done
 read -r -a s0 < /proc/$P/stat
 "$here/build/tests/workloads/sc_loop" getppid "$N" 2>/dev/null
-sleep 1.5
-read -r -a s1 < /proc/$P/stat
+# the consumer may still be draining a deep ring buffer: read its CPU time once it is idle
+prev=-1
+while :; do
+	sleep 0.3
+	read -r -a s1 < /proc/$P/stat
+	[ $(( s1[13] + s1[14] )) -eq $prev ] && break
+	prev=$(( s1[13] + s1[14] ))
+done
 kill -INT $P
 wait $P || true
 # utime + stime, fields 14 and 15 (comm has no spaces here)

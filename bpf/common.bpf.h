@@ -68,8 +68,10 @@ static __always_inline bool vigil_filter_pass(void)
 			return false;
 		/* the pid was reused: not the process the user named (USER_HZ is 100) */
 		if ((flags & VIGIL_F_PID) && vigil_filter.pid_start) {
-			struct task_struct *t = (struct task_struct *)bpf_get_current_task();
-			__u64 st = BPF_CORE_READ(t, group_leader, start_boottime);
+			/* BTF pointers: two loads, where BPF_CORE_READ costs two helper calls
+			 * on every event of the traced process */
+			struct task_struct *t = bpf_get_current_task_btf();
+			__u64 st = t->group_leader->start_boottime;
 
 			if (st / 10000000ull != vigil_filter.pid_start)
 				return false;

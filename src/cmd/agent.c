@@ -67,8 +67,8 @@ struct agent {
 	struct vigil_containers *containers;
 	uint64_t reloads_ok, reloads_failed, errors;
 	double last_reload;
-	struct vigil_http http;
-	bool http_on;
+	struct vigil_http *http;	/* the metrics endpoint, NULL: none */
+	struct vigil_http_stats http_st;	/* of endpoints closed by reloads: counters stay monotonic */
 };
 
 static void cfg_free(struct agent_cfg *c)
@@ -309,6 +309,72 @@ static int open_events(struct agent *a, const char *path)
 	return 0;
 }
 
+static char *render_metrics(void *ctx, size_t *len);
+
+static void endpoint_close(struct agent *a)
+{
+	if (!a->http)
+		return;
+	a->http_st.requests += a->http->st.requests;
+	a->http_st.rejected += a->http->st.rejected;
+	a->http_st.timeouts += a->http->st.timeouts;
+	a->http_st.bad += a->http->st.bad;
+	vigil_http_close(a->http);
+	free(a->http);
+	a->http = NULL;
+}
+
+static int endpoint_open(struct agent *a, const char *addr, struct vigil_http **out)
+{
+	struct vigil_http *h = calloc(1, sizeof(*h));
+	int e;
+
+	if (!h)
+		return -ENOMEM;
+	if ((e = vigil_http_listen(h, &a->loop, addr, render_metrics, a))) {
+		vigil_http_close(h);
+		free(h);
+		return e;
+	}
+	*out = h;
+	return 0;
+}
+
+/*
+ * The metrics endpoint moves to ADDR (NULL: none). The new socket is bound
+ * before the old one closes, so a failure leaves the running endpoint as it
+ * was; only a move to the same port on another address of this host has to
+ * free the port first, and takes the old address back when the new one fails.
+ */
+static int endpoint_set(struct agent *a, const char *addr)
+{
+	const char *old = a->cfg.listen;
+	struct vigil_http *h = NULL;
+	int e;
+
+	if (!addr) {
+		endpoint_close(a);
+		return 0;
+	}
+	e = endpoint_open(a, addr, &h);
+	if (e == -EADDRINUSE && a->http && old) {
+		endpoint_close(a);
+		e = endpoint_open(a, addr, &h);
+		if (e && endpoint_open(a, old, &a->http))
+			vigil_error("agent: the metrics endpoint '%s' could not be taken back", old);
+	}
+	if (e)
+		return e;
+	endpoint_close(a);
+	a->http = h;
+	return 0;
+}
+
+static bool same_str(const char *x, const char *y)
+{
+	return x == y || (x && y && !strcmp(x, y));
+}
+
 /* SIGHUP: the new config whole, or nothing */
 static void reload(struct agent *a)
 {
@@ -331,6 +397,21 @@ static void reload(struct agent *a)
 			cfg_free(&next);
 			return;
 		}
+	}
+	if (!same_str(next.listen, a->cfg.listen)) {
+		int e = endpoint_set(a, next.listen);
+
+		if (e) {
+			a->reloads_failed++;
+			vigil_error("agent: reload refused, the running config stays: cannot serve "
+				    "metrics on '%s': %s", next.listen, strerror(-e));
+			cfg_free(&next);
+			return;
+		}
+		if (next.listen)
+			vigil_info("agent: metrics on http://%s/metrics", next.listen);
+		else
+			vigil_info("agent: metrics endpoint closed");
 	}
 	/* events file reopened (logrotate): a new file is a new stream */
 	if (!open_events(a, next.events_path) && next.events_path)
@@ -411,6 +492,7 @@ static char *render_metrics(void *ctx, size_t *len)
 	struct vigil_metrics m;
 	struct rusage ru;
 	char rss[64] = "0", build[] = VIGIL_VERSION;
+	struct vigil_http_stats hs;
 	long pages = 0;
 	FILE *f;
 
@@ -454,10 +536,17 @@ static char *render_metrics(void *ctx, size_t *len)
 	vm_family(&m, "vigil_agent_resident_memory_bytes", "gauge", "resident memory of the agent");
 	vm_value(&m, (double)pages * sysconf(_SC_PAGESIZE), NULL);
 	vm_family(&m, "vigil_agent_http_requests_total", "counter", "metrics endpoint requests by result");
-	vm_u64(&m, a->http.st.requests, (const char *[]){ "result", "served", NULL });
-	vm_u64(&m, a->http.st.rejected, (const char *[]){ "result", "rejected", NULL });
-	vm_u64(&m, a->http.st.timeouts, (const char *[]){ "result", "timeout", NULL });
-	vm_u64(&m, a->http.st.bad, (const char *[]){ "result", "bad", NULL });
+	hs = a->http_st;
+	if (a->http) {
+		hs.requests += a->http->st.requests;
+		hs.rejected += a->http->st.rejected;
+		hs.timeouts += a->http->st.timeouts;
+		hs.bad += a->http->st.bad;
+	}
+	vm_u64(&m, hs.requests, (const char *[]){ "result", "served", NULL });
+	vm_u64(&m, hs.rejected, (const char *[]){ "result", "rejected", NULL });
+	vm_u64(&m, hs.timeouts, (const char *[]){ "result", "timeout", NULL });
+	vm_u64(&m, hs.bad, (const char *[]){ "result", "bad", NULL });
 	if (a->containers) {
 		struct vigil_containers_stats cs;
 
@@ -540,7 +629,7 @@ static int agent_run(int argc, char **argv)
 	a.sink.containers = a.containers = vigil_containers_start();
 	a.last_reload = time(NULL);
 	if (a.cfg.listen) {
-		int e = vigil_http_listen(&a.http, &a.loop, a.cfg.listen, render_metrics, &a);
+		int e = endpoint_set(&a, a.cfg.listen);
 
 		if (e) {
 			vigil_error("agent: cannot serve metrics on '%s': %s", a.cfg.listen, strerror(-e));
@@ -556,7 +645,7 @@ static int agent_run(int argc, char **argv)
 	for (int i = 0; i < a.cfg.n; i++)
 		vigil_inst_stop(a.cfg.inst[i].in, 0);
 out_loop:
-	vigil_http_close(&a.http);
+	endpoint_close(&a);
 	vigil_loop_fini(&a.loop);
 	if (a.containers)
 		vigil_containers_free(a.containers);

@@ -22,6 +22,7 @@
 #include "core/opts.h"
 #include "core/out.h"
 #include "core/session.h"
+#include "core/bpfmap.h"
 #include "core/feature.h"
 #include "core/metrics.h"
 #include "core/syscalls.h"
@@ -355,63 +356,68 @@ static int err_cmp(const void *a, const void *b)
 }
 
 /* Sum one per-CPU map into rows; fold is called with each key and the summed value. */
+struct fold_ctx {
+	struct sc_priv *p;
+	struct bpf_map *map;
+	size_t vsize, stride;
+	int ncpu;
+	char *sum;
+	void (*fold)(struct table *t, const void *key, const void *sum);
+	struct table *t;
+};
+
+static int fold_one(void *ctx, const void *key, const void *vals)
+{
+	struct fold_ctx *f = ctx;
+	struct syscall_bpf *skel = f->p->skel;
+	uint64_t *s = (uint64_t *)f->sum;
+
+	memset(f->sum, 0, f->stride);
+	for (int c = 0; c < f->ncpu; c++) {
+		const uint64_t *v = (const uint64_t *)((const char *)vals + c * f->stride);
+
+		for (size_t i = 0; i < f->vsize / 8; i++)
+			s[i] += v[i];
+	}
+	/*
+	 * A latency maximum is the max over CPUs, not their sum; an interval
+	 * maximum counts only if that CPU touched the stat in the current interval.
+	 */
+	if (f->map == skel->maps.sc_counts || f->map == skel->maps.sc_counts_nr) {
+		struct vigil_sc_stat *ss = (struct vigil_sc_stat *)f->sum;
+		uint64_t epoch = skel->bss->interval_epoch;
+
+		ss->max_ns = ss->imax_ns = 0;
+		ss->epoch = epoch;
+		for (int c = 0; c < f->ncpu; c++) {
+			const struct vigil_sc_stat *vs = (const void *)((const char *)vals +
+									c * f->stride);
+
+			if (vs->max_ns > ss->max_ns)
+				ss->max_ns = vs->max_ns;
+			if (vs->epoch == epoch && vs->imax_ns > ss->imax_ns)
+				ss->imax_ns = vs->imax_ns;
+		}
+	}
+	f->fold(f->t, key, f->sum);
+	return 0;
+}
+
+/* every entry of a per-CPU map, summed over CPUs, folded into the table */
 static int collect_map(struct sc_priv *p, struct bpf_map *map, size_t vsize,
 		       void (*fold)(struct table *t, const void *key, const void *sum),
 		       struct table *t)
 {
-	int ncpu = libbpf_num_possible_cpus(), fd = bpf_map__fd(map);
-	size_t ksize = bpf_map__key_size(map), stride = (vsize + 7) & ~(size_t)7;
-	char key[32], next[32], *vals = NULL, *sum = NULL;
-	struct syscall_bpf *skel = p->skel;
-	void *prev = NULL;
-	int err = 0;
+	struct fold_ctx f = { .p = p, .map = map, .vsize = vsize, .stride = (vsize + 7) & ~(size_t)7,
+			      .ncpu = libbpf_num_possible_cpus(), .fold = fold, .t = t };
+	int err;
 
-	if (ncpu <= 0)
-		return ncpu;
-	vals = calloc(ncpu, stride);
-	sum = calloc(1, stride);
-	if (!vals || !sum) {
-		err = -ENOMEM;
-		goto out;
-	}
-	while (bpf_map_get_next_key(fd, prev, next) == 0) {
-		memcpy(key, next, ksize);
-		prev = key;
-		if (bpf_map_lookup_elem(fd, key, vals))
-			continue;	/* deleted meanwhile */
-		memset(sum, 0, stride);
-		for (int c = 0; c < ncpu; c++) {
-			const uint64_t *v = (const uint64_t *)(vals + c * stride);
-			uint64_t *s = (uint64_t *)sum;
-
-			for (size_t i = 0; i < vsize / 8; i++)
-				s[i] += v[i];
-		}
-		/*
-		 * A latency maximum is the max over CPUs, not their sum; an
-		 * interval maximum counts only if that CPU touched the stat in
-		 * the current interval.
-		 */
-		if (map == skel->maps.sc_counts || map == skel->maps.sc_counts_nr) {
-			struct vigil_sc_stat *ss = (struct vigil_sc_stat *)sum;
-			uint64_t epoch = skel->bss->interval_epoch;
-
-			ss->max_ns = ss->imax_ns = 0;
-			ss->epoch = epoch;
-			for (int c = 0; c < ncpu; c++) {
-				const struct vigil_sc_stat *vs = (const void *)(vals + c * stride);
-
-				if (vs->max_ns > ss->max_ns)
-					ss->max_ns = vs->max_ns;
-				if (vs->epoch == epoch && vs->imax_ns > ss->imax_ns)
-					ss->imax_ns = vs->imax_ns;
-			}
-		}
-		fold(t, key, sum);
-	}
-out:
-	free(vals);
-	free(sum);
+	if (f.ncpu <= 0)
+		return f.ncpu;
+	if (!(f.sum = calloc(1, f.stride)))
+		return -ENOMEM;
+	err = vigil_map_each(bpf_map__fd(map), fold_one, &f);
+	free(f.sum);
 	return err;
 }
 
@@ -830,8 +836,14 @@ static int sc_start(struct vigil_inst *in)
 		set_decoders(skel);
 		if (!in->c.ringbuf_size)
 			bpf_map__set_max_entries(skel->maps.vigil_events, STREAM_RINGBUF_DEFAULT);
-		/* batched wakeups: every 1/32 of the ring, and a drain every 50ms */
-		skel->rodata->wakeup_bytes = bpf_map__max_entries(skel->maps.vigil_events) / 32;
+		/*
+		 * batched wakeups: every quarter of the ring, and a drain every 50ms.
+		 * A consumer woken often reads each record while the producer's CPU
+		 * still holds its cache lines: at 1/32 it spent twice the CPU per
+		 * event (bench/RESULTS.md, "Engine stream"); 3/4 of the ring is left
+		 * for a burst while it wakes.
+		 */
+		skel->rodata->wakeup_bytes = bpf_map__max_entries(skel->maps.vigil_events) / 4;
 		p->s.drain_ns = DRAIN_NS;
 		out_set_columns(in->sink, stream_cols);
 	} else {

@@ -71,8 +71,15 @@ static inline __attribute__((always_inline)) void jb_put(const char *s, size_t n
 		char *d = jbuf + jlen;
 
 		jlen += n;
-		/* most tokens are short: a call to memcpy costs more than the copy */
-		if (n <= 16) {
+		/* most tokens are short: a call to memcpy costs more than the copy,
+		 * so two fixed-size copies that overlap in the middle, inside s */
+		if (n >= 8 && n <= 16) {
+			memcpy(d, s, 8);
+			memcpy(d + n - 8, s + n - 8, 8);
+		} else if (n >= 4 && n < 8) {
+			memcpy(d, s, 4);
+			memcpy(d + n - 4, s + n - 4, 4);
+		} else if (n < 4) {
 			while (n--)
 				*d++ = *s++;
 		} else {
@@ -145,6 +152,11 @@ size_t vigil_utf8_seq(const unsigned char *s, size_t n)
 	return len;
 }
 
+/* 1: printable ASCII that JSON takes as it is */
+static const unsigned char json_plain[256] = {
+	[0x20 ... 0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7e] = 1,	/* not " or \\ */
+};
+
 static void json_escape(const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -156,7 +168,7 @@ static void json_escape(const char *s, size_t n)
 		size_t l;
 
 		/* plain bytes are copied in runs: this is the hot path of a stream */
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+		if (json_plain[c]) {
 			i++;
 			continue;
 		}
@@ -191,10 +203,37 @@ static const char digits2[] =
 	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
 	"8081828384858687888990919293949596979899";
 
+static inline unsigned dec_len(uint64_t v)
+{
+	unsigned n = 1;
+
+	for (; v >= 10000; v /= 10000)
+		n += 4;
+	return n + (v >= 10) + (v >= 100) + (v >= 1000);
+}
+
 /* decimal without printf, two digits a step: numbers are most of a stream's bytes */
 static void put_u64(uint64_t v)
 {
 	char buf[24], *p = buf + sizeof(buf);
+
+	/* written in place when there is room: no copy of the digits */
+	if (__builtin_expect(jlen + 20 <= jcap, 1)) {
+		unsigned len = dec_len(v);
+
+		p = jbuf + jlen + len;
+		jlen += len;
+		while (v >= 100) {
+			p -= 2;
+			memcpy(p, digits2 + (v % 100) * 2, 2);
+			v /= 100;
+		}
+		if (v >= 10)
+			memcpy(p - 2, digits2 + v * 2, 2);
+		else
+			p[-1] = '0' + v;
+		return;
+	}
 
 	while (v >= 100) {
 		p -= 2;

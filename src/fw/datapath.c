@@ -25,6 +25,7 @@
 #include <linux/if_link.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "core/bpfmap.h"
 #include "core/vigil.h"
 #include "core/session.h"
 #include "fw/datapath.h"
@@ -121,6 +122,59 @@ static int addr_maps(const char *hname, const char *tname, bool trie, const void
 
 static int inner_fd(int outer, __u32 gen);
 
+struct rules_acc {
+	__u32 *keys;
+	struct vigil_fw_rule *vals;
+	uint32_t n, cap;
+};
+
+static int rules_add(void *ctx, const void *key, const void *val)
+{
+	struct rules_acc *a = ctx;
+
+	if (a->n == a->cap)
+		return 0;	/* more than max_entries: cannot be */
+	memcpy(&a->keys[a->n], key, sizeof(*a->keys));
+	memcpy(&a->vals[a->n], val, sizeof(*a->vals));
+	a->n++;
+	return 0;
+}
+
+/*
+ * Every rule of a generation's rule map (exactly max_entries of them), read
+ * in batches. *keys and *vals are malloc'd, *n set; 0 or -errno.
+ */
+static int rules_read(int rfd, __u32 **keysp, struct vigil_fw_rule **valsp, uint32_t *n)
+{
+	struct bpf_map_info mi;
+	__u32 len = sizeof(mi);
+	struct rules_acc a = { 0 };
+	int err;
+
+	*keysp = NULL;
+	*valsp = NULL;
+	*n = 0;
+	memset(&mi, 0, sizeof(mi));
+	if (bpf_obj_get_info_by_fd(rfd, &mi, &len))
+		return -errno;
+	a.cap = mi.max_entries;
+	a.vals = calloc(a.cap ? a.cap : 1, sizeof(*a.vals));
+	a.keys = calloc(a.cap ? a.cap : 1, sizeof(*a.keys));
+	if (!a.vals || !a.keys)
+		err = -ENOMEM;
+	else
+		err = vigil_map_each(rfd, rules_add, &a);
+	if (err) {
+		free(a.vals);
+		free(a.keys);
+		return err;
+	}
+	*keysp = a.keys;
+	*valsp = a.vals;
+	*n = a.n;
+	return 0;
+}
+
 /*
  * Counter slots for a reload: rules unchanged since the running set keep
  * theirs (their counters go on), the others get free slots, zeroed here
@@ -132,51 +186,14 @@ static int assign_ctrs(const struct fw_fds *f, __u32 cur, struct vigil_rules *rs
 	int ncpu = libbpf_num_possible_cpus(), rfd, err = 0;
 	struct vigil_fw_rule *old = NULL;
 	struct vigil_fw_counter *zeros = NULL;
-	struct bpf_map_info mi;
-	uint32_t nold = 0, cap, nfresh = 0, *fresh = NULL, *keys = NULL, chunk;
-	__u32 len = sizeof(mi), key, nkey;
-	__u64 tok = 0;
+	uint32_t nold = 0, nfresh = 0, *fresh = NULL, *keys = NULL, chunk;
 
 	rfd = inner_fd(f->rules, cur);
 	if (rfd < 0)
 		return -ENOENT;
-	/* the running set's rules: its map holds exactly max_entries of them */
-	memset(&mi, 0, sizeof(mi));
-	if (bpf_obj_get_info_by_fd(rfd, &mi, &len)) {
-		err = -errno;
+	/* the running set's rules */
+	if ((err = rules_read(rfd, &keys, &old, &nold)))
 		goto out;
-	}
-	cap = mi.max_entries;
-	old = calloc(cap ? cap : 1, sizeof(*old));
-	keys = calloc(cap ? cap : 1, sizeof(*keys));
-	if (!old || !keys) {
-		err = -ENOMEM;
-		goto out;
-	}
-	while (nold < cap) {
-		__u32 count = cap - nold;
-		int r = bpf_map_lookup_batch(rfd, nold ? &tok : NULL, &tok, keys + nold, old + nold,
-					     &count, NULL);
-
-		nold += count;
-		if (!r && count)
-			continue;
-		if (!r)
-			break;
-		if (errno == ENOENT)	/* the end of the map */
-			break;
-		if (errno != ENOTSUPP_KERNEL && errno != EOPNOTSUPP) {
-			err = -errno;
-			goto out;
-		}
-		/* no batch operations: key by key */
-		nold = 0;
-		for (int more = !bpf_map_get_next_key(rfd, NULL, &key); more && nold < cap;
-		     more = !bpf_map_get_next_key(rfd, &key, &nkey), key = nkey)
-			if (!bpf_map_lookup_elem(rfd, &key, &old[nold]))
-				nold++;
-		break;
-	}
 	fresh = malloc(rs->n * sizeof(*fresh));
 	/* zeroed in chunks: a per-CPU value per key, so bounded by the CPUs */
 	chunk = ncpu > 0 ? (65536 / (uint32_t)ncpu > 0 ? 65536 / (uint32_t)ncpu : 1) : 1;
@@ -357,13 +374,66 @@ static int inner_fd(int outer, __u32 gen)
 }
 
 /* collect: the active generation's rules and their summed per-CPU counters */
+/*
+ * Per-CPU counters of slots lo..lo+n-1, summed over CPUs into sums[]: one
+ * batch syscall per chunk where the kernel has them. 0, or -errno (then the
+ * caller reads slot by slot).
+ */
+static int ctrs_read_range(int cfd, __u32 lo, uint32_t n, int ncpu, struct vigil_fw_counter *sums)
+{
+	enum { CHUNK = 1024 };
+	struct vigil_fw_counter *vals = calloc((size_t)CHUNK * ncpu, sizeof(*vals));
+	__u32 *keys = calloc(CHUNK, sizeof(*keys));
+	uint32_t done = 0;
+	int err = 0;
+
+	if (!vals || !keys)
+		err = -ENOMEM;
+	while (!err && done < n) {
+		/* an array's batch starts after the key it is given: NULL for slot 0 */
+		__u32 prev = lo + done - 1, out, count = n - done < CHUNK ? n - done : CHUNK;
+		int r = bpf_map_lookup_batch(cfd, lo + done ? &prev : NULL, &out, keys, vals, &count,
+					     NULL);
+
+		if (r && errno != ENOENT) {
+			err = -errno;
+			break;
+		}
+		for (uint32_t i = 0; i < count; i++) {
+			struct vigil_fw_counter *sum;
+
+			if (keys[i] < lo || keys[i] - lo >= n)
+				continue;
+			sum = &sums[keys[i] - lo];
+			for (int c = 0; c < ncpu; c++) {
+				sum->packets += vals[(size_t)i * ncpu + c].packets;
+				sum->bytes += vals[(size_t)i * ncpu + c].bytes;
+				sum->drops += vals[(size_t)i * ncpu + c].drops;
+			}
+		}
+		if (r || !count)
+			break;	/* the end of the array */
+		done += count;
+	}
+	free(vals);
+	free(keys);
+	return err;
+}
+
+/*
+ * The running generation's rules with their counters: batch reads of the
+ * rule map and of the counter slots they use, so a scrape of thousands of
+ * rules costs a few syscalls, not three per rule.
+ */
 static int collect_rules(const struct fw_fds *f, struct vigil_fw_rule_stat **rows, uint32_t *n)
 {
 	int ncpu = libbpf_num_possible_cpus();
-	__u32 zero = 0, gen, key, next;
+	__u32 zero = 0, gen, *keys = NULL, lo = UINT32_MAX, hi = 0;
+	struct vigil_fw_counter *vals = NULL, *sums = NULL;
+	struct vigil_fw_rule *rules = NULL;
 	int rfd = -1, cfd = -1, err = 0;
-	struct vigil_fw_counter *vals = NULL;
-	uint32_t cap = 0;
+	uint32_t nr = 0;
+	bool ranged = false;
 
 	*rows = NULL;
 	*n = 0;
@@ -372,31 +442,36 @@ static int collect_rules(const struct fw_fds *f, struct vigil_fw_rule_stat **row
 	rfd = inner_fd(f->rules, gen);
 	cfd = dup(f->counters);
 	vals = calloc(ncpu > 0 ? ncpu : 1, sizeof(*vals));
-	if (rfd < 0 || cfd < 0 || !vals) {
+	if (rfd < 0 || cfd < 0 || !vals || ncpu <= 0) {
 		err = -ENOENT;
 		goto out;
 	}
-	for (int more = !bpf_map_get_next_key(rfd, NULL, &key); more;
-	     more = !bpf_map_get_next_key(rfd, &key, &next), key = next) {
-		struct vigil_fw_rule_stat *row;
+	if ((err = rules_read(rfd, &keys, &rules, &nr)))
+		goto out;
+	*rows = calloc(nr ? nr : 1, sizeof(**rows));
+	if (!*rows) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (uint32_t i = 0; i < nr; i++) {
+		if (rules[i].ctr < lo)
+			lo = rules[i].ctr;
+		if (rules[i].ctr > hi)
+			hi = rules[i].ctr;
+	}
+	/* one range read when the slots in use are dense enough (reloads scatter them) */
+	if (nr && hi - lo < 4 * nr + 1024) {
+		sums = calloc(hi - lo + 1, sizeof(*sums));
+		ranged = sums && !ctrs_read_range(cfd, lo, hi - lo + 1, ncpu, sums);
+	}
+	for (uint32_t i = 0; i < nr; i++) {
+		struct vigil_fw_rule_stat *row = &(*rows)[i];
 
-		if (*n == cap) {
-			void *p;
-
-			cap = cap ? cap * 2 : 64;
-			p = realloc(*rows, cap * sizeof(**rows));
-			if (!p) {
-				err = -ENOMEM;
-				goto out;
-			}
-			*rows = p;
-		}
-		row = &(*rows)[*n];
-		memset(row, 0, sizeof(*row));
-		row->id = key;
-		if (bpf_map_lookup_elem(rfd, &key, &row->r))
-			continue;
-		if (!bpf_map_lookup_elem(cfd, &row->r.ctr, vals)) {
+		row->id = keys[i];
+		row->r = rules[i];
+		if (ranged) {
+			row->c = sums[rules[i].ctr - lo];
+		} else if (!bpf_map_lookup_elem(cfd, &row->r.ctr, vals)) {
 			for (int c = 0; c < ncpu; c++) {
 				row->c.packets += vals[c].packets;
 				row->c.bytes += vals[c].bytes;
@@ -407,10 +482,13 @@ static int collect_rules(const struct fw_fds *f, struct vigil_fw_rule_stat **row
 		 * (or, dry run, would drop) every packet it matches */
 		if (row->r.action == VIGIL_FW_DROP)
 			row->c.drops = row->c.packets;
-		(*n)++;
 	}
+	*n = nr;
 out:
 	free(vals);
+	free(sums);
+	free(keys);
+	free(rules);
 	if (rfd >= 0)
 		close(rfd);
 	if (cfd >= 0)

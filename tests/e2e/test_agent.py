@@ -364,3 +364,91 @@ def test_sighup_reopens_the_events_file_for_logrotate(tmp_path):
     assert any(r["type"] == "exec" and t1 in r["argv"] for r in old)
     assert any(r["type"] == "exec" and t2 in r["argv"] for r in new)
     assert not any(r["type"] == "exec" and t2 in r["argv"] for r in old)
+
+
+def scrape_values(port):
+    """GET /metrics, parsed: {'name{labels}': value}."""
+    import urllib.request
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    out = {}
+    for line in body.splitlines():
+        if line and not line.startswith("#"):
+            k, v = line.rsplit(" ", 1)
+            out[k] = float(v)
+    return out
+
+
+def refused(port):
+    import socket
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        return False
+    except ConnectionRefusedError:
+        return True
+
+
+def test_sighup_moves_the_metrics_endpoint_and_keeps_it_when_the_new_one_fails(tmp_path):
+    import socket
+    a, b = free_port(), free_port()
+    while b == a:
+        b = free_port()
+    cfg = """
+outputs:
+  events: EVENTS
+{metrics}
+features:
+  proc: {{exec-only: true}}
+  syscall:
+    count: true
+    comm: sc_loop
+    syscall: getppid
+"""
+    ag = Agent(tmp_path, cfg.format(metrics=f"metrics:\n  listen: 127.0.0.1:{a}")).start()
+    w, _ = waiting_loop("getppid", 500)
+    go(w)
+    calls = 'vigil_syscall_calls_total{feature="syscall",syscall="getppid"}'
+    reloads = 'vigil_agent_reloads_total{{result="{}"}}'
+    served = 'vigil_agent_http_requests_total{result="served"}'
+    deadline = time.monotonic() + 10
+    while scrape_values(a).get(calls) != 500:
+        assert time.monotonic() < deadline, scrape_values(a).get(calls)
+        time.sleep(0.1)
+    # the new port is taken: the reload is refused and the old endpoint serves on
+    squat = socket.socket()
+    squat.bind(("127.0.0.1", b))
+    squat.listen(1)
+    ag.write(cfg.format(metrics=f"metrics:\n  listen: 127.0.0.1:{b}"))
+    ag.p.send_signal(signal.SIGHUP)
+    ag.wait_err("reload refused")
+    assert f"cannot serve metrics on '127.0.0.1:{b}'" in ag.stderr()
+    v = scrape_values(a)
+    assert v[reloads.format("error")] == 1 and v[reloads.format("ok")] == 0
+    served_before = v[served]
+    squat.close()
+    # free now: the endpoint moves, the features are not restarted and lose no count
+    t1 = token()
+    subprocess.run(["/bin/echo", t1], stdout=subprocess.DEVNULL, check=True)
+    ag.p.send_signal(signal.SIGHUP)
+    ag.wait_err("config reloaded")
+    assert refused(a)
+    w, _ = waiting_loop("getppid", 300)
+    go(w)
+    deadline = time.monotonic() + 10
+    while scrape_values(b).get(calls) != 800:
+        assert time.monotonic() < deadline, scrape_values(b).get(calls)
+        time.sleep(0.1)
+    v = scrape_values(b)
+    assert v[reloads.format("ok")] == 1 and v[reloads.format("error")] == 1
+    assert v[served] > served_before      # counted across both endpoints
+    assert "stopping" not in ag.stderr() and ag.stderr().count("starting") == 0
+    # no metrics section: the endpoint closes, the events go on
+    ag.write(cfg.format(metrics=""))
+    ag.p.send_signal(signal.SIGHUP)
+    ag.wait_err("config reloaded", count=2)
+    assert refused(b)
+    t2 = token()
+    subprocess.run(["/bin/echo", t2], stdout=subprocess.DEVNULL, check=True)
+    time.sleep(0.3)
+    assert ag.stop() == 0
+    execs = [r for r in ag.records() if r["type"] == "exec"]
+    assert any(t1 in r["argv"] for r in execs) and any(t2 in r["argv"] for r in execs)
