@@ -221,19 +221,33 @@ static long fl_copy_step(__u32 i, void *c)
 /*
  * The absolute path of (d, mnt) into path slot `slot`, as seen from the
  * task's root; the length, or VIGIL_FILE_HALF when it did not fit.
+ *
+ * fl_walk, fl_path and fl_prefix_match are global (non-static, not
+ * inlined) functions: the verifier checks each once, on its own, with its
+ * arguments unknown, instead of once per call site in every state the
+ * caller can be in. Inlined, the two paths' two walks made fl_finish 125k
+ * verified instructions (about 100-200 ms of every start); their arguments
+ * are scalars (pointers as __u64, read with BPF_CORE_READ) so that 6.1's
+ * verifier takes them too.
  */
-static __always_inline __u32 fl_walk(struct fl_scratch *s, int slot, struct task_struct *t,
-				     struct dentry *d, struct vfsmount *mnt)
+__noinline int fl_walk(__u32 slot, __u64 d, __u64 mnt)
 {
+	struct task_struct *t = bpf_get_current_task_btf();
 	struct fl_walk_ctx w = {
-		.d = (__u64)d, .mnt = (__u64)mnt,
+		.d = d, .mnt = mnt,
 		.rd = (__u64)BPF_CORE_READ(t, fs, root.dentry),
 		.rm = (__u64)BPF_CORE_READ(t, fs, root.mnt),
 		.moff = bpf_core_field_offset(struct mount, mnt),
 	};
 	struct fl_copy_ctx k = { .slot = slot };
-	char *buf = s->ev.path[slot & 1];
+	struct fl_scratch *s;
+	__u32 zero = 0;
+	char *buf;
 
+	s = bpf_map_lookup_elem(&fl_scratch, &zero);
+	if (!s)
+		return VIGIL_FILE_HALF;
+	buf = s->ev.path[slot & 1];
 	bpf_loop(VIGIL_FILE_DEPTH + 8, fl_walk_step, &w, 0);
 	k.n = w.n;
 	bpf_loop(VIGIL_FILE_DEPTH, fl_copy_step, &k, 0);
@@ -258,19 +272,31 @@ static __always_inline __u64 fl_arg(const struct vigil_file_stash *st, int i)
 	return st->args[k & 7];
 }
 
-/* path slot i of the record: base directory + "/" + the argument; false if truncated */
-static __always_inline bool fl_path(struct fl_scratch *s, int i, struct task_struct *t,
-				    const struct fl_layout *l, const struct vigil_file_stash *st)
+/* path slot i of the call in flight: base directory + "/" + the argument; 0 if truncated */
+__noinline int fl_path(__u32 i)
 {
-	char *buf = s->ev.path[i & 1];
+	__u32 tid = (__u32)bpf_get_current_pid_tgid(), zero = 0, op;
+	struct task_struct *t = bpf_get_current_task_btf();
+	const struct vigil_file_stash *st;
+	const struct fl_layout *l;
+	struct fl_scratch *s;
 	const char *arg = NULL;
-	struct dentry *d = NULL;
-	struct vfsmount *mnt = NULL;
+	__u64 d = 0, mnt = 0;
 	__u32 off = 0;
-	char c = 0;
+	char c = 0, *buf;
 	long len;
-	int pi = l->p[i & 1], di = l->d[i & 1];
+	int pi, di;
 
+	s = bpf_map_lookup_elem(&fl_scratch, &zero);
+	st = bpf_map_lookup_elem(&fl_stash, &tid);
+	if (!s || !st)
+		return 1;
+	op = st->op;
+	barrier_var(op);
+	l = &layouts[op & (FL_LAYOUTS - 1)];
+	pi = l->p[i & 1];
+	di = l->d[i & 1];
+	buf = s->ev.path[i & 1];
 	if (pi >= 0)
 		arg = (const char *)fl_arg(st, pi);
 	s->ev.rel[i & 1] = 0;
@@ -293,24 +319,24 @@ static __always_inline bool fl_path(struct fl_scratch *s, int i, struct task_str
 		else if (di >= 0)
 			fd = (int)fl_arg(st, di);
 		if (fd == AT_FDCWD) {
-			d = BPF_CORE_READ(t, fs, pwd.dentry);
-			mnt = BPF_CORE_READ(t, fs, pwd.mnt);
+			d = (__u64)BPF_CORE_READ(t, fs, pwd.dentry);
+			mnt = (__u64)BPF_CORE_READ(t, fs, pwd.mnt);
 		} else {
 			f = fl_fd_file(t, (__u32)fd);
 			if (f) {
-				d = BPF_CORE_READ(f, f_path.dentry);
-				mnt = BPF_CORE_READ(f, f_path.mnt);
+				d = (__u64)BPF_CORE_READ(f, f_path.dentry);
+				mnt = (__u64)BPF_CORE_READ(f, f_path.mnt);
 			}
 		}
 		if (d && mnt) {
-			off = fl_walk(s, i, t, d, mnt);
+			off = fl_walk(i, d, mnt);
 			if (off >= VIGIL_FILE_HALF)
-				return false;
+				return 0;
 		}
 		if (!arg) {
 			s->ev.rel[i & 1] = off;
 			s->ev.len[i & 1] = off;
-			return true;
+			return 1;
 		}
 		if (off) {
 			buf[HALF(off)] = '/';
@@ -325,10 +351,19 @@ static __always_inline bool fl_path(struct fl_scratch *s, int i, struct task_str
 	return len < VIGIL_FILE_HALF;
 }
 
-static __always_inline bool fl_prefix_match(const char *buf)
+/* path slot i starts with one of the --path prefixes (or there are none) */
+__noinline int fl_prefix_match(__u32 i)
 {
+	struct fl_scratch *s;
+	__u32 zero = 0;
+	const char *buf;
+
 	if (!prefixes.n)
-		return true;
+		return 1;
+	s = bpf_map_lookup_elem(&fl_scratch, &zero);
+	if (!s)
+		return 0;
+	buf = s->ev.path[i & 1];
 	for (int k = 0; k < VIGIL_FILE_PREFIXES; k++) {
 		bool ok = true;
 
@@ -343,9 +378,9 @@ static __always_inline bool fl_prefix_match(const char *buf)
 			}
 		}
 		if (ok)
-			return true;
+			return 1;
 	}
-	return false;
+	return 0;
 }
 
 static __always_inline int fl_enter(__u32 op, struct trace_event_raw_sys_enter *ctx)
@@ -418,18 +453,17 @@ int fl_finish(struct trace_event_raw_sys_exit *ctx)
 	barrier_var(op);
 	l = &layouts[op & (FL_LAYOUTS - 1)];
 	s->ev.flags = 0;
-	if (!fl_path(s, 0, t, l, st))
+	if (!fl_path(0))
 		s->ev.flags |= VIGIL_FILE_TRUNC0;
 	if (l->two) {
 		s->ev.flags |= VIGIL_FILE_TWO | (l->raw1 ? VIGIL_FILE_RAW1 : 0);
-		if (!fl_path(s, 1, t, l, st))
+		if (!fl_path(1))
 			s->ev.flags |= VIGIL_FILE_TRUNC1;
 	} else {
 		s->ev.path[1][0] = 0;
 		s->ev.rel[1] = s->ev.len[1] = 0;
 	}
-	if (!fl_prefix_match(s->ev.path[0]) &&
-	    !(l->two && !l->raw1 && fl_prefix_match(s->ev.path[1])))
+	if (!fl_prefix_match(0) && !(l->two && !l->raw1 && fl_prefix_match(1)))
 		goto out;
 	for (int i = 0; i < 6; i++)
 		s->ev.args[i] = st->args[i];
