@@ -59,6 +59,18 @@ struct {
 	__type(value, struct vigil_hist);
 } fl_hist SEC(".maps");
 
+/*
+ * per op: calls by result, and their latency's sum, counted in the kernel
+ * for every call that passed the filters and --path (the agent's metrics);
+ * --failed and --min choose only what is sent
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VIGIL_FOP__COUNT);
+	__type(key, __u32);
+	__type(value, struct vigil_file_opstat);
+} fl_ops SEC(".maps");
+
 /* calls whose arguments did not fit in fl_stash */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -413,43 +425,37 @@ static __always_inline bool fl_is_rw(__u32 op)
 	return op >= VIGIL_FOP_READ;
 }
 
-/* every sys_exit lands here (tail call): ctx->ret is the call's return */
-SEC("tracepoint/syscalls/sys_exit_openat")
-int fl_finish(struct trace_event_raw_sys_exit *ctx)
+static __always_inline __u32 fl_res(long ret)
+{
+	if (ret >= 0)
+		return VIGIL_FRES_OK;
+	if (ret == -2)
+		return VIGIL_FRES_ENOENT;
+	if (ret == -13)
+		return VIGIL_FRES_EACCES;
+	if (ret == -1)
+		return VIGIL_FRES_EPERM;
+	return VIGIL_FRES_OTHER;
+}
+
+/*
+ * Both paths of the call in flight into the record, with their flags; true
+ * when one of them is under a --path prefix (or there are none). Global, so
+ * verified once though fl_finish calls it from two places.
+ */
+__noinline int fl_resolve(void)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid(), zero = 0, op;
-	struct task_struct *t = bpf_get_current_task_btf();
-	struct vigil_file_stash *st;
+	const struct vigil_file_stash *st;
 	const struct fl_layout *l;
 	struct fl_scratch *s;
-	__u64 now = bpf_ktime_get_boot_ns(), lat;
-	long ret = ctx->ret;
 
+	s = bpf_map_lookup_elem(&fl_scratch, &zero);
 	st = bpf_map_lookup_elem(&fl_stash, &tid);
-	if (!st)
+	if (!s || !st)
 		return 0;
 	op = st->op;
-	lat = now - st->ts;
-	if (op >= VIGIL_FOP__COUNT)
-		goto out;
-	if (want_hist) {
-		struct vigil_hist *h = bpf_map_lookup_elem(&fl_hist, &op);
-
-		if (h)
-			h->slots[vigil_hist_slot(lat)]++;
-	}
-	if (!want_stream || (only_failed && ret >= 0) || lat < min_ns)
-		goto out;
-	/* read and write are only watched for --min and --hist */
-	if (fl_is_rw(op) && !min_ns)
-		goto out;
-	s = bpf_map_lookup_elem(&fl_scratch, &zero);
-	if (!s)
-		goto out;
-	/*
-	 * op < VIGIL_FOP__COUNT was checked above, but 6.1's verifier loses
-	 * that bound on the copy clang indexes with: mask it where it is used
-	 */
+	/* 6.1's verifier loses a bound clang checked on another copy: mask where it is used */
 	barrier_var(op);
 	l = &layouts[op & (FL_LAYOUTS - 1)];
 	s->ev.flags = 0;
@@ -463,8 +469,55 @@ int fl_finish(struct trace_event_raw_sys_exit *ctx)
 		s->ev.path[1][0] = 0;
 		s->ev.rel[1] = s->ev.len[1] = 0;
 	}
-	if (!fl_prefix_match(0) && !(l->two && !l->raw1 && fl_prefix_match(1)))
+	return fl_prefix_match(0) || (l->two && !l->raw1 && fl_prefix_match(1));
+}
+
+/* every sys_exit lands here (tail call): ctx->ret is the call's return */
+SEC("tracepoint/syscalls/sys_exit_openat")
+int fl_finish(struct trace_event_raw_sys_exit *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid(), zero = 0, op;
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct vigil_file_opstat *c;
+	struct vigil_file_stash *st;
+	struct fl_scratch *s;
+	__u64 now = bpf_ktime_get_boot_ns(), lat;
+	long ret = ctx->ret;
+
+	st = bpf_map_lookup_elem(&fl_stash, &tid);
+	if (!st)
+		return 0;
+	op = st->op;
+	lat = now - st->ts;
+	if (op >= VIGIL_FOP__COUNT)
 		goto out;
+	/*
+	 * With --path what is counted is what is under the prefixes, so the
+	 * paths come first; without, they are resolved only for what is sent.
+	 */
+	if (prefixes.n && !fl_resolve())
+		goto out;
+	c = bpf_map_lookup_elem(&fl_ops, &op);
+	if (c) {
+		c->res[fl_res(ret)]++;
+		c->lat_sum_ns += lat;
+	}
+	if (want_hist) {
+		struct vigil_hist *h = bpf_map_lookup_elem(&fl_hist, &op);
+
+		if (h)
+			h->slots[vigil_hist_slot(lat)]++;
+	}
+	if (!want_stream || (only_failed && ret >= 0) || lat < min_ns)
+		goto out;
+	/* read and write are only sent for --min */
+	if (fl_is_rw(op) && !min_ns)
+		goto out;
+	s = bpf_map_lookup_elem(&fl_scratch, &zero);
+	if (!s)
+		goto out;
+	if (!prefixes.n)
+		fl_resolve();
 	for (int i = 0; i < 6; i++)
 		s->ev.args[i] = st->args[i];
 	if (op == VIGIL_FOP_OPENAT2) {

@@ -30,13 +30,10 @@ struct fl_opts {
 	struct vigil_file_prefixes prefixes;
 };
 
-enum { FL_RES_OK, FL_RES_ENOENT, FL_RES_EACCES, FL_RES_EPERM, FL_RES_OTHER, FL_RES__COUNT };
-
 struct fl_priv {
 	struct vigil_session s;
 	struct file_bpf *skel;
 	struct fl_live live;
-	uint64_t events[VIGIL_FOP__COUNT][FL_RES__COUNT];	/* the agent's counters */
 	uint64_t hist[VIGIL_FOP__COUNT][VIGIL_HIST_SLOTS];
 	char a[VIGIL_FILE_PATH_LEN + 1], b[VIGIL_FILE_PATH_LEN + 1];
 };
@@ -79,16 +76,6 @@ static const struct vigil_opt file_opts[] = {
 };
 
 /* ---- rows ---------------------------------------------------------------- */
-
-static uint32_t fl_res(int64_t ret)
-{
-	switch (ret) {
-	case -ENOENT: return FL_RES_ENOENT;
-	case -EACCES: return FL_RES_EACCES;
-	case -EPERM: return FL_RES_EPERM;
-	default: return ret < 0 ? FL_RES_OTHER : FL_RES_OK;
-	}
-}
 
 static void col_op(const struct vrow *r, char *buf, size_t n)
 {
@@ -179,7 +166,6 @@ static int on_event(void *ctx, void *data, size_t size)
 	if (size < sizeof(*e) || e->hdr.type != VIGIL_EV_FILE || e->op >= VIGIL_FOP__COUNT)
 		return 0;
 	op = e->op;
-	p->events[op][fl_res(e->ret)]++;
 	fl_take_path(e, 0, p->a, &arg);
 	snprintf(argbuf[0], sizeof(argbuf[0]), "%s", arg);
 	if (e->flags & VIGIL_FILE_TWO) {
@@ -450,25 +436,70 @@ static int file_sessions(struct vigil_inst *in, struct vigil_session **out, int 
 	return max > 0 && p->skel ? 1 : 0;
 }
 
+/* the kernel's per-op counters (fl_ops), summed over CPUs, into ops[]; false if unreadable */
+static bool read_ops(struct fl_priv *p, struct vigil_file_opstat ops[VIGIL_FOP__COUNT])
+{
+	int ncpu = libbpf_num_possible_cpus(), fd = bpf_map__fd(p->skel->maps.fl_ops);
+	struct vigil_file_opstat *v;
+
+	if (ncpu <= 0 || !(v = calloc(ncpu, sizeof(*v))))
+		return false;
+	memset(ops, 0, sizeof(*ops) * VIGIL_FOP__COUNT);
+	for (uint32_t op = 0; op < VIGIL_FOP__COUNT; op++) {
+		if (bpf_map_lookup_elem(fd, &op, v))
+			continue;
+		for (int c = 0; c < ncpu; c++) {
+			for (int i = 0; i < VIGIL_FRES__COUNT; i++)
+				ops[op].res[i] += v[c].res[i];
+			ops[op].lat_sum_ns += v[c].lat_sum_ns;
+		}
+	}
+	free(v);
+	return true;
+}
+
+/*
+ * Counted in the kernel for every call that passed the instance's filters
+ * and --path, whatever --failed and --min send: not records received.
+ */
 static void file_metrics(struct vigil_inst *in, struct vigil_metrics *m)
 {
-	static const char *const res[FL_RES__COUNT] = { "ok", "ENOENT", "EACCES", "EPERM", "other" };
+	static const char *const res[VIGIL_FRES__COUNT] = { "ok", "ENOENT", "EACCES", "EPERM",
+							    "other" };
 	const struct fl_opts *o = in->opts;
 	struct fl_priv *p = in->priv;
+	struct vigil_file_opstat ops[VIGIL_FOP__COUNT];
+	uint64_t full = 0;
 
-	vm_family(m, "vigil_file_ops_total", "counter", "file operations seen, by op and result");
+	if (!p->skel || !read_ops(p, ops))
+		return;
+	vm_family(m, "vigil_file_ops_total", "counter",
+		  "file calls by op and result, counted in the kernel after the filters");
 	for (int op = 0; op < VIGIL_FOP__COUNT; op++)
-		for (int i = 0; i < FL_RES__COUNT; i++)
-			if (p->events[op][i])
-				vm_u64(m, p->events[op][i],
+		for (int i = 0; i < VIGIL_FRES__COUNT; i++)
+			if (ops[op].res[i])
+				vm_u64(m, ops[op].res[i],
 				       (const char *[]){ "feature", in->name, "op", fl_op_name(op),
 							 "result", res[i], NULL });
-	if (!o->hist || !p->skel || read_hist(p))
+	{
+		int ncpu = libbpf_num_possible_cpus(), fd = bpf_map__fd(p->skel->maps.fl_stash_full);
+		uint64_t *u = ncpu > 0 ? calloc(ncpu, sizeof(*u)) : NULL;
+		uint32_t zero = 0;
+
+		if (u && !bpf_map_lookup_elem(fd, &zero, u))
+			for (int c = 0; c < ncpu; c++)
+				full += u[c];
+		free(u);
+	}
+	vm_family(m, "vigil_file_untracked_total", "counter",
+		  "calls not seen: more threads were inside watched calls at once than the kernel map holds");
+	vm_u64(m, full, (const char *[]){ "feature", in->name, NULL });
+	if (!o->hist || read_hist(p))
 		return;
 	vm_family(m, "vigil_file_op_latency_seconds", "histogram", "file operation latency, by op");
 	for (int op = 0; op < VIGIL_FOP__COUNT; op++)
 		if (vhist_count(p->hist[op]))
-			vm_hist(m, p->hist[op], 1e-9, -1,
+			vm_hist(m, p->hist[op], 1e-9, ops[op].lat_sum_ns * 1e-9,
 				(const char *[]){ "feature", in->name, "op", fl_op_name(op), NULL });
 }
 

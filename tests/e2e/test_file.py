@@ -9,12 +9,14 @@ with the paths the test built.
 import errno
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 
 import pytest
@@ -388,23 +390,37 @@ def test_json_keys_are_documented():
 
 # ---- the agent -----------------------------------------------------------------------------
 
-def scrape(port, want, timeout=60):
-    """The metrics text once every line in want is in it."""
-    import urllib.request
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-        except OSError:
-            text = ""
-        if all(w in text for w in want) or time.monotonic() > deadline:
-            return text
-        time.sleep(0.2)
+def parse_metrics(text):
+    """Prometheus text -> {(name, ((label, value), ...)): float}, labels sorted."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$', line)
+        assert m, line
+        labels = tuple(sorted(re.findall(r'([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"', m.group(2) or "")))
+        out[(m.group(1), labels)] = float(m.group(3))
+    return out
+
+
+def series(metrics, name, **labels):
+    """{rest-of-labels: value} of name's series whose labels include labels."""
+    got = {}
+    for (n, ls), v in metrics.items():
+        d = dict(ls)
+        if n == name and all(d.get(k) == w for k, w in labels.items()):
+            got[tuple((k, x) for k, x in ls if k not in labels)] = v
+    return got
 
 
 def test_agent_metrics_count_exactly(tmp_path):
-    """The agent's file: section counts the child's opens under its directory by result."""
-    child = Child("opens")
+    """The agent's file: and filetop: sections, counted in the kernel: exactly the child's
+    opens, failed opens, creates and unlinks by op and result (with and without --failed,
+    which only chooses what is streamed), one latency histogram per op whose count is the
+    calls, and filetop's bytes by kind and direction for a child that does every kind."""
+    from test_filetop import IoChild  # its comm is ft_io; pid: would end with it
+    child = Child("counts")
+    io = IoChild(150000, 70000, 50000, 123457)
     port = 19000 + os.getpid() % 1000
     cfg = tmp_path / "agent.yaml"
     cfg.write_text(f"""outputs:
@@ -413,29 +429,88 @@ metrics:
   listen: 127.0.0.1:{port}
 features:
   file:
-    comm: {child.comm}
-    path: [{child.dir}/]
+    - name: all
+      comm: {child.comm}
+      path: [{child.dir}/]
+    - name: failed
+      comm: {child.comm}
+      path: [{child.dir}/]
+      failed: true
+    - name: hist
+      comm: {child.comm}
+      path: [{child.dir}/]
+      hist: true
+  filetop:
+    comm: ft_io
 """)
     err = open(tmp_path / "err", "w")
     agent = subprocess.Popen([os.path.join(ROOT, "build", "vigil"), "agent", "--config", str(cfg)],
                              stderr=err)
     try:
         deadline = time.monotonic() + 120
-        while "attached" not in (tmp_path / "err").read_text():
+        while "; attached" not in (tmp_path / "err").read_text():
             assert agent.poll() is None and time.monotonic() < deadline, (tmp_path / "err").read_text()
             time.sleep(0.05)
-        child.go()
-        # under the directory: exists twice (plain and ../), openat2 once, sub (the dirfd),
-        # inner; missing (ENOENT) and secret (EACCES)
-        want = ['vigil_file_ops_total{feature="file",op="openat",result="ok"} 4',
-                'vigil_file_ops_total{feature="file",op="openat2",result="ok"} 1',
-                'vigil_file_ops_total{feature="file",op="openat",result="ENOENT"} 1',
-                'vigil_file_ops_total{feature="file",op="openat",result="EACCES"} 1']
-        text = scrape(port, want)
-        for w in want:
-            assert w in text, (w, [l for l in text.splitlines() if "vigil_file" in l])
+        did = child.go()
+        io.go()
+        n, m, k, j = did["opens"], did["failed_opens"], did["creates"], did["failed_unlinks"]
+        ops = {(("op", "openat"), ("result", "ok")): n + k,
+               (("op", "openat"), ("result", "ENOENT")): m,
+               (("op", "unlink"), ("result", "ok")): k,
+               (("op", "unlink"), ("result", "ENOENT")): j}
+        for _ in range(100):
+            mx = parse_metrics(urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics",
+                                                      timeout=5).read().decode())
+            if series(mx, "vigil_file_ops_total", feature="file/all") == ops:
+                break
+            time.sleep(0.2)
+        for inst in ("all", "failed", "hist"):
+            assert series(mx, "vigil_file_ops_total", feature=f"file/{inst}") == ops, inst
+        # records: only the instances that stream send any, --failed only the failures
+        assert series(mx, "vigil_file_untracked_total", feature="file/all") == {(): 0}
+        for op, calls in (("openat", n + m + k), ("unlink", k + j)):
+            h = series(mx, "vigil_file_op_latency_seconds_count", feature="file/hist", op=op)
+            assert h == {(): calls}, (op, h)
+            inf = series(mx, "vigil_file_op_latency_seconds_bucket", feature="file/hist", op=op,
+                         le="+Inf")
+            assert inf == {(): calls}
+            buckets = sorted((float(dict(ls)["le"]), v) for ls, v in series(
+                mx, "vigil_file_op_latency_seconds_bucket", feature="file/hist", op=op).items()
+                if dict(ls)["le"] != "+Inf")
+            assert [v for _, v in buckets] == sorted(v for _, v in buckets)  # cumulative
+            total = series(mx, "vigil_file_op_latency_seconds_sum", feature="file/hist", op=op)[()]
+            assert 0 < total < 10 * calls
+        assert not series(mx, "vigil_file_op_latency_seconds_count", feature="file/all")
+
+        # filetop: ft_io's calls, by kind (tests/workloads/ft_io.c, test_filetop.io_want)
+        nn, mm, kk, uu = io.sizes
+        d = io.did
+        ureqs = (uu + 4095) // 4096
+        want = {  # (kind, direction): (calls, bytes)
+            ("rw", "read"): (0, 0), ("rw", "write"): (0, 0),
+            ("vectored", "read"): (3, d["d_read"] - 150),
+            ("vectored", "write"): (3, nn + d["d_written"]),
+            ("sendfile", "read"): (1, mm), ("sendfile", "write"): (1, mm),
+            ("copy_file_range", "read"): (1, kk), ("copy_file_range", "write"): (1, kk),
+            ("splice", "read"): (1, 150), ("splice", "write"): (1, d["e_written"]),
+            ("io_uring", "read"): (ureqs, uu), ("io_uring", "write"): (0, 0),
+        }
+        for _ in range(50):
+            mx = parse_metrics(urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics",
+                                                      timeout=5).read().decode())
+            calls = series(mx, "vigil_filetop_calls_total", feature="filetop")
+            got = {(dict(ls)["kind"], dict(ls)["direction"]):
+                   (int(v), int(series(mx, "vigil_filetop_bytes_total", feature="filetop",
+                                       **dict(ls))[()])) for ls, v in calls.items()}
+            if got == want:
+                break
+            time.sleep(0.2)
+        assert got == want
+        assert series(mx, "vigil_filetop_dropped_total", feature="filetop") == {
+            (("reason", "full"),): 0, (("reason", "inflight"),): 0}
     finally:
         agent.send_signal(signal.SIGINT)
         agent.wait(timeout=60)
         err.close()
         child.cleanup()
+        io.cleanup()
