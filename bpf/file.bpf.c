@@ -101,7 +101,7 @@ struct fl_layout {
 };
 
 /* a power of two: a mask keeps the index in bounds where the verifier sees it */
-#define FL_LAYOUTS 32
+#define FL_LAYOUTS 64
 _Static_assert(VIGIL_FOP__COUNT <= FL_LAYOUTS, "layouts: room for every op");
 
 static const struct fl_layout layouts[FL_LAYOUTS] = {
@@ -137,6 +137,8 @@ static const struct fl_layout layouts[FL_LAYOUTS] = {
 	[VIGIL_FOP_PWRITE64] = { { -1, -1 }, { -1, -1 }, 0, 0, 1 },
 	[VIGIL_FOP_FSYNC] = { { -1, -1 }, { -1, -1 }, 0, 0, 1 },
 	[VIGIL_FOP_FDATASYNC] = { { -1, -1 }, { -1, -1 }, 0, 0, 1 },
+	[VIGIL_FOP_FCHMODAT2] = { { 0, -1 }, { 1, -1 } },
+	/* the io_uring ops are not syscalls: their paths come from the request (fl_uring_submit) */
 };
 
 static __always_inline struct file *fl_fd_file(struct task_struct *t, __u32 fd)
@@ -284,52 +286,34 @@ static __always_inline __u64 fl_arg(const struct vigil_file_stash *st, int i)
 	return st->args[k & 7];
 }
 
-/* path slot i of the call in flight: base directory + "/" + the argument; 0 if truncated */
-__noinline int fl_path(__u32 i)
+/*
+ * Path slot i: the base directory of fd (AT_FDCWD: the cwd) + "/" + arg, or
+ * arg alone when absolute, or with no arg the fd's own path. arg is a user
+ * pointer, or with kern a kernel one (an io_uring request's struct
+ * filename). 0 if truncated.
+ */
+__noinline int fl_path_at(__u32 i, int fd, __u64 argp, __u32 kern)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid(), zero = 0, op;
 	struct task_struct *t = bpf_get_current_task_btf();
-	const struct vigil_file_stash *st;
-	const struct fl_layout *l;
+	const char *arg = (const char *)argp;
 	struct fl_scratch *s;
-	const char *arg = NULL;
 	__u64 d = 0, mnt = 0;
-	__u32 off = 0;
+	__u32 off = 0, zero = 0;
 	char c = 0, *buf;
 	long len;
-	int pi, di;
 
 	s = bpf_map_lookup_elem(&fl_scratch, &zero);
-	st = bpf_map_lookup_elem(&fl_stash, &tid);
-	if (!s || !st)
+	if (!s)
 		return 1;
-	op = st->op;
-	barrier_var(op);
-	l = &layouts[op & (FL_LAYOUTS - 1)];
-	pi = l->p[i & 1];
-	di = l->d[i & 1];
 	buf = s->ev.path[i & 1];
-	if (pi >= 0)
-		arg = (const char *)fl_arg(st, pi);
 	s->ev.rel[i & 1] = 0;
 	s->ev.len[i & 1] = 0;
 	buf[0] = 0;
-	if (i == 1 && l->raw1) {
-		/* a symlink's target: kept exactly as passed */
-		len = bpf_probe_read_user_str(buf, VIGIL_FILE_HALF, arg);
-		s->ev.len[1] = len > 0 ? len - 1 : 0;
-		return len < VIGIL_FILE_HALF;
-	}
-	if (arg && bpf_probe_read_user(&c, 1, arg))
+	if (arg && (kern ? bpf_probe_read_kernel(&c, 1, arg) : bpf_probe_read_user(&c, 1, arg)))
 		c = 0;
 	if (!arg || c != '/') {
 		struct file *f = NULL;
-		int fd = AT_FDCWD;
 
-		if (l->fd)
-			fd = (int)st->args[0];
-		else if (di >= 0)
-			fd = (int)fl_arg(st, di);
 		if (fd == AT_FDCWD) {
 			d = (__u64)BPF_CORE_READ(t, fs, pwd.dentry);
 			mnt = (__u64)BPF_CORE_READ(t, fs, pwd.mnt);
@@ -356,11 +340,61 @@ __noinline int fl_path(__u32 i)
 		}
 	}
 	s->ev.rel[i & 1] = off;
-	len = bpf_probe_read_user_str(&buf[HALF(off)], VIGIL_FILE_HALF, arg);
+	if (kern)
+		len = bpf_probe_read_kernel_str(&buf[HALF(off)], VIGIL_FILE_HALF, arg);
+	else
+		len = bpf_probe_read_user_str(&buf[HALF(off)], VIGIL_FILE_HALF, arg);
 	if (len > 0)
 		off += len - 1;
 	s->ev.len[i & 1] = off;
 	return len < VIGIL_FILE_HALF;
+}
+
+/* path slot 1 exactly as passed (a symlink's target); 0 if truncated */
+__noinline int fl_path_raw(__u64 argp, __u32 kern)
+{
+	struct fl_scratch *s;
+	__u32 zero = 0;
+	long len;
+
+	s = bpf_map_lookup_elem(&fl_scratch, &zero);
+	if (!s)
+		return 1;
+	if (kern)
+		len = bpf_probe_read_kernel_str(s->ev.path[1], VIGIL_FILE_HALF, (void *)argp);
+	else
+		len = bpf_probe_read_user_str(s->ev.path[1], VIGIL_FILE_HALF, (void *)argp);
+	s->ev.rel[1] = 0;
+	s->ev.len[1] = len > 0 ? len - 1 : 0;
+	return len < VIGIL_FILE_HALF;
+}
+
+/* path slot i of the syscall in flight, from its arguments (layouts) */
+__noinline int fl_path(__u32 i)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid(), op;
+	const struct vigil_file_stash *st;
+	const struct fl_layout *l;
+	__u64 arg = 0;
+	int pi, di, fd = AT_FDCWD;
+
+	st = bpf_map_lookup_elem(&fl_stash, &tid);
+	if (!st)
+		return 1;
+	op = st->op;
+	barrier_var(op);
+	l = &layouts[op & (FL_LAYOUTS - 1)];
+	pi = l->p[i & 1];
+	di = l->d[i & 1];
+	if (pi >= 0)
+		arg = fl_arg(st, pi);
+	if (i == 1 && l->raw1)
+		return fl_path_raw(arg, 0);
+	if (l->fd)
+		fd = (int)st->args[0];
+	else if (di >= 0)
+		fd = (int)fl_arg(st, di);
+	return fl_path_at(i, fd, arg, 0);
 }
 
 /* path slot i starts with one of the --path prefixes (or there are none) */
@@ -422,7 +456,7 @@ static __always_inline int fl_enter(__u32 op, struct trace_event_raw_sys_enter *
 
 static __always_inline bool fl_is_rw(__u32 op)
 {
-	return op >= VIGIL_FOP_READ;
+	return op >= VIGIL_FOP_READ && op <= VIGIL_FOP_FDATASYNC;
 }
 
 static __always_inline __u32 fl_res(long ret)
@@ -599,3 +633,174 @@ FL_SYSCALL(pread64, VIGIL_FOP_PREAD64)
 FL_SYSCALL(pwrite64, VIGIL_FOP_PWRITE64)
 FL_SYSCALL(fsync, VIGIL_FOP_FSYNC)
 FL_SYSCALL(fdatasync, VIGIL_FOP_FDATASYNC)
+/* Linux 6.6+: not loaded where the tracepoint is missing (src/cmd/file.c) */
+FL_SYSCALL(fchmodat2, VIGIL_FOP_FCHMODAT2)
+
+/*
+ * ---- io_uring: opens, unlinks, renames, mkdir, symlink, link as requests ----
+ *
+ * They do not go through the syscalls. io_uring_submit_req fires in the
+ * submitter (its thread, or its SQPOLL thread, which shares its fs and fd
+ * table) after the request's prep has copied the path into a struct
+ * filename: the record is built there, paths resolved against the dirfd
+ * or cwd as for the syscalls, and kept per request. io_uring_complete (in
+ * the submitter or its io-wq worker) gives the result; by then the kernel
+ * has freed the filename, which is why the path is taken at submit.
+ */
+#define IORING_OP_OPENAT_ 18
+#define IORING_OP_OPENAT2_ 28
+#define IORING_OP_RENAMEAT_ 35
+#define IORING_OP_UNLINKAT_ 36
+#define IORING_OP_MKDIRAT_ 37
+#define IORING_OP_SYMLINKAT_ 38
+#define IORING_OP_LINKAT_ 39
+
+/* requests in flight, by struct io_kiocb *: LRU, so a request never completed cannot fill it */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, struct vigil_file_ev);
+} fl_uring SEC(".maps");
+
+static __always_inline __u64 fl_kname(struct filename *f)
+{
+	return (__u64)BPF_CORE_READ(f, name);
+}
+
+SEC("tracepoint/io_uring/io_uring_submit_req")
+int fl_uring_submit(struct trace_event_raw_io_uring_submit_req *ctx)
+{
+	struct io_kiocb *req = (void *)BPF_CORE_READ(ctx, req);
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct fl_scratch *s;
+	__u64 key = (__u64)req;
+	__u32 zero = 0, op;
+	bool two = false, raw1 = false, ok0 = true, ok1 = true;
+	__u8 opc = BPF_CORE_READ(req, opcode);
+
+	switch (opc) {
+	case IORING_OP_OPENAT_: op = VIGIL_FOP_URING_OPENAT; break;
+	case IORING_OP_OPENAT2_: op = VIGIL_FOP_URING_OPENAT2; break;
+	case IORING_OP_UNLINKAT_: op = VIGIL_FOP_URING_UNLINKAT; break;
+	case IORING_OP_RENAMEAT_: op = VIGIL_FOP_URING_RENAMEAT; break;
+	case IORING_OP_MKDIRAT_: op = VIGIL_FOP_URING_MKDIRAT; break;
+	case IORING_OP_SYMLINKAT_: op = VIGIL_FOP_URING_SYMLINKAT; break;
+	case IORING_OP_LINKAT_: op = VIGIL_FOP_URING_LINKAT; break;
+	default: return 0;
+	}
+	if ((__u32)(bpf_get_current_pid_tgid() >> 32) == self_tgid || !vigil_filter_pass())
+		return 0;
+	s = bpf_map_lookup_elem(&fl_scratch, &zero);
+	if (!s)
+		return 0;
+	for (int i = 0; i < 6; i++)
+		s->ev.args[i] = 0;
+	s->ev.path[1][0] = 0;
+	s->ev.rel[1] = s->ev.len[1] = 0;
+	if (op == VIGIL_FOP_URING_OPENAT || op == VIGIL_FOP_URING_OPENAT2) {
+		struct io_open *o = (void *)req;
+		int dfd = BPF_CORE_READ(o, dfd);
+
+		/* the syscall's layout: dirfd, -, flags, mode, resolve */
+		s->ev.args[0] = dfd;
+		s->ev.args[2] = BPF_CORE_READ(o, how.flags);
+		s->ev.args[3] = BPF_CORE_READ(o, how.mode);
+		s->ev.args[4] = BPF_CORE_READ(o, how.resolve);
+		ok0 = fl_path_at(0, dfd, fl_kname(BPF_CORE_READ(o, filename)), 1);
+	} else if (op == VIGIL_FOP_URING_UNLINKAT) {
+		struct io_unlink *u = (void *)req;
+		int dfd = BPF_CORE_READ(u, dfd);
+
+		s->ev.args[0] = dfd;
+		s->ev.args[2] = BPF_CORE_READ(u, flags);
+		ok0 = fl_path_at(0, dfd, fl_kname(BPF_CORE_READ(u, filename)), 1);
+	} else if (op == VIGIL_FOP_URING_MKDIRAT) {
+		struct io_mkdir *m = (void *)req;
+		int dfd = BPF_CORE_READ(m, dfd);
+
+		s->ev.args[0] = dfd;
+		s->ev.args[2] = BPF_CORE_READ(m, mode);
+		ok0 = fl_path_at(0, dfd, fl_kname(BPF_CORE_READ(m, filename)), 1);
+	} else {
+		/* rename, link: old -> new; symlink: the new link, then its target as passed */
+		struct io_rename *r = (void *)req;
+		int od = BPF_CORE_READ(r, old_dfd), nd = BPF_CORE_READ(r, new_dfd);
+		__u64 oldp = fl_kname(BPF_CORE_READ(r, oldpath));
+		__u64 newp = fl_kname(BPF_CORE_READ(r, newpath));
+
+		two = true;
+		s->ev.args[0] = od;
+		s->ev.args[2] = nd;
+		if (op == VIGIL_FOP_URING_RENAMEAT)
+			s->ev.args[4] = BPF_CORE_READ(r, flags);
+		else if (op == VIGIL_FOP_URING_LINKAT)
+			s->ev.args[4] = BPF_CORE_READ((struct io_link *)req, flags);
+		if (op == VIGIL_FOP_URING_SYMLINKAT) {
+			raw1 = true;
+			ok0 = fl_path_at(0, nd, newp, 1);
+			ok1 = fl_path_raw(oldp, 1);
+		} else {
+			ok0 = fl_path_at(0, od, oldp, 1);
+			ok1 = fl_path_at(1, nd, newp, 1);
+		}
+	}
+	s->ev.flags = (ok0 ? 0 : VIGIL_FILE_TRUNC0) | (two ? VIGIL_FILE_TWO : 0) |
+		      (raw1 ? VIGIL_FILE_RAW1 : 0) | (ok1 ? 0 : VIGIL_FILE_TRUNC1);
+	if (!fl_prefix_match(0) && !(two && !raw1 && fl_prefix_match(1)))
+		return 0;
+	s->ev.op = op;
+	s->ev.ret = 0;
+	s->ev.latency_ns = 0;
+	vigil_fill_hdr(&s->ev.hdr, VIGIL_EV_FILE, t);
+	s->ev.hdr.ts = bpf_ktime_get_boot_ns();
+	if (bpf_map_update_elem(&fl_uring, &key, &s->ev, BPF_ANY))
+		vigil_inc(&fl_stash_full, 0);
+	return 0;
+}
+
+SEC("tracepoint/io_uring/io_uring_complete")
+int fl_uring_complete(struct trace_event_raw_io_uring_complete *ctx)
+{
+	__u64 key = (__u64)BPF_CORE_READ(ctx, req), lat;
+	struct vigil_file_opstat *c;
+	struct vigil_file_ev *ev;
+	long ret;
+	__u32 op;
+
+	ev = bpf_map_lookup_elem(&fl_uring, &key);
+	if (!ev)
+		return 0;
+	ret = BPF_CORE_READ(ctx, res);
+	op = ev->op;
+	lat = bpf_ktime_get_boot_ns() - ev->hdr.ts;
+	if (op >= VIGIL_FOP__COUNT)
+		goto out;
+	c = bpf_map_lookup_elem(&fl_ops, &op);
+	if (c) {
+		c->res[fl_res(ret)]++;
+		c->lat_sum_ns += lat;
+	}
+	if (want_hist) {
+		struct vigil_hist *h = bpf_map_lookup_elem(&fl_hist, &op);
+
+		if (h)
+			h->slots[vigil_hist_slot(lat)]++;
+	}
+	if (!want_stream || (only_failed && ret >= 0) || lat < min_ns)
+		goto out;
+	ev->ret = ret;
+	ev->latency_ns = lat;
+	/* an open into the fd table (not a fixed-file slot): did it make the file? */
+	if ((op == VIGIL_FOP_URING_OPENAT || op == VIGIL_FOP_URING_OPENAT2) && ret >= 0) {
+		struct file *f = fl_fd_file(bpf_get_current_task_btf(), (__u32)ret);
+
+		if (f && (BPF_CORE_READ(f, f_mode) & FMODE_CREATED))
+			ev->flags |= VIGIL_FILE_CREATED;
+	}
+	if (bpf_ringbuf_output(&vigil_events, ev, sizeof(*ev), 0))
+		vigil_count_lost();
+out:
+	bpf_map_delete_elem(&fl_uring, &key);
+	return 0;
+}

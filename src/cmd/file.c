@@ -201,6 +201,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	case VIGIL_FOP_OPEN:
 	case VIGIL_FOP_OPENAT:
 	case VIGIL_FOP_OPENAT2:
+	case VIGIL_FOP_URING_OPENAT:
+	case VIGIL_FOP_URING_OPENAT2:
 	case VIGIL_FOP_CREAT: {
 		uint64_t fl, mode;
 
@@ -213,7 +215,7 @@ static int on_event(void *ctx, void *data, size_t size)
 		vrow_u64(&r, "flags_raw", fl);
 		if (fl & (0100 | 020000000))	/* O_CREAT, O_TMPFILE: the mode is used */
 			fl_mode(&r, mode, modebuf);
-		if (op == VIGIL_FOP_OPENAT2)
+		if (op == VIGIL_FOP_OPENAT2 || op == VIGIL_FOP_URING_OPENAT2)
 			vrow_u64(&r, "resolve", e->args[4]);
 		if (e->ret >= 0)
 			vrow_u64(&r, "fd", e->ret);
@@ -224,14 +226,19 @@ static int on_event(void *ctx, void *data, size_t size)
 	}
 	case VIGIL_FOP_MKDIR:
 	case VIGIL_FOP_MKDIRAT:
+	case VIGIL_FOP_URING_MKDIRAT:
 		fl_mode(&r, e->args[op == VIGIL_FOP_MKDIR ? 1 : 2], modebuf);
 		if (!e->ret)
 			fl_live_add(&p->live, p->a, e->hdr.ts);
 		break;
 	case VIGIL_FOP_CHMOD:
 	case VIGIL_FOP_FCHMODAT:
+	case VIGIL_FOP_FCHMODAT2:
 	case VIGIL_FOP_FCHMOD:
-		fl_mode(&r, e->args[op == VIGIL_FOP_FCHMODAT ? 2 : 1], modebuf);
+		fl_mode(&r, e->args[op == VIGIL_FOP_FCHMODAT || op == VIGIL_FOP_FCHMODAT2 ? 2 : 1],
+			modebuf);
+		if (op == VIGIL_FOP_FCHMODAT2)
+			vrow_u64(&r, "at_flags", e->args[3]);
 		break;
 	case VIGIL_FOP_CHOWN:
 	case VIGIL_FOP_LCHOWN:
@@ -247,6 +254,9 @@ static int on_event(void *ctx, void *data, size_t size)
 	case VIGIL_FOP_FTRUNCATE:
 		vrow_s64(&r, "length", (int64_t)e->args[1]);
 		break;
+	case VIGIL_FOP_URING_UNLINKAT:
+		vrow_u64(&r, "at_flags", e->args[2]);	/* AT_REMOVEDIR: an rmdir */
+		/* fall through */
 	case VIGIL_FOP_UNLINK:
 	case VIGIL_FOP_UNLINKAT:
 	case VIGIL_FOP_RMDIR:
@@ -256,7 +266,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	case VIGIL_FOP_RENAME:
 	case VIGIL_FOP_RENAMEAT:
 	case VIGIL_FOP_RENAMEAT2:
-		if (op == VIGIL_FOP_RENAMEAT2)
+	case VIGIL_FOP_URING_RENAMEAT:
+		if (op == VIGIL_FOP_RENAMEAT2 || op == VIGIL_FOP_URING_RENAMEAT)
 			vrow_u64(&r, "rename_flags", e->args[4]);
 		if (!e->ret)
 			fl_live_rename(&p->live, p->a, p->b);
@@ -265,6 +276,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	case VIGIL_FOP_SYMLINKAT:
 	case VIGIL_FOP_LINK:
 	case VIGIL_FOP_LINKAT:
+	case VIGIL_FOP_URING_SYMLINKAT:
+	case VIGIL_FOP_URING_LINKAT:
 		if (!e->ret)
 			fl_live_add(&p->live, (e->flags & VIGIL_FILE_RAW1) ? p->a : p->b, e->hdr.ts);
 		break;
@@ -357,6 +370,18 @@ static int render_hist(struct vigil_inst *in)
 static const char *const rw_progs[] = { "read", "write", "pread64", "pwrite64", "fsync",
 					"fdatasync", NULL };
 
+/* tracefs has events/GROUP/NAME: a tracepoint of this kernel (fchmodat2 is 6.6+) */
+static bool fl_have_tp(const char *group, const char *name)
+{
+	const char *tracefs = vigil_tracefs_path();
+	char p[512];
+
+	if (!tracefs)
+		return false;
+	snprintf(p, sizeof(p), "%s/events/%s/%s", tracefs, group, name);
+	return access(p, F_OK) == 0;
+}
+
 /* the tail call every sys_exit program makes, in place before anything is attached */
 static int fl_prepare(struct vigil_session *s, void *ctx)
 {
@@ -403,6 +428,16 @@ static int file_start(struct vigil_inst *in)
 			if (tail && !strcmp(tail + 1, rw_progs[i]))
 				bpf_program__set_autoload(prog, rw);
 		}
+	}
+	if (!fl_have_tp("syscalls", "sys_enter_fchmodat2")) {
+		bpf_program__set_autoload(skel->progs.fl_enter_fchmodat2, false);
+		bpf_program__set_autoload(skel->progs.fl_exit_fchmodat2, false);
+	}
+	if (!fl_have_tp("io_uring", "io_uring_submit_req") ||
+	    !fl_have_tp("io_uring", "io_uring_complete")) {
+		bpf_program__set_autoload(skel->progs.fl_uring_submit, false);
+		bpf_program__set_autoload(skel->progs.fl_uring_complete, false);
+		bpf_map__set_max_entries(skel->maps.fl_uring, 1);
 	}
 	/* the tail-call target is reached from the prog array, and attached to openat's exit */
 	if (!o->hist)

@@ -259,6 +259,112 @@ def test_other_lifecycle_calls():
     assert rmdirs[1]["lifetime_ns"] == rmdirs[1]["ts"] - mk["ts"]
 
 
+def have_tp(group, name):
+    return os.path.exists(f"/sys/kernel/tracing/events/{group}/{name}")
+
+
+def test_fchmodat2():
+    """fchmodat2 (6.6+): the mode, the absolute and the dirfd-relative path, the result."""
+    subprocess.run(["mount", "-t", "tracefs", "nodev", "/sys/kernel/tracing"],
+                   capture_output=True)
+    if not have_tp("syscalls", "sys_enter_fchmodat2"):
+        pytest.skip("kernel lacks fchmodat2 (Linux 6.6+)")
+    child = Child("chmod2")
+    try:
+        [recs] = traced(child, ["-c", child.comm])
+    finally:
+        child.cleanup()
+    did = child.did
+    got = [r for r in mine(recs, child) if r["op"] == "fchmodat2"]
+    assert len(got) == 2, got
+    a, m = got
+    assert (a["path"], a["mode"], a["ret"], a["dirfd"] if "dirfd" in a else -100) == (
+        child.path("exists"), "0640", did["abs"], -100) and did["abs"] == 0
+    assert (m["path"], m["arg"], m["mode"], m["errno"]) == (
+        child.path("missing"), "missing", "0600", "ENOENT") and did["missing"] == -errno.ENOENT
+
+
+FL_URING = os.path.join(ROOT, "build", "tests", "workloads", "fl_uring")
+
+
+def test_io_uring_lifecycle_requests(tmp_path):
+    """Opens, mkdir, rename, symlink, link and unlinks made as io_uring requests (not syscalls):
+    one record each with the submitter's pid, the resolved paths, flags, mode and the
+    request's result; lifetimes follow them as they do syscalls; and --failed and the
+    agent-style counters apply to them."""
+    subprocess.run(["mount", "-t", "tracefs", "nodev", "/sys/kernel/tracing"],
+                   capture_output=True)
+    if not have_tp("io_uring", "io_uring_submit_req"):
+        pytest.skip("kernel without the io_uring tracepoints")
+    d = tempfile.mkdtemp(prefix="vigil-fluring-")
+    os.chmod(d, 0o755)
+    p = subprocess.Popen([FL_URING, d], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    line = p.stdout.readline().decode()
+    assert line.startswith("pid "), line
+    pid = int(line.split()[1])
+    ts = [Tracer("file", "-p", str(pid)), Tracer("file", "-p", str(pid), "--failed"),
+          Tracer("file", "-p", str(pid), "--path", d + "/ud/")]
+    try:
+        for t in ts:
+            t.start()
+        p.stdin.write(b"x")
+        p.stdin.flush()
+        out, _ = p.communicate(timeout=60)
+        assert p.returncode == 0
+        did = json.loads(out.decode().splitlines()[-1])
+        time.sleep(0.3)
+        recs = []
+        for t in ts:
+            assert t.stop(signal.SIGINT) == 0, t.stderr()
+            recs.append([r for r in t.records() if r["type"] == "file"])
+    finally:
+        for t in ts:
+            t.__exit__(None, None, None)
+        if p.poll() is None:
+            p.kill()
+        shutil.rmtree(d, ignore_errors=True)
+    allr, failed, under = recs
+    j = lambda *a: os.path.join(d, *a)
+    got = [(r["op"], r["path"], r.get("path2") or r.get("target"), r["ret"]) for r in allr]
+    assert got == [
+        ("io_uring_openat", j("u1"), None, did["open_create"]),
+        ("io_uring_openat", j("missing"), None, -errno.ENOENT),
+        ("io_uring_openat2", j("u1"), None, did["openat2"]),
+        ("io_uring_mkdirat", j("ud"), None, 0),
+        ("io_uring_renameat", j("u1"), j("ud", "u2"), 0),
+        ("io_uring_symlinkat", j("ud", "sl"), "tgt", 0),
+        ("io_uring_linkat", j("ud", "u2"), j("hl"), 0),
+        ("io_uring_unlinkat", j("ud", "sl"), None, 0),
+        ("io_uring_unlinkat", j("hl"), None, 0),
+        ("io_uring_unlinkat", j("ud", "u2"), None, 0),
+        ("io_uring_unlinkat", j("ud"), None, 0),
+        ("io_uring_unlinkat", j("missing"), None, -errno.ENOENT),
+    ], got
+    assert all(r["pid"] == pid and r["comm"] == "fl_uring" and r["latency_ns"] > 0 for r in allr)
+    create, missing, o2, mk, ren, sl, ln, u_sl, u_hl, u_u2, rmd, u_miss = allr
+    # io_uring forces O_LARGEFILE on every open
+    assert create["flags"] == "O_WRONLY|O_CREAT|O_EXCL|O_LARGEFILE" and create["mode"] == "0640"
+    assert create["fd"] == did["open_create"] >= 0 and create["created"] is True
+    assert missing["arg"] == "missing" and missing["dirfd"] == did["dirfd"]
+    assert missing["errno"] == "ENOENT" and missing["created"] is False
+    assert o2["flags"] == "O_RDONLY|O_LARGEFILE" and o2["resolve"] == 0x04
+    assert mk["mode"] == "0750" and mk["arg"] == "ud"
+    assert ren["arg2"] == "ud/u2" and rmd["at_flags"] == 0x200  # AT_REMOVEDIR
+    # made by the open, renamed, linked: lifetimes from when vigil saw each path made
+    assert u_u2["lifetime_ns"] == u_u2["ts"] - create["ts"]
+    assert u_sl["lifetime_ns"] == u_sl["ts"] - sl["ts"]
+    assert u_hl["lifetime_ns"] == u_hl["ts"] - ln["ts"]
+    assert rmd["lifetime_ns"] == rmd["ts"] - mk["ts"]
+    assert "lifetime_ns" not in u_miss
+    assert [(r["op"], r["path"]) for r in failed] == [("io_uring_openat", j("missing")),
+                                                      ("io_uring_unlinkat", j("missing"))]
+    # --path in the kernel: either path under DIR/ud/
+    assert [(r["op"], r["path"]) for r in under] == [
+        ("io_uring_renameat", j("u1")), ("io_uring_symlinkat", j("ud", "sl")),
+        ("io_uring_linkat", j("ud", "u2")), ("io_uring_unlinkat", j("ud", "sl")),
+        ("io_uring_unlinkat", j("ud", "u2"))]
+
+
 # ---- slow operations, histograms -----------------------------------------------------------
 
 def test_slow_fsync_on_a_loop_device(tmp_path):
