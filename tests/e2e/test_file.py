@@ -27,7 +27,8 @@ FILEWORK = os.path.join(ROOT, "tests", "e2e", "filework.py")
 OPENSNOOP = "/usr/sbin/opensnoop"
 GUEST = os.environ.get("VIGIL_GUEST") == "1"
 PROGS = ["fl_finish", "fl_enter_openat", "fl_enter_open", "fl_exit_open", "fl_enter_unlink",
-         "fl_exit_unlink", "fl_enter_fsync", "fl_exit_fsync"]
+         "fl_exit_unlink", "fl_enter_fsync", "fl_exit_fsync", "fl_uring_submit",
+         "fl_uring_complete", "fl_enter_fchmodat2"]
 EVENT_KEYS = {"type", "ts", "time", "pid", "tid", "ppid", "uid", "comm", "cgroup_id", "op",
               "path", "arg", "ret", "latency_ns"}
 
