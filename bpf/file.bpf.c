@@ -668,10 +668,8 @@ static __always_inline __u64 fl_kname(struct filename *f)
 	return (__u64)BPF_CORE_READ(f, name);
 }
 
-SEC("tracepoint/io_uring/io_uring_submit_req")
-int fl_uring_submit(struct trace_event_raw_io_uring_submit_req *ctx)
+static __always_inline int fl_uring_submit_of(struct io_kiocb *req)
 {
-	struct io_kiocb *req = (void *)BPF_CORE_READ(ctx, req);
 	struct task_struct *t = bpf_get_current_task_btf();
 	struct fl_scratch *s;
 	__u64 key = (__u64)req;
@@ -757,6 +755,23 @@ int fl_uring_submit(struct trace_event_raw_io_uring_submit_req *ctx)
 	if (bpf_map_update_elem(&fl_uring, &key, &s->ev, BPF_ANY))
 		vigil_inc(&fl_stash_full, 0);
 	return 0;
+}
+
+SEC("tracepoint/io_uring/io_uring_submit_req")
+int fl_uring_submit(struct trace_event_raw_io_uring_submit_req *ctx)
+{
+	return fl_uring_submit_of((void *)BPF_CORE_READ(ctx, req));
+}
+
+/*
+ * Before 6.3 the same tracepoint, at the same place, was io_uring_submit_sqe
+ * (6.1 in the matrix); its first fields are the same: ring at 8, req at 16.
+ * Loaded only where submit_req is missing (src/cmd/file.c).
+ */
+SEC("tracepoint/io_uring/io_uring_submit_sqe")
+int fl_uring_submit_sqe(void *ctx)
+{
+	return fl_uring_submit_of(*(struct io_kiocb **)((char *)ctx + 16));
 }
 
 SEC("tracepoint/io_uring/io_uring_complete")

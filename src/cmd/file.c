@@ -401,7 +401,7 @@ static int file_start(struct vigil_inst *in)
 {
 	const struct fl_opts *o = in->opts;
 	struct fl_priv *p = in->priv;
-	bool rw = o->min_ns || o->hist;
+	bool rw = o->min_ns || o->hist, uring, uring_new;
 	struct bpf_program *prog;
 	struct file_bpf *skel;
 	int err;
@@ -433,12 +433,15 @@ static int file_start(struct vigil_inst *in)
 		bpf_program__set_autoload(skel->progs.fl_enter_fchmodat2, false);
 		bpf_program__set_autoload(skel->progs.fl_exit_fchmodat2, false);
 	}
-	if (!fl_have_tp("io_uring", "io_uring_submit_req") ||
-	    !fl_have_tp("io_uring", "io_uring_complete")) {
-		bpf_program__set_autoload(skel->progs.fl_uring_submit, false);
-		bpf_program__set_autoload(skel->progs.fl_uring_complete, false);
+	/* io_uring: submit_req since 6.3, submit_sqe before (6.1) */
+	uring_new = fl_have_tp("io_uring", "io_uring_submit_req");
+	uring = fl_have_tp("io_uring", "io_uring_complete") &&
+		(uring_new || fl_have_tp("io_uring", "io_uring_submit_sqe"));
+	bpf_program__set_autoload(skel->progs.fl_uring_submit, uring && uring_new);
+	bpf_program__set_autoload(skel->progs.fl_uring_submit_sqe, uring && !uring_new);
+	bpf_program__set_autoload(skel->progs.fl_uring_complete, uring);
+	if (!uring)
 		bpf_map__set_max_entries(skel->maps.fl_uring, 1);
-	}
 	/* the tail-call target is reached from the prog array, and attached to openat's exit */
 	if (!o->hist)
 		bpf_map__set_max_entries(skel->maps.fl_hist, 1);

@@ -28,7 +28,7 @@ OPENSNOOP = "/usr/sbin/opensnoop"
 GUEST = os.environ.get("VIGIL_GUEST") == "1"
 PROGS = ["fl_finish", "fl_enter_openat", "fl_enter_open", "fl_exit_open", "fl_enter_unlink",
          "fl_exit_unlink", "fl_enter_fsync", "fl_exit_fsync", "fl_uring_submit",
-         "fl_uring_complete", "fl_enter_fchmodat2"]
+         "fl_uring_complete", "fl_uring_submit_sqe", "fl_enter_fchmodat2"]
 EVENT_KEYS = {"type", "ts", "time", "pid", "tid", "ppid", "uid", "comm", "cgroup_id", "op",
               "path", "arg", "ret", "latency_ns"}
 
@@ -295,7 +295,7 @@ def test_io_uring_lifecycle_requests(tmp_path):
     agent-style counters apply to them."""
     subprocess.run(["mount", "-t", "tracefs", "nodev", "/sys/kernel/tracing"],
                    capture_output=True)
-    if not have_tp("io_uring", "io_uring_submit_req"):
+    if not (have_tp("io_uring", "io_uring_submit_req") or have_tp("io_uring", "io_uring_submit_sqe")):
         pytest.skip("kernel without the io_uring tracepoints")
     d = tempfile.mkdtemp(prefix="vigil-fluring-")
     os.chmod(d, 0o755)
