@@ -59,6 +59,18 @@ struct {
 	__type(value, __u64);
 } ft_drops SEC(".maps");
 
+/*
+ * calls and bytes per (enum vigil_ft_kind, direction), index kind * 2 +
+ * write: the agent's totals, counted here so they are exact even when the
+ * rows map is full
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VIGIL_FT_K__COUNT * 2);
+	__type(key, __u32);
+	__type(value, struct vigil_ft_total);
+} ft_totals SEC(".maps");
+
 static __always_inline void ft_drop(__u32 why)
 {
 	vigil_inc(&ft_drops, why);
@@ -78,8 +90,10 @@ static __always_inline bool ft_wanted(void)
  * leader's name, not "iou-wrk-N".
  */
 static __always_inline void ft_count_as(struct file *file, bool write, long ret,
-					struct task_struct *who)
+					struct task_struct *who, __u32 kind)
 {
+	struct vigil_ft_total *tot;
+	__u32 ti;
 	struct vigil_ft_key key = {};
 	struct vigil_ft_val *v;
 	struct inode *inode;
@@ -100,6 +114,13 @@ static __always_inline void ft_count_as(struct file *file, bool write, long ret,
 	mode = BPF_CORE_READ(inode, i_mode);
 	if (!want_all && (mode & S_IFMT) != S_IFREG)
 		return;
+	ti = (kind < VIGIL_FT_K__COUNT ? kind : 0) * 2 + (write ? 1 : 0);
+	tot = bpf_map_lookup_elem(&ft_totals, &ti);
+	if (tot) {
+		tot->calls++;
+		if (ret > 0)
+			tot->bytes += ret;
+	}
 	key.pid = bpf_get_current_pid_tgid() >> 32;
 	key.dev = BPF_CORE_READ(inode, i_sb, s_dev);
 	key.ino = BPF_CORE_READ(inode, i_ino);
@@ -142,9 +163,9 @@ static __always_inline void ft_count_as(struct file *file, bool write, long ret,
 	}
 }
 
-static __always_inline void ft_count(struct file *file, bool write, long ret)
+static __always_inline void ft_count(struct file *file, bool write, long ret, __u32 kind)
 {
-	ft_count_as(file, write, ret, NULL);
+	ft_count_as(file, write, ret, NULL, kind);
 }
 
 /* ---- fentry path ---------------------------------------------------------- */
@@ -155,7 +176,7 @@ int BPF_PROG(ft_vfs_read, struct file *file, char *buf, size_t count, loff_t *po
 {
 	vigil_seen_hit(0);
 	if (ft_wanted())
-		ft_count(file, false, ret);
+		ft_count(file, false, ret, VIGIL_FT_K_RW);
 	return 0;
 }
 
@@ -165,7 +186,7 @@ int BPF_PROG(ft_vfs_write, struct file *file, const char *buf, size_t count, lof
 {
 	vigil_seen_hit(1);
 	if (ft_wanted())
-		ft_count(file, true, ret);
+		ft_count(file, true, ret, VIGIL_FT_K_RW);
 	return 0;
 }
 
@@ -215,9 +236,9 @@ static __always_inline int ft_stash(struct vigil_ft_inflight *in)
 	return 0;
 }
 
-static __always_inline int ft_enter(__u32 fd, __u32 write)
+static __always_inline int ft_enter(__u32 fd, __u32 write, __u32 kind)
 {
-	struct vigil_ft_inflight in = { .write = write };
+	struct vigil_ft_inflight in = { .write = write, .kind = kind };
 
 	if (!ft_wanted())
 		return 0;
@@ -226,9 +247,9 @@ static __always_inline int ft_enter(__u32 fd, __u32 write)
 }
 
 /* sendfile, splice, copy_file_range: the bytes are read from one file and written to another */
-static __always_inline int ft_enter2(__u32 fd_in, __u32 fd_out)
+static __always_inline int ft_enter2(__u32 fd_in, __u32 fd_out, __u32 kind)
 {
-	struct vigil_ft_inflight in = {};
+	struct vigil_ft_inflight in = { .kind = kind };
 
 	if (!ft_wanted())
 		return 0;
@@ -242,7 +263,7 @@ static __always_inline int ft_exit(long ret)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct vigil_ft_inflight *in;
 	struct file *file, *file2;
-	__u32 write;
+	__u32 write, kind;
 
 	in = bpf_map_lookup_elem(&ft_inflight, &tid);
 	if (!in)
@@ -250,9 +271,10 @@ static __always_inline int ft_exit(long ret)
 	file = (struct file *)in->file;
 	file2 = (struct file *)in->file2;
 	write = in->write;
+	kind = in->kind;
 	bpf_map_delete_elem(&ft_inflight, &tid);
-	ft_count(file, write, ret);
-	ft_count(file2, true, ret);
+	ft_count(file, write, ret, kind);
+	ft_count(file2, true, ret, kind);
 	return 0;
 }
 
@@ -263,7 +285,7 @@ int ft_enter_##name(struct trace_event_raw_sys_enter *ctx)			\
 {										\
 	vigil_seen_hit(slot);							\
 	/* the four take an unsigned int fd: the kernel ignores the upper bits */	\
-	return ft_enter((__u32)ctx->args[0], write);				\
+	return ft_enter((__u32)ctx->args[0], write, VIGIL_FT_K_RW);		\
 }										\
 SEC("tracepoint/syscalls/sys_exit_" #name)					\
 int ft_exit_##name(struct trace_event_raw_sys_exit *ctx)			\
@@ -290,7 +312,7 @@ FT_SYSCALL(pwrite64, 1, 6)
 SEC("tracepoint/syscalls/sys_enter_" #name)					\
 int ft_enter_##name(struct trace_event_raw_sys_enter *ctx)			\
 {										\
-	return ft_enter((__u32)ctx->args[0], write);				\
+	return ft_enter((__u32)ctx->args[0], write, VIGIL_FT_K_VECTORED);	\
 }										\
 SEC("tracepoint/syscalls/sys_exit_" #name)					\
 int ft_exit_##name(struct trace_event_raw_sys_exit *ctx)			\
@@ -309,7 +331,7 @@ FT_SYSCALL_ALL(pwritev2, 1)
 SEC("tracepoint/syscalls/sys_enter_sendfile64")
 int ft_enter_sendfile64(struct trace_event_raw_sys_enter *ctx)
 {
-	return ft_enter2((__u32)ctx->args[1], (__u32)ctx->args[0]);
+	return ft_enter2((__u32)ctx->args[1], (__u32)ctx->args[0], VIGIL_FT_K_SENDFILE);
 }
 
 SEC("tracepoint/syscalls/sys_exit_sendfile64")
@@ -319,11 +341,11 @@ int ft_exit_sendfile64(struct trace_event_raw_sys_exit *ctx)
 }
 
 /* splice and copy_file_range(fd_in, off_in, fd_out, ...) */
-#define FT_SYSCALL_TWO(name)							\
+#define FT_SYSCALL_TWO(name, kind)						\
 SEC("tracepoint/syscalls/sys_enter_" #name)					\
 int ft_enter_##name(struct trace_event_raw_sys_enter *ctx)			\
 {										\
-	return ft_enter2((__u32)ctx->args[0], (__u32)ctx->args[2]);		\
+	return ft_enter2((__u32)ctx->args[0], (__u32)ctx->args[2], kind);	\
 }										\
 SEC("tracepoint/syscalls/sys_exit_" #name)					\
 int ft_exit_##name(struct trace_event_raw_sys_exit *ctx)			\
@@ -331,8 +353,8 @@ int ft_exit_##name(struct trace_event_raw_sys_exit *ctx)			\
 	return ft_exit(ctx->ret);						\
 }
 
-FT_SYSCALL_TWO(splice)
-FT_SYSCALL_TWO(copy_file_range)
+FT_SYSCALL_TWO(splice, VIGIL_FT_K_SPLICE)
+FT_SYSCALL_TWO(copy_file_range, VIGIL_FT_K_COPY)
 
 /* the io_uring opcodes that read or write a file (uapi, stable) */
 #define IORING_OP_READV_ 1
@@ -368,6 +390,7 @@ int ft_uring_complete(struct trace_event_raw_io_uring_complete *ctx)
 	leader = BPF_CORE_READ((struct task_struct *)bpf_get_current_task_btf(), group_leader);
 	if (!vigil_task_filter_pass(leader))
 		return 0;
-	ft_count_as(BPF_CORE_READ(req, file), write, BPF_CORE_READ(ctx, res), leader);
+	ft_count_as(BPF_CORE_READ(req, file), write, BPF_CORE_READ(ctx, res), leader,
+		    VIGIL_FT_K_URING);
 	return 0;
 }

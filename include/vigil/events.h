@@ -314,11 +314,30 @@ struct vigil_ft_inflight {
 	__u64 file;		/* struct file *, resolved from the fd at entry (0: not counted) */
 	__u64 file2;		/* the written end of sendfile, splice, copy_file_range */
 	__u32 write;		/* 1: file is written; 0: file is read (and file2 written) */
-	__u32 _pad;
+	__u32 kind;		/* enum vigil_ft_kind */
 };
 VIGIL_CHECK_SIZE(struct vigil_ft_inflight, 24);
 VIGIL_CHECK_OFF(struct vigil_ft_inflight, file2, 8);
 VIGIL_CHECK_OFF(struct vigil_ft_inflight, write, 16);
+VIGIL_CHECK_OFF(struct vigil_ft_inflight, kind, 20);
+
+/* how a counted call did its I/O: the agent's totals are split by it */
+enum vigil_ft_kind {
+	VIGIL_FT_K_RW = 0,	/* read, write, pread64, pwrite64 (or vfs_read/vfs_write) */
+	VIGIL_FT_K_VECTORED,	/* readv, writev, preadv, pwritev, preadv2, pwritev2 */
+	VIGIL_FT_K_SENDFILE,
+	VIGIL_FT_K_SPLICE,
+	VIGIL_FT_K_COPY,	/* copy_file_range */
+	VIGIL_FT_K_URING,	/* io_uring read/write requests */
+	VIGIL_FT_K__COUNT,
+};
+
+/* totals per (kind, direction) in the kernel, index kind * 2 + write */
+struct vigil_ft_total {
+	__u64 calls;
+	__u64 bytes;
+};
+VIGIL_CHECK_SIZE(struct vigil_ft_total, 16);
 
 enum vigil_ft_drop {
 	VIGIL_FT_DROP_FULL = 0,		/* a new row did not fit in the counts map */
@@ -914,6 +933,14 @@ enum vigil_file_op {
 	VIGIL_FOP_PWRITE64,
 	VIGIL_FOP_FSYNC,
 	VIGIL_FOP_FDATASYNC,
+	VIGIL_FOP_FCHMODAT2,	/* Linux 6.6+ */
+	VIGIL_FOP_URING_OPENAT,	/* io_uring requests, from the io_uring tracepoints */
+	VIGIL_FOP_URING_OPENAT2,
+	VIGIL_FOP_URING_UNLINKAT,
+	VIGIL_FOP_URING_RENAMEAT,
+	VIGIL_FOP_URING_MKDIRAT,
+	VIGIL_FOP_URING_SYMLINKAT,
+	VIGIL_FOP_URING_LINKAT,
 	VIGIL_FOP__COUNT,
 };
 
@@ -963,6 +990,23 @@ struct vigil_file_prefixes {
 	char s[VIGIL_FILE_PREFIXES][VIGIL_FILE_PREFIX_LEN];
 };
 VIGIL_CHECK_SIZE(struct vigil_file_prefixes, 32 + VIGIL_FILE_PREFIXES * VIGIL_FILE_PREFIX_LEN);
+
+/* the result classes the kernel counts per op (the agent's `result` label) */
+enum vigil_file_res {
+	VIGIL_FRES_OK = 0,
+	VIGIL_FRES_ENOENT,
+	VIGIL_FRES_EACCES,
+	VIGIL_FRES_EPERM,
+	VIGIL_FRES_OTHER,
+	VIGIL_FRES__COUNT,
+};
+
+/* per op, per CPU: calls by result and their summed latency (the histogram's sum) */
+struct vigil_file_opstat {
+	__u64 res[VIGIL_FRES__COUNT];
+	__u64 lat_sum_ns;
+};
+VIGIL_CHECK_SIZE(struct vigil_file_opstat, 48);
 
 /* ---- guard ------------------------------------------------------------------ */
 

@@ -30,13 +30,10 @@ struct fl_opts {
 	struct vigil_file_prefixes prefixes;
 };
 
-enum { FL_RES_OK, FL_RES_ENOENT, FL_RES_EACCES, FL_RES_EPERM, FL_RES_OTHER, FL_RES__COUNT };
-
 struct fl_priv {
 	struct vigil_session s;
 	struct file_bpf *skel;
 	struct fl_live live;
-	uint64_t events[VIGIL_FOP__COUNT][FL_RES__COUNT];	/* the agent's counters */
 	uint64_t hist[VIGIL_FOP__COUNT][VIGIL_HIST_SLOTS];
 	char a[VIGIL_FILE_PATH_LEN + 1], b[VIGIL_FILE_PATH_LEN + 1];
 };
@@ -79,16 +76,6 @@ static const struct vigil_opt file_opts[] = {
 };
 
 /* ---- rows ---------------------------------------------------------------- */
-
-static uint32_t fl_res(int64_t ret)
-{
-	switch (ret) {
-	case -ENOENT: return FL_RES_ENOENT;
-	case -EACCES: return FL_RES_EACCES;
-	case -EPERM: return FL_RES_EPERM;
-	default: return ret < 0 ? FL_RES_OTHER : FL_RES_OK;
-	}
-}
 
 static void col_op(const struct vrow *r, char *buf, size_t n)
 {
@@ -179,7 +166,6 @@ static int on_event(void *ctx, void *data, size_t size)
 	if (size < sizeof(*e) || e->hdr.type != VIGIL_EV_FILE || e->op >= VIGIL_FOP__COUNT)
 		return 0;
 	op = e->op;
-	p->events[op][fl_res(e->ret)]++;
 	fl_take_path(e, 0, p->a, &arg);
 	snprintf(argbuf[0], sizeof(argbuf[0]), "%s", arg);
 	if (e->flags & VIGIL_FILE_TWO) {
@@ -215,6 +201,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	case VIGIL_FOP_OPEN:
 	case VIGIL_FOP_OPENAT:
 	case VIGIL_FOP_OPENAT2:
+	case VIGIL_FOP_URING_OPENAT:
+	case VIGIL_FOP_URING_OPENAT2:
 	case VIGIL_FOP_CREAT: {
 		uint64_t fl, mode;
 
@@ -227,7 +215,7 @@ static int on_event(void *ctx, void *data, size_t size)
 		vrow_u64(&r, "flags_raw", fl);
 		if (fl & (0100 | 020000000))	/* O_CREAT, O_TMPFILE: the mode is used */
 			fl_mode(&r, mode, modebuf);
-		if (op == VIGIL_FOP_OPENAT2)
+		if (op == VIGIL_FOP_OPENAT2 || op == VIGIL_FOP_URING_OPENAT2)
 			vrow_u64(&r, "resolve", e->args[4]);
 		if (e->ret >= 0)
 			vrow_u64(&r, "fd", e->ret);
@@ -238,14 +226,19 @@ static int on_event(void *ctx, void *data, size_t size)
 	}
 	case VIGIL_FOP_MKDIR:
 	case VIGIL_FOP_MKDIRAT:
+	case VIGIL_FOP_URING_MKDIRAT:
 		fl_mode(&r, e->args[op == VIGIL_FOP_MKDIR ? 1 : 2], modebuf);
 		if (!e->ret)
 			fl_live_add(&p->live, p->a, e->hdr.ts);
 		break;
 	case VIGIL_FOP_CHMOD:
 	case VIGIL_FOP_FCHMODAT:
+	case VIGIL_FOP_FCHMODAT2:
 	case VIGIL_FOP_FCHMOD:
-		fl_mode(&r, e->args[op == VIGIL_FOP_FCHMODAT ? 2 : 1], modebuf);
+		fl_mode(&r, e->args[op == VIGIL_FOP_FCHMODAT || op == VIGIL_FOP_FCHMODAT2 ? 2 : 1],
+			modebuf);
+		if (op == VIGIL_FOP_FCHMODAT2)
+			vrow_u64(&r, "at_flags", e->args[3]);
 		break;
 	case VIGIL_FOP_CHOWN:
 	case VIGIL_FOP_LCHOWN:
@@ -261,6 +254,9 @@ static int on_event(void *ctx, void *data, size_t size)
 	case VIGIL_FOP_FTRUNCATE:
 		vrow_s64(&r, "length", (int64_t)e->args[1]);
 		break;
+	case VIGIL_FOP_URING_UNLINKAT:
+		vrow_u64(&r, "at_flags", e->args[2]);	/* AT_REMOVEDIR: an rmdir */
+		/* fall through */
 	case VIGIL_FOP_UNLINK:
 	case VIGIL_FOP_UNLINKAT:
 	case VIGIL_FOP_RMDIR:
@@ -270,7 +266,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	case VIGIL_FOP_RENAME:
 	case VIGIL_FOP_RENAMEAT:
 	case VIGIL_FOP_RENAMEAT2:
-		if (op == VIGIL_FOP_RENAMEAT2)
+	case VIGIL_FOP_URING_RENAMEAT:
+		if (op == VIGIL_FOP_RENAMEAT2 || op == VIGIL_FOP_URING_RENAMEAT)
 			vrow_u64(&r, "rename_flags", e->args[4]);
 		if (!e->ret)
 			fl_live_rename(&p->live, p->a, p->b);
@@ -279,6 +276,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	case VIGIL_FOP_SYMLINKAT:
 	case VIGIL_FOP_LINK:
 	case VIGIL_FOP_LINKAT:
+	case VIGIL_FOP_URING_SYMLINKAT:
+	case VIGIL_FOP_URING_LINKAT:
 		if (!e->ret)
 			fl_live_add(&p->live, (e->flags & VIGIL_FILE_RAW1) ? p->a : p->b, e->hdr.ts);
 		break;
@@ -371,6 +370,18 @@ static int render_hist(struct vigil_inst *in)
 static const char *const rw_progs[] = { "read", "write", "pread64", "pwrite64", "fsync",
 					"fdatasync", NULL };
 
+/* tracefs has events/GROUP/NAME: a tracepoint of this kernel (fchmodat2 is 6.6+) */
+static bool fl_have_tp(const char *group, const char *name)
+{
+	const char *tracefs = vigil_tracefs_path();
+	char p[512];
+
+	if (!tracefs)
+		return false;
+	snprintf(p, sizeof(p), "%s/events/%s/%s", tracefs, group, name);
+	return access(p, F_OK) == 0;
+}
+
 /* the tail call every sys_exit program makes, in place before anything is attached */
 static int fl_prepare(struct vigil_session *s, void *ctx)
 {
@@ -390,7 +401,7 @@ static int file_start(struct vigil_inst *in)
 {
 	const struct fl_opts *o = in->opts;
 	struct fl_priv *p = in->priv;
-	bool rw = o->min_ns || o->hist;
+	bool rw = o->min_ns || o->hist, uring, uring_new;
 	struct bpf_program *prog;
 	struct file_bpf *skel;
 	int err;
@@ -418,6 +429,19 @@ static int file_start(struct vigil_inst *in)
 				bpf_program__set_autoload(prog, rw);
 		}
 	}
+	if (!fl_have_tp("syscalls", "sys_enter_fchmodat2")) {
+		bpf_program__set_autoload(skel->progs.fl_enter_fchmodat2, false);
+		bpf_program__set_autoload(skel->progs.fl_exit_fchmodat2, false);
+	}
+	/* io_uring: submit_req since 6.3, submit_sqe before (6.1) */
+	uring_new = fl_have_tp("io_uring", "io_uring_submit_req");
+	uring = fl_have_tp("io_uring", "io_uring_complete") &&
+		(uring_new || fl_have_tp("io_uring", "io_uring_submit_sqe"));
+	bpf_program__set_autoload(skel->progs.fl_uring_submit, uring && uring_new);
+	bpf_program__set_autoload(skel->progs.fl_uring_submit_sqe, uring && !uring_new);
+	bpf_program__set_autoload(skel->progs.fl_uring_complete, uring);
+	if (!uring)
+		bpf_map__set_max_entries(skel->maps.fl_uring, 1);
 	/* the tail-call target is reached from the prog array, and attached to openat's exit */
 	if (!o->hist)
 		bpf_map__set_max_entries(skel->maps.fl_hist, 1);
@@ -450,25 +474,70 @@ static int file_sessions(struct vigil_inst *in, struct vigil_session **out, int 
 	return max > 0 && p->skel ? 1 : 0;
 }
 
+/* the kernel's per-op counters (fl_ops), summed over CPUs, into ops[]; false if unreadable */
+static bool read_ops(struct fl_priv *p, struct vigil_file_opstat ops[VIGIL_FOP__COUNT])
+{
+	int ncpu = libbpf_num_possible_cpus(), fd = bpf_map__fd(p->skel->maps.fl_ops);
+	struct vigil_file_opstat *v;
+
+	if (ncpu <= 0 || !(v = calloc(ncpu, sizeof(*v))))
+		return false;
+	memset(ops, 0, sizeof(*ops) * VIGIL_FOP__COUNT);
+	for (uint32_t op = 0; op < VIGIL_FOP__COUNT; op++) {
+		if (bpf_map_lookup_elem(fd, &op, v))
+			continue;
+		for (int c = 0; c < ncpu; c++) {
+			for (int i = 0; i < VIGIL_FRES__COUNT; i++)
+				ops[op].res[i] += v[c].res[i];
+			ops[op].lat_sum_ns += v[c].lat_sum_ns;
+		}
+	}
+	free(v);
+	return true;
+}
+
+/*
+ * Counted in the kernel for every call that passed the instance's filters
+ * and --path, whatever --failed and --min send: not records received.
+ */
 static void file_metrics(struct vigil_inst *in, struct vigil_metrics *m)
 {
-	static const char *const res[FL_RES__COUNT] = { "ok", "ENOENT", "EACCES", "EPERM", "other" };
+	static const char *const res[VIGIL_FRES__COUNT] = { "ok", "ENOENT", "EACCES", "EPERM",
+							    "other" };
 	const struct fl_opts *o = in->opts;
 	struct fl_priv *p = in->priv;
+	struct vigil_file_opstat ops[VIGIL_FOP__COUNT];
+	uint64_t full = 0;
 
-	vm_family(m, "vigil_file_ops_total", "counter", "file operations seen, by op and result");
+	if (!p->skel || !read_ops(p, ops))
+		return;
+	vm_family(m, "vigil_file_ops_total", "counter",
+		  "file calls by op and result, counted in the kernel after the filters");
 	for (int op = 0; op < VIGIL_FOP__COUNT; op++)
-		for (int i = 0; i < FL_RES__COUNT; i++)
-			if (p->events[op][i])
-				vm_u64(m, p->events[op][i],
+		for (int i = 0; i < VIGIL_FRES__COUNT; i++)
+			if (ops[op].res[i])
+				vm_u64(m, ops[op].res[i],
 				       (const char *[]){ "feature", in->name, "op", fl_op_name(op),
 							 "result", res[i], NULL });
-	if (!o->hist || !p->skel || read_hist(p))
+	{
+		int ncpu = libbpf_num_possible_cpus(), fd = bpf_map__fd(p->skel->maps.fl_stash_full);
+		uint64_t *u = ncpu > 0 ? calloc(ncpu, sizeof(*u)) : NULL;
+		uint32_t zero = 0;
+
+		if (u && !bpf_map_lookup_elem(fd, &zero, u))
+			for (int c = 0; c < ncpu; c++)
+				full += u[c];
+		free(u);
+	}
+	vm_family(m, "vigil_file_untracked_total", "counter",
+		  "calls not seen: more threads were inside watched calls at once than the kernel map holds");
+	vm_u64(m, full, (const char *[]){ "feature", in->name, NULL });
+	if (!o->hist || read_hist(p))
 		return;
 	vm_family(m, "vigil_file_op_latency_seconds", "histogram", "file operation latency, by op");
 	for (int op = 0; op < VIGIL_FOP__COUNT; op++)
 		if (vhist_count(p->hist[op]))
-			vm_hist(m, p->hist[op], 1e-9, -1,
+			vm_hist(m, p->hist[op], 1e-9, ops[op].lat_sum_ns * 1e-9,
 				(const char *[]){ "feature", in->name, "op", fl_op_name(op), NULL });
 }
 

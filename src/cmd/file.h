@@ -18,7 +18,9 @@ static const char *const fl_op_names[VIGIL_FOP__COUNT] = {
 	"open", "openat", "openat2", "creat", "unlink", "unlinkat", "rename", "renameat",
 	"renameat2", "mkdir", "mkdirat", "rmdir", "symlink", "symlinkat", "link", "linkat",
 	"truncate", "ftruncate", "chmod", "fchmodat", "fchmod", "chown", "lchown", "fchownat",
-	"fchown", "read", "write", "pread64", "pwrite64", "fsync", "fdatasync",
+	"fchown", "read", "write", "pread64", "pwrite64", "fsync", "fdatasync", "fchmodat2",
+	"io_uring_openat", "io_uring_openat2", "io_uring_unlinkat", "io_uring_renameat",
+	"io_uring_mkdirat", "io_uring_symlinkat", "io_uring_linkat",
 };
 
 static inline const char *fl_op_name(uint32_t op)

@@ -45,7 +45,6 @@ struct ft_priv {
 	struct ft_table iv, total;
 	uint64_t dropped_seen[VIGIL_FT_DROP__COUNT], dropped_iv[VIGIL_FT_DROP__COUNT];
 	uint64_t span_start, run_start;
-	uint64_t sums[4];	/* reads, writes, rbytes, wbytes over the run: the agent's counters */
 };
 
 static int opt_sort(void *base, const char *arg)
@@ -363,12 +362,6 @@ static int interval(struct vigil_inst *in, bool show)
 		vigil_error("cannot read the file counts: %s", strerror(-err));
 		return VIGIL_EXIT_FAIL;
 	}
-	for (size_t i = 0; i < p->iv.n; i++) {
-		p->sums[0] += p->iv.rows[i].val.reads;
-		p->sums[1] += p->iv.rows[i].val.writes;
-		p->sums[2] += p->iv.rows[i].val.rbytes;
-		p->sums[3] += p->iv.rows[i].val.wbytes;
-	}
 	if (ft_table_merge(&p->total, &p->iv)) {
 		vigil_error("cannot keep the run's totals: %s", strerror(ENOMEM));
 		return VIGIL_EXIT_FAIL;
@@ -446,18 +439,59 @@ static int ft_sessions(struct vigil_inst *in, struct vigil_session **out, int ma
 	return max > 0 && p->started ? 1 : 0;
 }
 
-/* summed over every file: bounded labels, no per-file series */
+static const char *const ft_kind_names[VIGIL_FT_K__COUNT] = {
+	"rw", "vectored", "sendfile", "splice", "copy_file_range", "io_uring",
+};
+
+/*
+ * Summed over every file from the kernel's per-CPU totals (ft_totals), not
+ * from the rows: exact even when the rows map was full, and bounded labels
+ * (2 directions x 6 kinds), no per-file series.
+ */
 static void ft_metrics(struct vigil_inst *in, struct vigil_metrics *m)
 {
 	struct ft_priv *p = in->priv;
+	int ncpu = libbpf_num_possible_cpus(), fd;
+	struct vigil_ft_total sum[VIGIL_FT_K__COUNT * 2] = {}, *v;
+	uint64_t drops[VIGIL_FT_DROP__COUNT] = {};
+	static const char *const dir[2] = { "read", "write" };
 
+	if (!p->started || !p->skel || ncpu <= 0 || !(v = calloc(ncpu, sizeof(*v))))
+		return;
+	fd = bpf_map__fd(p->skel->maps.ft_totals);
+	for (uint32_t k = 0; k < VIGIL_FT_K__COUNT * 2; k++) {
+		if (bpf_map_lookup_elem(fd, &k, v))
+			continue;
+		for (int c = 0; c < ncpu; c++) {
+			sum[k].calls += v[c].calls;
+			sum[k].bytes += v[c].bytes;
+		}
+	}
+	fd = bpf_map__fd(p->skel->maps.ft_drops);
+	for (uint32_t k = 0; k < VIGIL_FT_DROP__COUNT; k++) {
+		uint64_t *u = (uint64_t *)v;
+
+		if (bpf_map_lookup_elem(fd, &k, u))
+			continue;
+		for (int c = 0; c < ncpu; c++)
+			drops[k] += u[c];
+	}
+	free(v);
 	vm_family(m, "vigil_filetop_calls_total", "counter",
-		  "successful read/write-style calls counted, by direction");
-	vm_u64(m, p->sums[0], (const char *[]){ "feature", in->name, "direction", "read", NULL });
-	vm_u64(m, p->sums[1], (const char *[]){ "feature", in->name, "direction", "write", NULL });
-	vm_family(m, "vigil_filetop_bytes_total", "counter", "bytes those calls moved, by direction");
-	vm_u64(m, p->sums[2], (const char *[]){ "feature", in->name, "direction", "read", NULL });
-	vm_u64(m, p->sums[3], (const char *[]){ "feature", in->name, "direction", "write", NULL });
+		  "successful read/write-style calls counted, by direction and kind, in the kernel");
+	for (int k = 0; k < VIGIL_FT_K__COUNT * 2; k++)
+		vm_u64(m, sum[k].calls, (const char *[]){ "feature", in->name, "direction", dir[k & 1],
+							  "kind", ft_kind_names[k / 2], NULL });
+	vm_family(m, "vigil_filetop_bytes_total", "counter", "bytes those calls moved");
+	for (int k = 0; k < VIGIL_FT_K__COUNT * 2; k++)
+		vm_u64(m, sum[k].bytes, (const char *[]){ "feature", in->name, "direction", dir[k & 1],
+							  "kind", ft_kind_names[k / 2], NULL });
+	vm_family(m, "vigil_filetop_dropped_total", "counter",
+		  "calls not in a row: full = the rows map was full (the totals above count them), "
+		  "inflight = the in-flight map was full (not counted at all)");
+	vm_u64(m, drops[VIGIL_FT_DROP_FULL], (const char *[]){ "feature", in->name, "reason", "full", NULL });
+	vm_u64(m, drops[VIGIL_FT_DROP_INFLIGHT],
+	       (const char *[]){ "feature", in->name, "reason", "inflight", NULL });
 }
 
 static const struct vigil_feature feat_filetop = {

@@ -17,6 +17,11 @@ SCRIPT is one of:
           DIR/hard, truncate DIR/exists to 3, chmod DIR/exists 0604, chown
           DIR/exists to 0:0, rmdir DIR/d after unlinking ln (fails first:
           ENOTEMPTY)
+  chmod2  fchmodat2 (Linux 6.6+): DIR/exists to 0640 (absolute), "missing"
+          relative to a dirfd of DIR (ENOENT)
+  counts  for the agent's counters: 7 opens of DIR/exists, 5 of DIR/missing
+          (ENOENT), 4 files DIR/cN created, each closed and unlinked, 3
+          unlinks of DIR/missing (ENOENT); every call checked
 """
 import ctypes
 import json
@@ -96,12 +101,45 @@ def more(d, did):
     did["rmdir"] = try_call(os.rmdir, sub)
 
 
+SYS_FCHMODAT2 = 452  # x86_64; newer than Debian 12's headers and Python
+
+
+def chmod2(d, did):
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+
+    def call(dfd, path, mode):
+        r = libc.syscall(SYS_FCHMODAT2, dfd, path.encode(), mode, 0)
+        return -ctypes.get_errno() if r < 0 else r
+    did["abs"] = call(AT_FDCWD, os.path.join(d, "exists"), 0o640)
+    dfd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+    did["dirfd"] = dfd
+    did["missing"] = call(dfd, "missing", 0o600)
+
+
+COUNTS = {"opens": 7, "failed_opens": 5, "creates": 4, "failed_unlinks": 3}
+
+
+def counts(d, did):
+    for _ in range(COUNTS["opens"]):
+        os.close(os.open(os.path.join(d, "exists"), os.O_RDONLY))
+    for _ in range(COUNTS["failed_opens"]):
+        assert try_call(os.open, os.path.join(d, "missing"), os.O_RDONLY) == -2
+    for i in range(COUNTS["creates"]):
+        p = os.path.join(d, f"c{i}")
+        os.close(os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.unlink(p)
+    for _ in range(COUNTS["failed_unlinks"]):
+        assert try_call(os.unlink, os.path.join(d, "missing")) == -2
+    did.update(COUNTS)
+
+
 def main():
     d, script = sys.argv[1], sys.argv[2]
     print(f"pid {os.getpid()}", flush=True)
     sys.stdin.buffer.read(1)
     did = {}
-    {"opens": opens, "life": life, "more": more}[script](d, did)
+    {"opens": opens, "life": life, "more": more, "counts": counts, "chmod2": chmod2}[script](d, did)
     print(json.dumps(did), flush=True)
 
 

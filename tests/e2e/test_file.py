@@ -9,12 +9,14 @@ with the paths the test built.
 import errno
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 
 import pytest
@@ -25,7 +27,8 @@ FILEWORK = os.path.join(ROOT, "tests", "e2e", "filework.py")
 OPENSNOOP = "/usr/sbin/opensnoop"
 GUEST = os.environ.get("VIGIL_GUEST") == "1"
 PROGS = ["fl_finish", "fl_enter_openat", "fl_enter_open", "fl_exit_open", "fl_enter_unlink",
-         "fl_exit_unlink", "fl_enter_fsync", "fl_exit_fsync"]
+         "fl_exit_unlink", "fl_enter_fsync", "fl_exit_fsync", "fl_uring_submit",
+         "fl_uring_complete", "fl_uring_submit_sqe", "fl_enter_fchmodat2"]
 EVENT_KEYS = {"type", "ts", "time", "pid", "tid", "ppid", "uid", "comm", "cgroup_id", "op",
               "path", "arg", "ret", "latency_ns"}
 
@@ -257,6 +260,112 @@ def test_other_lifecycle_calls():
     assert rmdirs[1]["lifetime_ns"] == rmdirs[1]["ts"] - mk["ts"]
 
 
+def have_tp(group, name):
+    return os.path.exists(f"/sys/kernel/tracing/events/{group}/{name}")
+
+
+def test_fchmodat2():
+    """fchmodat2 (6.6+): the mode, the absolute and the dirfd-relative path, the result."""
+    subprocess.run(["mount", "-t", "tracefs", "nodev", "/sys/kernel/tracing"],
+                   capture_output=True)
+    if not have_tp("syscalls", "sys_enter_fchmodat2"):
+        pytest.skip("kernel lacks fchmodat2 (Linux 6.6+)")
+    child = Child("chmod2")
+    try:
+        [recs] = traced(child, ["-c", child.comm])
+    finally:
+        child.cleanup()
+    did = child.did
+    got = [r for r in mine(recs, child) if r["op"] == "fchmodat2"]
+    assert len(got) == 2, got
+    a, m = got
+    assert (a["path"], a["mode"], a["ret"], a["dirfd"] if "dirfd" in a else -100) == (
+        child.path("exists"), "0640", did["abs"], -100) and did["abs"] == 0
+    assert (m["path"], m["arg"], m["mode"], m["errno"]) == (
+        child.path("missing"), "missing", "0600", "ENOENT") and did["missing"] == -errno.ENOENT
+
+
+FL_URING = os.path.join(ROOT, "build", "tests", "workloads", "fl_uring")
+
+
+def test_io_uring_lifecycle_requests(tmp_path):
+    """Opens, mkdir, rename, symlink, link and unlinks made as io_uring requests (not syscalls):
+    one record each with the submitter's pid, the resolved paths, flags, mode and the
+    request's result; lifetimes follow them as they do syscalls; and --failed and the
+    agent-style counters apply to them."""
+    subprocess.run(["mount", "-t", "tracefs", "nodev", "/sys/kernel/tracing"],
+                   capture_output=True)
+    if not (have_tp("io_uring", "io_uring_submit_req") or have_tp("io_uring", "io_uring_submit_sqe")):
+        pytest.skip("kernel without the io_uring tracepoints")
+    d = tempfile.mkdtemp(prefix="vigil-fluring-")
+    os.chmod(d, 0o755)
+    p = subprocess.Popen([FL_URING, d], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    line = p.stdout.readline().decode()
+    assert line.startswith("pid "), line
+    pid = int(line.split()[1])
+    ts = [Tracer("file", "-p", str(pid)), Tracer("file", "-p", str(pid), "--failed"),
+          Tracer("file", "-p", str(pid), "--path", d + "/ud/")]
+    try:
+        for t in ts:
+            t.start()
+        p.stdin.write(b"x")
+        p.stdin.flush()
+        out, _ = p.communicate(timeout=60)
+        assert p.returncode == 0
+        did = json.loads(out.decode().splitlines()[-1])
+        time.sleep(0.3)
+        recs = []
+        for t in ts:
+            assert t.stop(signal.SIGINT) == 0, t.stderr()
+            recs.append([r for r in t.records() if r["type"] == "file"])
+    finally:
+        for t in ts:
+            t.__exit__(None, None, None)
+        if p.poll() is None:
+            p.kill()
+        shutil.rmtree(d, ignore_errors=True)
+    allr, failed, under = recs
+    j = lambda *a: os.path.join(d, *a)
+    got = [(r["op"], r["path"], r.get("path2") or r.get("target"), r["ret"]) for r in allr]
+    assert got == [
+        ("io_uring_openat", j("u1"), None, did["open_create"]),
+        ("io_uring_openat", j("missing"), None, -errno.ENOENT),
+        ("io_uring_openat2", j("u1"), None, did["openat2"]),
+        ("io_uring_mkdirat", j("ud"), None, 0),
+        ("io_uring_renameat", j("u1"), j("ud", "u2"), 0),
+        ("io_uring_symlinkat", j("ud", "sl"), "tgt", 0),
+        ("io_uring_linkat", j("ud", "u2"), j("hl"), 0),
+        ("io_uring_unlinkat", j("ud", "sl"), None, 0),
+        ("io_uring_unlinkat", j("hl"), None, 0),
+        ("io_uring_unlinkat", j("ud", "u2"), None, 0),
+        ("io_uring_unlinkat", j("ud"), None, 0),
+        ("io_uring_unlinkat", j("missing"), None, -errno.ENOENT),
+    ], got
+    assert all(r["pid"] == pid and r["comm"] == "fl_uring" and r["latency_ns"] > 0 for r in allr)
+    create, missing, o2, mk, ren, sl, ln, u_sl, u_hl, u_u2, rmd, u_miss = allr
+    # io_uring forces O_LARGEFILE on every open
+    assert create["flags"] == "O_WRONLY|O_CREAT|O_EXCL|O_LARGEFILE" and create["mode"] == "0640"
+    assert create["fd"] == did["open_create"] >= 0 and create["created"] is True
+    assert missing["arg"] == "missing" and missing["dirfd"] == did["dirfd"]
+    assert missing["errno"] == "ENOENT" and missing["created"] is False
+    assert o2["flags"] == "O_RDONLY|O_LARGEFILE" and o2["resolve"] == 0x04
+    assert mk["mode"] == "0750" and mk["arg"] == "ud"
+    assert ren["arg2"] == "ud/u2" and rmd["at_flags"] == 0x200  # AT_REMOVEDIR
+    # made by the open, renamed, linked: lifetimes from when vigil saw each path made
+    assert u_u2["lifetime_ns"] == u_u2["ts"] - create["ts"]
+    assert u_sl["lifetime_ns"] == u_sl["ts"] - sl["ts"]
+    assert u_hl["lifetime_ns"] == u_hl["ts"] - ln["ts"]
+    assert rmd["lifetime_ns"] == rmd["ts"] - mk["ts"]
+    assert "lifetime_ns" not in u_miss
+    assert [(r["op"], r["path"]) for r in failed] == [("io_uring_openat", j("missing")),
+                                                      ("io_uring_unlinkat", j("missing"))]
+    # --path in the kernel: either path under DIR/ud/
+    assert [(r["op"], r["path"]) for r in under] == [
+        ("io_uring_renameat", j("u1")), ("io_uring_symlinkat", j("ud", "sl")),
+        ("io_uring_linkat", j("ud", "u2")), ("io_uring_unlinkat", j("ud", "sl")),
+        ("io_uring_unlinkat", j("ud", "u2"))]
+
+
 # ---- slow operations, histograms -----------------------------------------------------------
 
 def test_slow_fsync_on_a_loop_device(tmp_path):
@@ -388,23 +497,37 @@ def test_json_keys_are_documented():
 
 # ---- the agent -----------------------------------------------------------------------------
 
-def scrape(port, want, timeout=60):
-    """The metrics text once every line in want is in it."""
-    import urllib.request
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-        except OSError:
-            text = ""
-        if all(w in text for w in want) or time.monotonic() > deadline:
-            return text
-        time.sleep(0.2)
+def parse_metrics(text):
+    """Prometheus text -> {(name, ((label, value), ...)): float}, labels sorted."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$', line)
+        assert m, line
+        labels = tuple(sorted(re.findall(r'([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"', m.group(2) or "")))
+        out[(m.group(1), labels)] = float(m.group(3))
+    return out
+
+
+def series(metrics, name, **labels):
+    """{rest-of-labels: value} of name's series whose labels include labels."""
+    got = {}
+    for (n, ls), v in metrics.items():
+        d = dict(ls)
+        if n == name and all(d.get(k) == w for k, w in labels.items()):
+            got[tuple((k, x) for k, x in ls if k not in labels)] = v
+    return got
 
 
 def test_agent_metrics_count_exactly(tmp_path):
-    """The agent's file: section counts the child's opens under its directory by result."""
-    child = Child("opens")
+    """The agent's file: and filetop: sections, counted in the kernel: exactly the child's
+    opens, failed opens, creates and unlinks by op and result (with and without --failed,
+    which only chooses what is streamed), one latency histogram per op whose count is the
+    calls, and filetop's bytes by kind and direction for a child that does every kind."""
+    from test_filetop import IoChild  # its comm is ft_io; pid: would end with it
+    child = Child("counts")
+    io = IoChild(150000, 70000, 50000, 123457)
     port = 19000 + os.getpid() % 1000
     cfg = tmp_path / "agent.yaml"
     cfg.write_text(f"""outputs:
@@ -413,29 +536,88 @@ metrics:
   listen: 127.0.0.1:{port}
 features:
   file:
-    comm: {child.comm}
-    path: [{child.dir}/]
+    - name: all
+      comm: {child.comm}
+      path: [{child.dir}/]
+    - name: failed
+      comm: {child.comm}
+      path: [{child.dir}/]
+      failed: true
+    - name: hist
+      comm: {child.comm}
+      path: [{child.dir}/]
+      hist: true
+  filetop:
+    comm: ft_io
 """)
     err = open(tmp_path / "err", "w")
     agent = subprocess.Popen([os.path.join(ROOT, "build", "vigil"), "agent", "--config", str(cfg)],
                              stderr=err)
     try:
         deadline = time.monotonic() + 120
-        while "attached" not in (tmp_path / "err").read_text():
+        while "; attached" not in (tmp_path / "err").read_text():
             assert agent.poll() is None and time.monotonic() < deadline, (tmp_path / "err").read_text()
             time.sleep(0.05)
-        child.go()
-        # under the directory: exists twice (plain and ../), openat2 once, sub (the dirfd),
-        # inner; missing (ENOENT) and secret (EACCES)
-        want = ['vigil_file_ops_total{feature="file",op="openat",result="ok"} 4',
-                'vigil_file_ops_total{feature="file",op="openat2",result="ok"} 1',
-                'vigil_file_ops_total{feature="file",op="openat",result="ENOENT"} 1',
-                'vigil_file_ops_total{feature="file",op="openat",result="EACCES"} 1']
-        text = scrape(port, want)
-        for w in want:
-            assert w in text, (w, [l for l in text.splitlines() if "vigil_file" in l])
+        did = child.go()
+        io.go()
+        n, m, k, j = did["opens"], did["failed_opens"], did["creates"], did["failed_unlinks"]
+        ops = {(("op", "openat"), ("result", "ok")): n + k,
+               (("op", "openat"), ("result", "ENOENT")): m,
+               (("op", "unlink"), ("result", "ok")): k,
+               (("op", "unlink"), ("result", "ENOENT")): j}
+        for _ in range(100):
+            mx = parse_metrics(urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics",
+                                                      timeout=5).read().decode())
+            if series(mx, "vigil_file_ops_total", feature="file/all") == ops:
+                break
+            time.sleep(0.2)
+        for inst in ("all", "failed", "hist"):
+            assert series(mx, "vigil_file_ops_total", feature=f"file/{inst}") == ops, inst
+        # records: only the instances that stream send any, --failed only the failures
+        assert series(mx, "vigil_file_untracked_total", feature="file/all") == {(): 0}
+        for op, calls in (("openat", n + m + k), ("unlink", k + j)):
+            h = series(mx, "vigil_file_op_latency_seconds_count", feature="file/hist", op=op)
+            assert h == {(): calls}, (op, h)
+            inf = series(mx, "vigil_file_op_latency_seconds_bucket", feature="file/hist", op=op,
+                         le="+Inf")
+            assert inf == {(): calls}
+            buckets = sorted((float(dict(ls)["le"]), v) for ls, v in series(
+                mx, "vigil_file_op_latency_seconds_bucket", feature="file/hist", op=op).items()
+                if dict(ls)["le"] != "+Inf")
+            assert [v for _, v in buckets] == sorted(v for _, v in buckets)  # cumulative
+            total = series(mx, "vigil_file_op_latency_seconds_sum", feature="file/hist", op=op)[()]
+            assert 0 < total < 10 * calls
+        assert not series(mx, "vigil_file_op_latency_seconds_count", feature="file/all")
+
+        # filetop: ft_io's calls, by kind (tests/workloads/ft_io.c, test_filetop.io_want)
+        nn, mm, kk, uu = io.sizes
+        d = io.did
+        ureqs = (uu + 4095) // 4096
+        want = {  # (kind, direction): (calls, bytes)
+            ("rw", "read"): (0, 0), ("rw", "write"): (0, 0),
+            ("vectored", "read"): (3, d["d_read"] - 150),
+            ("vectored", "write"): (3, nn + d["d_written"]),
+            ("sendfile", "read"): (1, mm), ("sendfile", "write"): (1, mm),
+            ("copy_file_range", "read"): (1, kk), ("copy_file_range", "write"): (1, kk),
+            ("splice", "read"): (1, 150), ("splice", "write"): (1, d["e_written"]),
+            ("io_uring", "read"): (ureqs, uu), ("io_uring", "write"): (0, 0),
+        }
+        for _ in range(50):
+            mx = parse_metrics(urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics",
+                                                      timeout=5).read().decode())
+            calls = series(mx, "vigil_filetop_calls_total", feature="filetop")
+            got = {(dict(ls)["kind"], dict(ls)["direction"]):
+                   (int(v), int(series(mx, "vigil_filetop_bytes_total", feature="filetop",
+                                       **dict(ls))[()])) for ls, v in calls.items()}
+            if got == want:
+                break
+            time.sleep(0.2)
+        assert got == want
+        assert series(mx, "vigil_filetop_dropped_total", feature="filetop") == {
+            (("reason", "full"),): 0, (("reason", "inflight"),): 0}
     finally:
         agent.send_signal(signal.SIGINT)
         agent.wait(timeout=60)
         err.close()
         child.cleanup()
+        io.cleanup()
