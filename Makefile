@@ -2,6 +2,7 @@
 CLANG ?= clang
 BPFTOOL ?= bpftool
 LLVM_STRIP ?= llvm-strip
+PYTHON ?= python3
 CC ?= gcc
 BUILD ?= build
 
@@ -32,10 +33,13 @@ PYTEST ?= /usr/bin/python3 -m pytest
 
 all: $(BUILD)/vigil
 
-# DWARF is dropped from the embedded objects; BTF and CO-RE records stay
-$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/*.h include/vigil/*.h | $(BUILD)/bpf
-	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+# DWARF and BTF line info are dropped from the embedded objects (half their size);
+# BTF, func info and CO-RE records stay. The whole object is kept as %.bpf.full.o.
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/*.h include/vigil/*.h scripts/bpf-slim.py | $(BUILD)/bpf
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $(@:.o=.full.o)
+	cp $(@:.o=.full.o) $@
 	$(LLVM_STRIP) -g $@
+	$(PYTHON) scripts/bpf-slim.py $@
 
 $(BUILD)/skel/%.skel.h: $(BUILD)/bpf/%.bpf.o | $(BUILD)/skel
 	$(BPFTOOL) gen skeleton $< name $*_bpf > $@
