@@ -131,6 +131,10 @@ static struct bpf_object_skeleton *gd_open(struct vigil_inst *in, const struct v
 	if (!skel)
 		return NULL;
 	skel->rodata->lsm_path = path->mech == VIGIL_M_LSM;
+	/* denials are rare and each record is 384 bytes: 256 KiB holds ~680 in a
+	 * burst (the rest are counted as lost); 1 MiB mapped twice was 2 MB of
+	 * RSS. --ringbuf-size still sets it (applied after this). */
+	bpf_map__set_max_entries(skel->maps.vigil_events, 256 * 1024);
 	/* attached to cgroups by guard itself, after the check */
 	bpf_program__set_autoattach(skel->progs.gd_connect4, false);
 	bpf_program__set_autoattach(skel->progs.gd_connect6, false);
@@ -424,6 +428,23 @@ static int install(const struct gd_fds *f, const struct vigil_gd_tables *t, uint
 		return clear_all(f, next ^ 1);
 	}
 	return 0;
+}
+
+/* once the maps hold a generation, user space needs only its hash rules
+ * (on_hash_request decides there) and its header: free the rest (peak RSS) */
+static void tables_trim(struct vigil_gd_tables *t)
+{
+	free(t->fkeys);
+	free(t->fvals);
+	free(t->dkeys);
+	free(t->dvals);
+	free(t->nkeys);
+	free(t->nvals);
+	t->fkeys = t->dkeys = NULL;
+	t->fvals = t->dvals = NULL;
+	t->nkeys = NULL;
+	t->nvals = NULL;
+	t->nfiles = t->ndirs = t->nnet = 0;
 }
 
 static void fds_of_skel(struct guard_bpf *skel, struct gd_fds *f)
@@ -817,9 +838,11 @@ static int reload(struct vigil_inst *in)
 	}
 	vigil_gd_tables_free(&p->tab[next]);
 	vigil_gd_policy_free(&p->pol[next]);
+	tables_trim(&t);
 	p->tab[next] = t;
-	p->pol[next] = pol;
+	p->pol[next] = pol;	/* the old one stays: records still queued name its rules */
 	p->active = next;
+	vigil_gd_tables_free(&p->tab[next ^ 1]);	/* nothing decides with it now */
 	p->reloads++;
 	vigil_info("guard: reloaded '%s': %u rules, generation %u", o->policy, pol.n, next);
 	if (vigil.json) {
@@ -1126,6 +1149,7 @@ static int gd_start(struct vigil_inst *in)
 	}
 	if (err)
 		return err;
+	tables_trim(&p->tab[0]);
 	vigil_info("guard: enforcing '%s' (%u rules) with %s%s", o->policy, p->pol[0].n,
 		   p->choice.path->name, o->dry_run ? ", dry run: nothing is denied" : "");
 	if (o->persist) {

@@ -126,6 +126,50 @@ def test_copy_denied_by_hash(tmp_path):
     assert all(r["rule"] == f"deny exec sha256:{sha256(orig)}" for r in recs)
 
 
+def test_hash_rules_after_reloads(tmp_path):
+    """After a start and after each reload vigil keeps only the hash part of
+    the tables it wrote (the rest is freed); held execs must still be decided
+    by the generation in force."""
+    a = copy_touch(str(tmp_path / "a"))
+    b = copy_touch(str(tmp_path / "b"), b"\0bee")
+    path = write(tmp_path / "p", f"deny exec sha256:{sha256(a)}\n")
+    marker = str(tmp_path / "marker")
+    with Guard(path) as g:
+        mech = g.mechanism()
+        assert attempt_exec(a, marker) == "killed"
+        assert attempt_exec(b, marker) == "ran"
+        for n in range(1, 3):
+            write(path, f"deny exec sha256:{sha256(b)}\n")
+            g.proc.send_signal(signal.SIGHUP)
+            g.wait_err("guard: reloaded", count=2 * n - 1)
+            # fresh inodes: vigil holds and hashes them against the new generation
+            a2 = copy_touch(str(tmp_path / f"a{n}"))
+            b2 = copy_touch(str(tmp_path / f"b{n}"), b"\0bee")
+            assert attempt_exec(a2, marker) == "ran"
+            assert attempt_exec(b2, marker) == "killed"
+            assert attempt_exec(b2, marker) == denied_as(mech)
+            write(path, f"deny exec sha256:{sha256(a)}\n")
+            g.proc.send_signal(signal.SIGHUP)
+            g.wait_err("guard: reloaded", count=2 * n)
+            a3 = copy_touch(str(tmp_path / f"c{n}"))
+            assert attempt_exec(a3, marker) == "killed"
+        g.stop()
+
+
+def test_mechanism_says_why_lsm_was_passed_over(tmp_path):
+    """The cheap LSM probe must give the same choice and reason as a full load:
+    here 'lsm: load: Operation not permitted' and sigkill; in the guests lsm."""
+    policy = write(tmp_path / "p", f"deny exec {copy_touch(str(tmp_path / 'x'))}\n")
+    with Guard(policy) as g:
+        m = [r for r in g.records() if r["type"] == "mechanism"][0]
+        g.stop()
+    if GUEST:
+        assert m["mechanism"] == "lsm" and "fallback_reason" not in m, m
+    else:
+        assert m["mechanism"] == "sigkill", m
+        assert m["fallback_reason"] == "lsm: load: Operation not permitted", m
+
+
 def test_directory_rule_and_exception(tmp_path):
     d = tmp_path / "jail"
     (d / "deep" / "er").mkdir(parents=True)
