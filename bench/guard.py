@@ -98,7 +98,7 @@ def evict_binary():
 def start_guard(path):
     evict_binary()
     t0 = time.monotonic()
-    p = subprocess.Popen([VIGIL, "guard", "-f", path], stdout=subprocess.DEVNULL,
+    p = subprocess.Popen([VIGIL, "guard", "load", "-f", path], stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE, text=True)
     for line in p.stderr:
         if "guard: enforcing" in line:
@@ -134,11 +134,14 @@ def main():
         finally:
             p.terminate()
             p.wait()
-    m = subprocess.run([VIGIL, "guard", "-f", path, "--json", "--duration", "1"],
-                       capture_output=True, text=True).stdout
-    for line in m.splitlines():
+    m = subprocess.Popen([VIGIL, "guard", "load", "-f", path, "--json"], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True)
+    for line in m.stdout:
         if '"type":"mechanism"' in line:
             mech = line.split('"mechanism":"')[1].split('"')[0]
+            break
+    m.terminate()
+    m.wait()
     print(f"policy: 1,000 rules (250 paths, 250 directories, 250 hashes, 250 prefixes); "
           f"exec mechanism {mech}; {RUNS} interleaved runs, medians")
     print(f"{'workload':34} {'untraced':>10} {'guard':>10} {'ratio':>7}")
