@@ -841,7 +841,7 @@ static int reload(struct vigil_inst *in)
 	if (err) {
 		p->reload_errors++;
 		vigil_error("guard: reload of '%s' failed: the running policy stays", o->policy);
-		return 0;
+		return -1;
 	}
 	err = attach_update(p, &pol, false);
 	if (!err)
@@ -851,7 +851,7 @@ static int reload(struct vigil_inst *in)
 		vigil_error("guard: reload of '%s' failed: %s", o->policy, strerror(-err));
 		vigil_gd_tables_free(&t);
 		vigil_gd_policy_free(&pol);
-		return 0;
+		return -1;
 	}
 	vigil_gd_tables_free(&p->tab[next]);
 	vigil_gd_policy_free(&p->pol[next]);
@@ -876,12 +876,22 @@ static int reload(struct vigil_inst *in)
 	return 0;
 }
 
+/* the agent's SIGHUP with unchanged settings: the policy file may have changed */
+static int gd_reload(struct vigil_inst *in)
+{
+	struct gd_priv *p = in->priv;
+
+	return p && p->started ? reload(in) : 0;
+}
+
 static int on_signal(void *ctx, int sig)
 {
 	struct vigil_inst *in = ctx;
 
-	if (sig == SIGHUP)
-		return reload(in);
+	if (sig == SIGHUP) {
+		reload(in);	/* a failed one is reported; the guard goes on */
+		return 0;
+	}
 	vigil_loop_stop(in->loop, 0);
 	return 0;
 }
@@ -1292,6 +1302,7 @@ static const struct vigil_feature feat_guard = {
 	.stop = gd_stop,
 	.sessions = gd_sessions,
 	.metrics = gd_metrics,
+	.reload = gd_reload,
 };
 
 /* ---- the verbs ---- */
