@@ -49,6 +49,8 @@
 #define GD_POLICY_COPY "/run/vigil/guard.policy"
 #define GD_MAX_ATTACH 8		/* cgroups the connect programs attach to */
 #define GD_NPROGS_NET 4
+/* a rule as text: a path and a scope can each be VIGIL_GD_ARG_MAX bytes */
+#define GD_RULE_TXT (2 * VIGIL_GD_ARG_MAX + 64)
 
 typedef typeof(*((struct guard_bpf *)0)->bss) gd_data_t;
 
@@ -669,7 +671,7 @@ static int emit(struct vigil_inst *in, const struct vigil_gd_event *e, uint32_t 
 {
 	struct gd_priv *p = in->priv;
 	const struct vigil_gd_rule *rule = rule_at(&p->pol[e->gen & 1], line);
-	char txt[256] = "", addr[64];
+	char txt[GD_RULE_TXT] = "", addr[64];
 	struct vrow r;
 
 	vrow_init(&r);
@@ -1465,7 +1467,7 @@ static int run_status(int argc, char **argv)
 	if (!k->json)
 		out_header(k);
 	for (uint32_t i = 0; have_pol && i < pol.n; i++) {
-		char txt[256];
+		char txt[GD_RULE_TXT];
 
 		vigil_gd_rule_format(&pol.rules[i], txt, sizeof(txt));
 		vrow_init(&r);
