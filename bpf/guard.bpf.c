@@ -175,20 +175,23 @@ __noinline int gd_find_ino(__u32 dirs, struct vigil_gd_ino_key *k, struct decisi
 {
 	const struct vigil_gd_gen *g;
 	struct vigil_gd_verdict *v;
+	struct vigil_gd_ino_key key;
 
 	if (!k || !d)
 		return 0;
-	g = &gd_gens[k->gen & 1];
+	/* on the stack: 6.1 takes no argument memory as a map key */
+	key = *k;
+	g = &gd_gens[key.gen & 1];
 	for (__u32 i = 0; i <= VIGIL_GD_MAX_LEVELS; i++) {
 		if (i > g->nlevels)
 			break;
-		k->scope = scope_at(g, i);
-		if (i < g->nlevels && !k->scope)
+		key.scope = scope_at(g, i);
+		if (i < g->nlevels && !key.scope)
 			continue;
-		v = dirs ? bpf_map_lookup_elem(&gd_dirs, k) : bpf_map_lookup_elem(&gd_files, k);
+		v = dirs ? bpf_map_lookup_elem(&gd_dirs, &key) : bpf_map_lookup_elem(&gd_files, &key);
 		if (v) {
 			d->v = *v;
-			d->scope = k->scope;
+			d->scope = key.scope;
 			return 1;
 		}
 	}
@@ -200,20 +203,22 @@ __noinline int gd_find_hash(struct vigil_gd_hash_key *hk, struct decision *d)
 {
 	const struct vigil_gd_gen *g;
 	struct vigil_gd_verdict *v;
+	struct vigil_gd_hash_key key;
 
 	if (!hk || !d)
 		return 0;
-	g = &gd_gens[hk->gen & 1];
+	key = *hk;	/* on the stack, as in gd_find_ino */
+	g = &gd_gens[key.gen & 1];
 	for (__u32 i = 0; i <= VIGIL_GD_MAX_LEVELS; i++) {
 		if (i > g->nlevels)
 			break;
-		hk->scope = scope_at(g, i);
-		if (i < g->nlevels && !hk->scope)
+		key.scope = scope_at(g, i);
+		if (i < g->nlevels && !key.scope)
 			continue;
-		v = bpf_map_lookup_elem(&gd_hashes, hk);
+		v = bpf_map_lookup_elem(&gd_hashes, &key);
 		if (v) {
 			d->v = *v;
-			d->scope = hk->scope;
+			d->scope = key.scope;
 			return 1;
 		}
 	}
@@ -434,17 +439,19 @@ __noinline int gd_port_match(const struct vigil_gd_net_val *v, __u32 port,
  * it and it is verified without their context; they read the context (which
  * fields are readable depends on the attach type) and pass what it says.
  */
-__noinline int gd_decide_net(struct vigil_gd_net_key *k, __u32 port, __u32 family, __u32 kind,
+__noinline int gd_decide_net(struct vigil_gd_net_key *karg, __u32 port, __u32 family, __u32 kind,
 			     __u32 sotype)
 {
 	__u32 gen = gd_active & 1;
 	const struct vigil_gd_gen *g = &gd_gens[gen];
+	struct vigil_gd_net_key key, *k = &key;
 	struct decision d = {};
 	struct vigil_gd_event *e;
 	bool dry, deny;
 
-	if (!k || !(g->flags & VIGIL_GD_G_NET))
+	if (!karg || !(g->flags & VIGIL_GD_G_NET))
 		return 1;
+	key = *karg;	/* on the stack, as in gd_find_ino */
 	k->genfam = gen | family << 8;
 	d.gen = gen;
 	for (__u32 i = 0; i <= VIGIL_GD_MAX_LEVELS; i++) {
