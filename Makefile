@@ -26,7 +26,7 @@ HDRS := $(wildcard include/vigil/*.h src/core/*.h src/fw/*.h src/guard/*.h src/c
 
 PYTEST ?= /usr/bin/python3 -m pytest
 
-.PHONY: all clean vmlinux test test-unit test-e2e deps run bench fuzz-rules install uninstall deb
+.PHONY: all clean vmlinux test test-unit test-e2e deps run bench fuzz-rules fuzz-guard install uninstall deb
 .DELETE_ON_ERROR:
 # keep BPF objects and skeletons: they are inputs of several rules
 .SECONDARY:
@@ -110,6 +110,14 @@ $(BUILD)/fuzz/fuzz_rules: tests/fuzz/fuzz_rules.c src/fw/rules.c src/fw/rules.h 
 		tests/fuzz/fuzz_rules.c src/fw/rules.c -o $@
 fuzz-rules: $(BUILD)/fuzz/fuzz_rules
 	$< -max_total_time=$(FUZZ_SECONDS) -max_len=2048 -timeout=10 -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus-rules tests/fuzz/corpus/rules
+
+# the same on the guard policy parser, resolver and compiler: make fuzz-guard FUZZ_SECONDS=20
+$(BUILD)/fuzz/fuzz_guard: tests/fuzz/fuzz_guard.c src/guard/policy.c src/guard/sha256.c src/guard/policy.h include/vigil/*.h
+	@mkdir -p $(dir $@) $(BUILD)/fuzz/corpus-guard
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Iinclude -Isrc \
+		tests/fuzz/fuzz_guard.c src/guard/policy.c src/guard/sha256.c -o $@
+fuzz-guard: $(BUILD)/fuzz/fuzz_guard
+	$< -max_total_time=$(FUZZ_SECONDS) -max_len=2048 -timeout=10 -artifact_prefix=$(BUILD)/fuzz/guard- $(BUILD)/fuzz/corpus-guard tests/fuzz/corpus/guard
 
 # The README's "try it": ten seconds of live process activity.
 run: $(BUILD)/vigil

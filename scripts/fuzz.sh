@@ -4,6 +4,10 @@
 # go to build/fuzz/corpus-rules. A crash fails with its input saved as
 # build/fuzz/crash-*. With --update-corpus, the corpus in the repository is
 # replaced by the minimized union of both (commit it).
+# Then the guard policy parser, resolver and compiler (tests/fuzz/fuzz_guard.c)
+# for GUARD_SECONDS (default 20: CI's run grows by that much), from
+# tests/fuzz/corpus/guard (hand-written seeds only), crashes as
+# build/fuzz/guard-crash-*.
 #
 #   scripts/fuzz.sh 120                  # what CI runs
 #   scripts/fuzz.sh 600 --update-corpus
@@ -13,6 +17,12 @@ secs=${1:?usage: scripts/fuzz.sh SECONDS [--update-corpus]}
 [[ $secs =~ ^[0-9]+$ ]] || { echo "fuzz.sh: invalid SECONDS '$secs'" >&2; exit 2; }
 make build/fuzz/fuzz_rules
 make fuzz-rules FUZZ_SECONDS="$secs"
+gsecs=${GUARD_SECONDS:-20}
+[[ $gsecs =~ ^[0-9]+$ ]] || { echo "fuzz.sh: invalid GUARD_SECONDS '$gsecs'" >&2; exit 2; }
+if (( gsecs > 0 )); then
+	make build/fuzz/fuzz_guard
+	make fuzz-guard FUZZ_SECONDS="$gsecs"
+fi
 if [[ ${2:-} == --update-corpus ]]; then
 	repo=tests/fuzz/corpus/rules
 	tmp=$(mktemp -d build/fuzz/merge.XXXXXX)

@@ -381,6 +381,7 @@ static void reload(struct agent *a)
 	struct agent_cfg next;
 	struct vcfg_err err;
 	bool keep[AGENT_MAX_INST] = { 0 };
+	int kept_failed = 0;
 
 	if (cfg_load(ao.config, &next, &err)) {
 		a->reloads_failed++;
@@ -433,6 +434,13 @@ static void reload(struct agent *a)
 			old->in = NULL;
 			old->sink = NULL;
 			keep[j] = true;
+			/* same settings, but the files they name may have changed */
+			if (next.inst[j].started && next.inst[j].in->feat->reload &&
+			    next.inst[j].in->feat->reload(next.inst[j].in)) {
+				vigil_error("agent: '%s' kept its running state: its reload failed",
+					    next.inst[j].in->name);
+				kept_failed++;
+			}
 		} else {
 			vigil_info("agent: stopping '%s'", old->in->name);
 			vigil_inst_stop(old->in, 0);
@@ -445,9 +453,14 @@ static void reload(struct agent *a)
 			vigil_info("agent: starting '%s'", a->cfg.inst[j].in->name);
 			start_inst(a, &a->cfg.inst[j]);
 		}
-	a->reloads_ok++;
+	/* an instance that kept its old state makes the reload a failed one */
+	if (kept_failed)
+		a->reloads_failed++;
+	else
+		a->reloads_ok++;
 	a->last_reload = time(NULL);
-	vigil_info("agent: config reloaded: %d instances", a->cfg.n);
+	vigil_info("agent: config reloaded: %d instances%s", a->cfg.n,
+		   kept_failed ? " (some kept their running state)" : "");
 }
 
 /* ---- metrics ---- */

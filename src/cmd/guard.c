@@ -44,8 +44,13 @@
 #define GD_PIN_DIR VIGIL_PIN_ROOT "/guard"
 #define GD_TMP_DIR VIGIL_PIN_ROOT "/guard_new"
 #define GD_LOCK_PATH "/run/vigil/guard.lock"
+/* the text of a persistent guard's policy, for 'status' and 'events' (the
+ * maps hold inodes and prefixes, not the rules as written) */
+#define GD_POLICY_COPY "/run/vigil/guard.policy"
 #define GD_MAX_ATTACH 8		/* cgroups the connect programs attach to */
 #define GD_NPROGS_NET 4
+/* a rule as text: a path and a scope can each be VIGIL_GD_ARG_MAX bytes */
+#define GD_RULE_TXT (2 * VIGIL_GD_ARG_MAX + 64)
 
 typedef typeof(*((struct guard_bpf *)0)->bss) gd_data_t;
 
@@ -91,22 +96,36 @@ static int opt_mechanism(void *base, const char *arg)
 
 #define F(f) VOFF(struct gd_opts, f)
 
+/* the feature's (a foreground load, the agent's guard section) */
 static const struct vigil_opt guard_opts[] = {
 	VOPT_SECTION("Policy (docs/guard.md)"),
 	{ "policy", 'f', VO_STR, F(policy), "FILE", "the policy to enforce" },
-	{ "check", 0, VO_STR, F(check), "FILE",
-	  "parse and resolve FILE, print every error as file:line:col, load nothing (exit 0 or 2)" },
 	{ "dry-run", 'n', VO_FLAG, F(dry_run), NULL,
 	  "report what would be denied (how: reported), deny nothing" },
-	{ "persist", 0, VO_FLAG, F(persist), NULL,
-	  "pin the guard in bpffs (" GD_PIN_DIR ", 0600) and exit; it stays until --unload" },
-	{ "reload", 0, VO_FLAG, F(reload), NULL,
-	  "swap the persistent guard's policy for -f FILE in one step (a foreground guard: SIGHUP)" },
-	{ "unload", 0, VO_FLAG, F(unload), NULL, "remove the persistent guard and every pin" },
 	{ "mechanism", 0, VO_FUNC, 0, "NAME",
 	  "auto (default: lsm when BPF LSM works here, else sigkill), lsm or sigkill", opt_mechanism },
 	VOPT_END,
 };
+
+/* the verbs': each takes only what applies to it (base: cli_opts) */
+static const struct vigil_opt load_opts[] = {
+	VOPT_SECTION("Policy (docs/guard.md)"),
+	{ "policy", 'f', VO_STR, F(policy), "FILE", "the policy to enforce" },
+	{ "dry-run", 'n', VO_FLAG, F(dry_run), NULL,
+	  "report what would be denied (how: reported), deny nothing" },
+	{ "persist", 0, VO_FLAG, F(persist), NULL,
+	  "pin the guard in bpffs (" GD_PIN_DIR ", 0600) and exit; it stays until 'vigil guard unload'" },
+	{ "mechanism", 0, VO_FUNC, 0, "NAME",
+	  "auto (default: lsm when BPF LSM works here, else sigkill), lsm or sigkill", opt_mechanism },
+	VOPT_END,
+};
+static const struct vigil_opt reload_opts[] = {
+	VOPT_SECTION("Policy (docs/guard.md)"),
+	{ "policy", 'f', VO_STR, F(policy), "FILE", "the new policy" },
+	{ "dry-run", 'n', VO_FLAG, F(dry_run), NULL, "the new policy reports, denies nothing" },
+	VOPT_END,
+};
+static struct gd_opts cli_opts;
 
 /* ---- the mechanism plan (docs/guard.md, "Mechanisms") ---- */
 
@@ -131,6 +150,10 @@ static struct bpf_object_skeleton *gd_open(struct vigil_inst *in, const struct v
 	if (!skel)
 		return NULL;
 	skel->rodata->lsm_path = path->mech == VIGIL_M_LSM;
+	/* denials are rare and each record is 384 bytes: 256 KiB holds ~680 in a
+	 * burst (the rest are counted as lost); 1 MiB mapped twice was 2 MB of
+	 * RSS. --ringbuf-size still sets it (applied after this). */
+	bpf_map__set_max_entries(skel->maps.vigil_events, 256 * 1024);
 	/* attached to cgroups by guard itself, after the check */
 	bpf_program__set_autoattach(skel->progs.gd_connect4, false);
 	bpf_program__set_autoattach(skel->progs.gd_connect6, false);
@@ -168,12 +191,43 @@ static void gd_trigger(struct vigil_inst *in)
 			;
 }
 
+/*
+ * Before the LSM path pays for its maps, its BTF and a failed load (about
+ * 15 ms of the start-up), load a two-instruction LSM program against BTF id 1
+ * (not a function). A kernel that refuses LSM programs outright says EPERM
+ * before it looks at the target (this 6.18 host); one that takes them says
+ * EINVAL, and then the real path is tried. So the only answer trusted is
+ * the refusal, which the full load would have given too.
+ */
+static int gd_usable(struct vigil_inst *in, const struct vigil_mech_path *path, char *why, size_t n)
+{
+	const struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, o, .expected_attach_type = BPF_LSM_MAC, .attach_btf_id = 1);
+	int fd, err;
+
+	if (path->mech != VIGIL_M_LSM)
+		return 0;
+	fd = bpf_prog_load(BPF_PROG_TYPE_LSM, "gd_lsm_probe", "GPL", insns, 2, &o);
+	err = errno;
+	if (fd >= 0)
+		close(fd);
+	if (fd < 0 && err == EPERM) {
+		snprintf(why, n, "load: %s", strerror(err));
+		return err;
+	}
+	return 0;
+}
+
 static const struct vigil_mech_plan plan = {
 	.paths = paths,
 	.npaths = sizeof(paths) / sizeof(paths[0]),
 	.open = gd_open,
 	.destroy = gd_destroy,
 	.trigger = gd_trigger,
+	.usable = gd_usable,
 };
 
 /* ---- resolving a policy against this host ---- */
@@ -278,6 +332,12 @@ static int policy_build(struct vigil_inst *in, const char *path, uint32_t gen, b
 
 static int fill(int fd, const void *keys, size_t ksz, const void *vals, size_t vsz, uint32_t n)
 {
+	uint32_t count = n;
+
+	/* one syscall for the lot where the map type takes batches (hash maps);
+	 * 1,000 single updates were ~5 ms of the start-up */
+	if (n && !bpf_map_update_batch(fd, keys, vals, &count, NULL))
+		return 0;
 	for (uint32_t i = 0; i < n; i++)
 		if (bpf_map_update_elem(fd, (const char *)keys + i * ksz, (const char *)vals + i * vsz,
 					BPF_ANY))
@@ -374,10 +434,12 @@ static int install(const struct gd_fds *f, const struct vigil_gd_tables *t, uint
 	d.gd_active = next;
 	if (bpf_map_update_elem(f->data, &zero, &d, BPF_ANY))
 		return -errno;
+	if (initial)
+		return 0;	/* no older generation to wait out: the grace period was ~25 ms of start-up */
 	err = grace(f);
 	if (err)
 		return err;
-	if (!initial) {
+	{
 		/* nothing reads the old generation now */
 		memset(&d.gd_gens[next ^ 1], 0, sizeof(d.gd_gens[0]));
 		if (bpf_map_update_elem(f->data, &zero, &d, BPF_ANY))
@@ -385,6 +447,23 @@ static int install(const struct gd_fds *f, const struct vigil_gd_tables *t, uint
 		return clear_all(f, next ^ 1);
 	}
 	return 0;
+}
+
+/* once the maps hold a generation, user space needs only its hash rules
+ * (on_hash_request decides there) and its header: free the rest (peak RSS) */
+static void tables_trim(struct vigil_gd_tables *t)
+{
+	free(t->fkeys);
+	free(t->fvals);
+	free(t->dkeys);
+	free(t->dvals);
+	free(t->nkeys);
+	free(t->nvals);
+	t->fkeys = t->dkeys = NULL;
+	t->fvals = t->dvals = NULL;
+	t->nkeys = NULL;
+	t->nvals = NULL;
+	t->nfiles = t->ndirs = t->nnet = 0;
 }
 
 static void fds_of_skel(struct guard_bpf *skel, struct gd_fds *f)
@@ -592,7 +671,7 @@ static int emit(struct vigil_inst *in, const struct vigil_gd_event *e, uint32_t 
 {
 	struct gd_priv *p = in->priv;
 	const struct vigil_gd_rule *rule = rule_at(&p->pol[e->gen & 1], line);
-	char txt[256] = "", addr[64];
+	char txt[GD_RULE_TXT] = "", addr[64];
 	struct vrow r;
 
 	vrow_init(&r);
@@ -764,7 +843,7 @@ static int reload(struct vigil_inst *in)
 	if (err) {
 		p->reload_errors++;
 		vigil_error("guard: reload of '%s' failed: the running policy stays", o->policy);
-		return 0;
+		return -1;
 	}
 	err = attach_update(p, &pol, false);
 	if (!err)
@@ -774,13 +853,15 @@ static int reload(struct vigil_inst *in)
 		vigil_error("guard: reload of '%s' failed: %s", o->policy, strerror(-err));
 		vigil_gd_tables_free(&t);
 		vigil_gd_policy_free(&pol);
-		return 0;
+		return -1;
 	}
 	vigil_gd_tables_free(&p->tab[next]);
 	vigil_gd_policy_free(&p->pol[next]);
+	tables_trim(&t);
 	p->tab[next] = t;
-	p->pol[next] = pol;
+	p->pol[next] = pol;	/* the old one stays: records still queued name its rules */
 	p->active = next;
+	vigil_gd_tables_free(&p->tab[next ^ 1]);	/* nothing decides with it now */
 	p->reloads++;
 	vigil_info("guard: reloaded '%s': %u rules, generation %u", o->policy, pol.n, next);
 	if (vigil.json) {
@@ -797,20 +878,32 @@ static int reload(struct vigil_inst *in)
 	return 0;
 }
 
+/* the agent's SIGHUP with unchanged settings: the policy file may have changed */
+static int gd_reload(struct vigil_inst *in)
+{
+	struct gd_priv *p = in->priv;
+
+	return p && p->started ? reload(in) : 0;
+}
+
 static int on_signal(void *ctx, int sig)
 {
 	struct vigil_inst *in = ctx;
 
-	if (sig == SIGHUP)
-		return reload(in);
+	if (sig == SIGHUP) {
+		reload(in);	/* a failed one is reported; the guard goes on */
+		return 0;
+	}
 	vigil_loop_stop(in->loop, 0);
 	return 0;
 }
 
 /* ---- persistence ---- */
 
+/* the ring buffer and its loss counter too: 'vigil guard events' reads them */
 static const char *const pin_maps[] = { "bss", "gd_files", "gd_dirs", "gd_hashes", "gd_net",
-					"gd_sync", "gd_sync_inner", "gd_counts", NULL };
+					"gd_sync", "gd_sync_inner", "gd_counts", "vigil_events",
+					"vigil_lost", NULL };
 
 static int lock_take(void)
 {
@@ -860,6 +953,36 @@ static int pin_one(int fd, const char *dir, const char *name, bool is_link, stru
 	return 0;
 }
 
+/* copy the policy file as it was loaded to GD_POLICY_COPY (0600), in one rename */
+static int save_policy(const char *src)
+{
+	char tmp[PATH_MAX], buf[65536];
+	int in = open(src, O_RDONLY | O_CLOEXEC), out;
+	ssize_t n = 0;
+
+	if (in < 0)
+		return -errno;
+	snprintf(tmp, sizeof(tmp), GD_POLICY_COPY ".%d", getpid());
+	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (out < 0) {
+		close(in);
+		return -errno;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n) {
+			n = -1;
+			break;
+		}
+	close(in);
+	if (close(out) || n < 0 || rename(tmp, GD_POLICY_COPY)) {
+		int e = errno;
+
+		unlink(tmp);
+		return -e;
+	}
+	return 0;
+}
+
 /* build under GD_TMP_DIR/PID, then publish with one rename: complete or absent */
 static int persist(struct vigil_inst *in)
 {
@@ -873,7 +996,8 @@ static int persist(struct vigil_inst *in)
 	if (lock < 0)
 		return VIGIL_EXIT_FAIL;
 	if (!stat(GD_PIN_DIR, &st)) {
-		vigil_error("guard: a persistent guard is loaded ('%s'); use --reload or --unload",
+		vigil_error("guard: a persistent guard is loaded ('%s'); use 'vigil guard reload' or "
+			    "'vigil guard unload'",
 			    GD_PIN_DIR);
 		close(lock);
 		return VIGIL_EXIT_FAIL;
@@ -904,6 +1028,8 @@ static int persist(struct vigil_inst *in)
 			snprintf(name, sizeof(name), "link_cg%u_%s", a, bpf_program__name(net_prog(p->skel, k)));
 			err = pin_one(-1, tmp, name, true, p->att[a].links[k]);
 		}
+	if (!err)
+		err = save_policy(((const struct gd_opts *)in->opts)->policy);
 	if (!err && rename(tmp, GD_PIN_DIR))
 		err = -errno;
 out:
@@ -923,7 +1049,7 @@ static int pinned_fds(struct gd_fds *f)
 			 &f->sync_inner, &f->counts };
 	char path[PATH_MAX];
 
-	for (int i = 0; pin_maps[i]; i++) {
+	for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++) {
 		snprintf(path, sizeof(path), GD_PIN_DIR "/%s", pin_maps[i]);
 		*slots[i] = bpf_obj_get(path);
 		if (*slots[i] < 0)
@@ -981,6 +1107,9 @@ static int reload_pinned(struct vigil_inst *in)
 			vigil_error("guard: reload failed: %s", strerror(-err));
 		else
 			vigil_info("guard: reloaded '%s': %u rules, generation %u", o->policy, pol.n, next);
+		if (!err && save_policy(o->policy))
+			vigil_warn("guard: cannot keep a copy of '%s' in '%s': status shows no rules",
+				   o->policy, GD_POLICY_COPY);
 		err = err ? VIGIL_EXIT_FAIL : 0;
 	}
 	vigil_gd_tables_free(&t);
@@ -1002,6 +1131,7 @@ static int unload(void)
 	/* links first (the programs detach), then maps */
 	rm_tree(GD_PIN_DIR);
 	rm_tree(GD_TMP_DIR);
+	unlink(GD_POLICY_COPY);
 	rmdir(VIGIL_PIN_ROOT);	/* the last of vigil's pins: nothing of it stays in bpffs */
 	close(lock);
 	if (!had) {
@@ -1017,18 +1147,9 @@ static int unload(void)
 static int gd_check(struct vigil_inst *in)
 {
 	const struct gd_opts *o = in->opts;
-	int modes = !!o->check + o->unload + o->reload;
 
-	if (modes > 1) {
-		vigil_usage_error("--check, --reload and --unload are separate modes: give one");
-		return VIGIL_EXIT_USAGE;
-	}
 	if (!o->check && !o->unload && !o->policy) {
-		vigil_usage_error("needs a policy: -f FILE (or --check FILE, --unload)");
-		return VIGIL_EXIT_USAGE;
-	}
-	if (o->persist && (o->check || o->unload || o->reload)) {
-		vigil_usage_error("--persist loads a guard; it does not go with --check, --reload or --unload");
+		vigil_usage_error("needs a policy: -f FILE");
 		return VIGIL_EXIT_USAGE;
 	}
 	if (in->c.filter.flags || in->c.cgroup_path || in->c.container) {
@@ -1087,12 +1208,13 @@ static int gd_start(struct vigil_inst *in)
 	}
 	if (err)
 		return err;
+	tables_trim(&p->tab[0]);
 	vigil_info("guard: enforcing '%s' (%u rules) with %s%s", o->policy, p->pol[0].n,
 		   p->choice.path->name, o->dry_run ? ", dry run: nothing is denied" : "");
 	if (o->persist) {
 		err = persist(in);
 		if (!err)
-			vigil_info("guard: pinned at '%s'; 'vigil guard --unload' removes it", GD_PIN_DIR);
+			vigil_info("guard: pinned at '%s'; 'vigil guard unload' removes it", GD_PIN_DIR);
 		vigil_loop_stop(in->loop, 0);
 		return err;
 	}
@@ -1182,13 +1304,287 @@ static const struct vigil_feature feat_guard = {
 	.stop = gd_stop,
 	.sessions = gd_sessions,
 	.metrics = gd_metrics,
+	.reload = gd_reload,
+};
+
+/* ---- the verbs ---- */
+
+enum gd_mode { GD_LOAD, GD_RELOAD, GD_UNLOAD, GD_CHECK };
+
+/* an instance of the feature on the CLI's loop, in one of its modes */
+static int run_mode(enum gd_mode mode, const char *check_file)
+{
+	struct vigil_loop loop;
+	struct vigil_inst *in = vigil_inst_new(&feat_guard, "guard");
+	struct gd_opts *o;
+	int err;
+
+	if (!in || vigil_loop_init(&loop)) {
+		vigil_error("cannot set up the event loop: %s", strerror(errno));
+		vigil_inst_free(in);
+		return VIGIL_EXIT_FAIL;
+	}
+	o = in->opts;
+	*o = cli_opts;
+	o->check = mode == GD_CHECK ? check_file : NULL;
+	o->reload = mode == GD_RELOAD;
+	o->unload = mode == GD_UNLOAD;
+	if (mode == GD_LOAD && vigil.verbose)
+		vigil_bpf_stats_enable();
+	/* container scopes are resolved like --container */
+	in->containers = vigil_containers_start();
+	out_schema(vigil.sink);
+	err = vigil_inst_start(in, &loop, vigil.sink);
+	if (!err) {
+		if (!vigil.sink->header_done)
+			out_header(vigil.sink);
+		err = vigil_loop_run(&loop, -1);
+	}
+	err = vigil_inst_stop(in, err);
+	vigil_loop_fini(&loop);
+	if (in->containers)
+		vigil_containers_free(in->containers);
+	in->containers = NULL;
+	vigil_inst_free(in);
+	return err;
+}
+
+static int args(int argc, int want, const char *what)
+{
+	if (argc == want)
+		return 0;
+	vigil_usage_error("%s", what);
+	return VIGIL_EXIT_USAGE;
+}
+
+static int run_load(int argc, char **argv)
+{
+	int err = args(argc, 0, "'load' takes -f POLICY and options, no other arguments");
+
+	return err ? err : run_mode(GD_LOAD, NULL);
+}
+
+static int run_reload(int argc, char **argv)
+{
+	int err = args(argc, 0, "'reload' takes -f POLICY, no other arguments");
+
+	if (!err && !cli_opts.policy) {
+		vigil_usage_error("needs a policy: -f FILE");
+		err = VIGIL_EXIT_USAGE;
+	}
+	return err ? err : run_mode(GD_RELOAD, NULL);
+}
+
+static int run_unload(int argc, char **argv)
+{
+	int err = args(argc, 0, "'unload' takes no arguments");
+
+	return err ? err : run_mode(GD_UNLOAD, NULL);
+}
+
+static int run_check(int argc, char **argv)
+{
+	int err = args(argc, 1, "'check' takes one policy file");
+
+	return err ? err : run_mode(GD_CHECK, argv[0]);
+}
+
+/* the rules of the persistent guard as they were loaded (GD_POLICY_COPY) */
+static int pinned_policy(struct vigil_gd_policy *pol)
+{
+	memset(pol, 0, sizeof(*pol));
+	if (access(GD_POLICY_COPY, R_OK)) {
+		vigil_warn("guard: no copy of the persistent guard's policy ('%s'): rules unknown",
+			   GD_POLICY_COPY);
+		return -1;
+	}
+	if (vigil_gd_parse_file(pol, GD_POLICY_COPY)) {
+		vigil_gd_print_diags(pol, stderr);
+		vigil_gd_policy_free(pol);
+		memset(pol, 0, sizeof(*pol));
+		return -1;
+	}
+	return 0;
+}
+
+static const struct vcol status_rule_cols[] = {
+	{ "LINE", 5, "line", NULL, true },
+	{ "RULE", 0, "rule" },
+	{ 0 },
+};
+static const struct vcol status_count_cols[] = {
+	{ "KIND", 8, "kind" },
+	{ "ACTION", 7, "action" },
+	{ "COUNT", 0, "count" },
+	{ 0 },
+};
+
+/* the persistent guard: its generation, mechanism, rules and decision counters */
+static int run_status(int argc, char **argv)
+{
+	static const struct { uint32_t idx; const char *kind, *action; } series[] = {
+		{ VIGIL_GD_C_EXEC_DENY, "exec", "deny" },
+		{ VIGIL_GD_C_EXEC_AUDIT, "exec", "audit" },
+		{ VIGIL_GD_C_NET_DENY, "connect", "deny" },
+		{ VIGIL_GD_C_NET_AUDIT, "connect", "audit" },
+		{ VIGIL_GD_C_HASH_STOP, "exec", "hash-stop" },
+	};
+	struct vigil_sink *k = vigil.sink;
+	struct vigil_gd_policy pol;
+	struct gd_fds f;
+	struct stat st;
+	gd_data_t d;
+	__u32 zero = 0;
+	int err = args(argc, 0, "'status' takes no arguments"), ncpu = libbpf_num_possible_cpus();
+	bool lsm, have_pol;
+	uint64_t *per;
+	struct vrow r;
+
+	if (err)
+		return err;
+	memset(&f, -1, sizeof(f));
+	if (pinned_fds(&f) || bpf_map_lookup_elem(f.data, &zero, &d)) {
+		vigil_error("guard: no persistent guard at '%s': %s", GD_PIN_DIR, strerror(errno));
+		fds_close(&f);
+		return VIGIL_EXIT_FAIL;
+	}
+	lsm = !stat(GD_PIN_DIR "/link_gd_bprm_check", &st);
+	have_pol = !pinned_policy(&pol);
+	vrow_init(&r);
+	vrow_str(&r, "type", "guard_status");
+	vrow_u64(&r, "generation", d.gd_active & 1);
+	vrow_str(&r, "mechanism", lsm ? "lsm" : "sigkill");
+	vrow_bool(&r, "dry_run", d.gd_gens[d.gd_active & 1].flags & VIGIL_GD_G_DRY_RUN);
+	vrow_u64(&r, "rules", have_pol ? pol.n : 0);
+	if (k->json)
+		out_row(k, &r);
+	else
+		fprintf(vigil.out, "guard: persistent at %s, generation %u, mechanism %s%s, %u rules\n\n",
+			GD_PIN_DIR, d.gd_active & 1, lsm ? "lsm" : "sigkill",
+			d.gd_gens[d.gd_active & 1].flags & VIGIL_GD_G_DRY_RUN ? " (dry run)" : "",
+			have_pol ? pol.n : 0);
+	out_set_columns(k, status_rule_cols);
+	if (!k->json)
+		out_header(k);
+	for (uint32_t i = 0; have_pol && i < pol.n; i++) {
+		char txt[GD_RULE_TXT];
+
+		vigil_gd_rule_format(&pol.rules[i], txt, sizeof(txt));
+		vrow_init(&r);
+		vrow_str(&r, "type", "guard_rule");
+		vrow_u64(&r, "line", pol.rules[i].line);
+		vrow_str(&r, "rule", txt);
+		out_row(k, &r);
+	}
+	if (have_pol)
+		vigil_gd_policy_free(&pol);
+	if (!k->json)
+		fputc('\n', vigil.out);
+	out_set_columns(k, status_count_cols);
+	if (!k->json)
+		out_header(k);
+	per = ncpu > 0 ? calloc((size_t)ncpu, sizeof(*per)) : NULL;
+	for (size_t i = 0; per && i < sizeof(series) / sizeof(series[0]); i++) {
+		uint64_t sum = 0;
+
+		if (!bpf_map_lookup_elem(f.counts, &series[i].idx, per))
+			for (int c = 0; c < ncpu; c++)
+				sum += per[c];
+		vrow_init(&r);
+		vrow_str(&r, "type", "guard_counter");
+		vrow_str(&r, "kind", series[i].kind);
+		vrow_str(&r, "action", series[i].action);
+		vrow_u64(&r, "count", sum);
+		out_row(k, &r);
+	}
+	free(per);
+	fds_close(&f);
+	return 0;
+}
+
+/* the deny and audit records of the persistent guard, from its pinned ring buffer */
+static int run_events(int argc, char **argv)
+{
+	struct vigil_session s = { 0 };
+	const char *names[] = { "vigil_events", "vigil_lost" };
+	struct vigil_loop loop;
+	struct vigil_inst *in = NULL;
+	struct gd_priv *p;
+	char path[PATH_MAX];
+	struct stat st;
+	int fds[2] = { -1, -1 }, err = args(argc, 0, "'events' takes no arguments");
+
+	if (err)
+		return err;
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), GD_PIN_DIR "/%s", names[i]);
+		fds[i] = bpf_obj_get(path);
+		if (fds[i] < 0) {
+			vigil_error("guard: no persistent guard at '%s' (cannot open '%s': %s)", GD_PIN_DIR,
+				    path, strerror(errno));
+			err = VIGIL_EXIT_FAIL;
+			goto out;
+		}
+	}
+	/* not a running guard: a loop, the CLI's sink, the rules for their text */
+	in = vigil_inst_new(&feat_guard, "guard");
+	if (in)
+		in->priv = calloc(1, sizeof(struct gd_priv));	/* vigil_inst_start's job, not run here */
+	if (!in || !in->priv || vigil_loop_init(&loop)) {
+		err = VIGIL_EXIT_FAIL;
+		goto out;
+	}
+	in->loop = &loop;
+	in->sink = vigil.sink;
+	p = in->priv;
+	p->choice.path = &paths[stat(GD_PIN_DIR "/link_gd_bprm_check", &st) ? 1 : 0];
+	if (!pinned_policy(&p->pol[0]))
+		p->pol[1] = p->pol[0];	/* records name lines of whichever generation */
+	out_schema(in->sink);
+	err = vigil_session_open_rb(&s, in, fds[0], fds[1], on_event, in);
+	if (!err) {
+		out_set_columns(in->sink, guard_cols);
+		vigil_info("guard: reading the persistent guard's records; ctrl-c to end");
+		out_header(in->sink);
+		err = vigil_loop_run(&loop, -1);
+		err = vigil_session_close(&s, err);
+	}
+	vigil_gd_policy_free(&p->pol[0]);
+	memset(&p->pol[1], 0, sizeof(p->pol[1]));
+	vigil_loop_fini(&loop);
+out:
+	vigil_inst_free(in);
+	for (int i = 0; i < 2; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return err;
+}
+
+#define GD_FLAGS (VC_ROOT | VC_BTF | VC_BPFFS)
+
+static const struct vigil_verb gd_verbs[] = {
+	{ "load", run_load, "enforce a policy: in the foreground (denials stream as rows), or --persist",
+	  "-f POLICY [--dry-run] [--persist] [--mechanism NAME]", load_opts, GD_FLAGS },
+	{ "reload", run_reload, "swap the persistent guard's policy in one step; a bad file changes nothing",
+	  "-f POLICY [--dry-run]", reload_opts, GD_FLAGS },
+	{ "status", run_status, "the persistent guard: mechanism, generation, rules, decision counters",
+	  "[--json]", NULL, VC_ROOT | VC_BPFFS },
+	{ "unload", run_unload, "detach the persistent guard and remove every pin", "", NULL,
+	  VC_ROOT | VC_BPFFS },
+	{ "events", run_events, "stream the persistent guard's deny and audit records", "[--json]", NULL,
+	  VC_ROOT | VC_BPFFS },
+	{ "check", run_check, "parse and resolve a policy (file:line:col errors); loads nothing",
+	  "POLICY", NULL, 0 },
+	{ 0 },
 };
 
 const struct vigil_cmd cmd_guard = {
 	.name = "guard",
-	.summary = "enforce a policy in the kernel: denied execs never run, denied connects fail",
-	.usage = "-f POLICY [--dry-run] [--persist] | --check FILE | --reload -f POLICY | --unload",
-	.flags = VC_ROOT | VC_BTF | VC_TRACE | VC_BPFFS,
+	.summary = "enforce a policy in the kernel: denied execs never run, denied connects fail "
+		   "(load/reload/status/unload/events/check)",
+	.cmd_opts = &cli_opts,
+	.verbs = gd_verbs,
+	.flags = VC_ROOT | VC_BTF | VC_BPFFS,
 	.needs = VIGIL_MECH(VIGIL_M_TP_BTF) | VIGIL_MECH(VIGIL_M_CGROUP) | VIGIL_MECH(VIGIL_M_RINGBUF),
 	.plan = &plan,
 	.feature = &feat_guard,

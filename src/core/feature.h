@@ -46,6 +46,10 @@ struct vigil_feature {
 	/* metrics into the registry at scrape time (the agent; NULL: only the engine's own) */
 	void (*metrics)(struct vigil_inst *in, struct vigil_metrics *m);
 	uint64_t default_interval_ns;	/* when -i is not given; 0: no ticks */
+	/* the agent's SIGHUP, for an instance whose settings did not change: re-read
+	 * what its settings point at (guard: the policy file), whole, or keep the
+	 * running state; 0, or -1 when the old state stays (NULL: nothing to re-read) */
+	int (*reload)(struct vigil_inst *in);
 };
 
 struct vigil_inst {

@@ -566,6 +566,10 @@ static int path_try(struct vigil_session *s, struct vigil_inst *in, const struct
 	struct bpf_program *failed = NULL;
 	int err;
 
+	if (plan->usable && (err = plan->usable(in, path, why, n)) > 0) {
+		vigil_debug("%s: cannot use %s: %s", name, path->name, why);
+		return err;
+	}
 	err = vigil_session_open(s, in, plan->open(in, path));
 	if (err) {
 		plan->destroy(in);

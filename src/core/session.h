@@ -113,6 +113,9 @@ struct vigil_mech_plan {
 	/* optional: the session's prepare (struct vigil_session) for each path tried,
 	 * called with the instance; NULL for none */
 	int (*prepare)(struct vigil_session *s, void *in);
+	/* optional: a cheap check before a path is opened; a positive errno (and
+	 * why) passes over it without creating its maps or loading its programs */
+	int (*usable)(struct vigil_inst *in, const struct vigil_mech_path *path, char *why, size_t n);
 };
 
 struct vigil_mech_choice {

@@ -895,37 +895,55 @@ const char *vigil_gd_how_name(uint32_t how)
 	}
 }
 
+/* appends to buf[*o..n): a path is up to VIGIL_GD_ARG_MAX bytes, so no
+ * fixed-size middle buffer (a 160-byte one cut long paths: found by fuzz_guard) */
+static void fmt_add(char *buf, size_t n, size_t *o, const char *fmt, ...)
+{
+	va_list ap;
+	int k;
+
+	if (*o >= n)
+		return;
+	va_start(ap, fmt);
+	k = vsnprintf(buf + *o, n - *o, fmt, ap);
+	va_end(ap);
+	if (k > 0)
+		*o = *o + (size_t)k < n ? *o + (size_t)k : n;
+}
+
 void vigil_gd_rule_format(const struct vigil_gd_rule *r, char *buf, size_t n)
 {
-	char a[64] = "", tgt[160] = "";
-	size_t o;
+	char a[64] = "";
+	size_t o = 0;
 
+	if (!n)
+		return;
+	buf[0] = 0;
+	fmt_add(buf, n, &o, "%s ", vigil_gd_action_name(r->action));
 	switch (r->kind) {
 	case VIGIL_GD_R_PATH:
-		snprintf(tgt, sizeof(tgt), "exec %s", r->arg);
+		fmt_add(buf, n, &o, "exec %s", r->arg);
 		break;
 	case VIGIL_GD_R_DIR:
-		snprintf(tgt, sizeof(tgt), "exec %s/**", strcmp(r->arg, "/") ? r->arg : "");
+		fmt_add(buf, n, &o, "exec %s/**", strcmp(r->arg, "/") ? r->arg : "");
 		break;
 	case VIGIL_GD_R_HASH:
-		o = (size_t)snprintf(tgt, sizeof(tgt), "exec sha256:");
-		for (int i = 0; i < 32 && o + 3 < sizeof(tgt); i++)
-			o += (size_t)snprintf(tgt + o, sizeof(tgt) - o, "%02x", r->sha256[i]);
+		fmt_add(buf, n, &o, "exec sha256:");
+		for (int i = 0; i < 32; i++)
+			fmt_add(buf, n, &o, "%02x", r->sha256[i]);
 		break;
 	case VIGIL_GD_R_CONNECT:
 		inet_ntop(r->family == 4 ? AF_INET : AF_INET6, r->addr, a, sizeof(a));
 		if (r->port_lo == 0 && r->port_hi == 65535)
-			snprintf(tgt, sizeof(tgt), "connect %s/%u", a, r->plen);
+			fmt_add(buf, n, &o, "connect %s/%u", a, r->plen);
 		else if (r->port_lo == r->port_hi)
-			snprintf(tgt, sizeof(tgt), "connect %s/%u port %u", a, r->plen, r->port_lo);
+			fmt_add(buf, n, &o, "connect %s/%u port %u", a, r->plen, r->port_lo);
 		else
-			snprintf(tgt, sizeof(tgt), "connect %s/%u port %u-%u", a, r->plen, r->port_lo,
-				 r->port_hi);
+			fmt_add(buf, n, &o, "connect %s/%u port %u-%u", a, r->plen, r->port_lo,
+				r->port_hi);
 		break;
 	}
-	if (r->scope_kind == VIGIL_GD_S_HOST)
-		snprintf(buf, n, "%s %s", vigil_gd_action_name(r->action), tgt);
-	else
-		snprintf(buf, n, "%s %s %s %s", vigil_gd_action_name(r->action), tgt,
-			 r->scope_kind == VIGIL_GD_S_CGROUP ? "cgroup" : "container", r->scope);
+	if (r->scope_kind != VIGIL_GD_S_HOST)
+		fmt_add(buf, n, &o, " %s %s", r->scope_kind == VIGIL_GD_S_CGROUP ? "cgroup" : "container",
+			r->scope);
 }

@@ -17,14 +17,14 @@ GUEST = os.environ.get("VIGIL_GUEST") == "1"
 
 
 class Guard:
-    """vigil guard -f POLICY in the background, NDJSON to a file. start()
+    """vigil guard load -f POLICY in the background, NDJSON to a file. start()
     returns once the policy is in the maps (the 'enforcing' line)."""
 
     def __init__(self, policy, *args):
         self.tmp = tempfile.TemporaryDirectory(prefix="vigil-guard-")
         self.out = os.path.join(self.tmp.name, "out")
         self.err = os.path.join(self.tmp.name, "err")
-        self.argv = [VIGIL, "guard", "-f", policy, "--json", "-o", self.out, *args]
+        self.argv = [VIGIL, "guard", "load", "-f", policy, "--json", "-o", self.out, *args]
         self.proc = None
 
     def start(self, timeout=180):

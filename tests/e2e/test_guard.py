@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import VIGIL, bpftool_prog_names, run, wait_progs_gone, cgroup2_mount
+from conftest import VIGIL, bpftool_prog_names, parse_ndjson, run, wait_progs_gone, cgroup2_mount
 from guardwork import (GUEST, Guard, Listener, attempt_connect, attempt_exec, copy_touch,
                        denied_as, in_cgroup, TOUCH)
 
@@ -25,7 +25,7 @@ def nothing_left():
     """Every test starts and ends with no guard program and no pin."""
     yield
     if os.path.exists(PIN_DIR):
-        subprocess.run([VIGIL, "guard", "--unload"], capture_output=True)
+        subprocess.run([VIGIL, "guard", "unload"], capture_output=True)
     assert wait_progs_gone(PROGS) == []
 
 
@@ -48,7 +48,7 @@ def test_check_reports_file_line_column_and_loads_nothing(tmp_path):
                 "deny connect 10.0.0.1/8 port 80\n"
                 f"deny exec {tmp_path}/missing\n"
                 "deny connect 10.0.0.0/8 port 80-20\n")
-    p = run("guard", "--check", bad)
+    p = run("guard", "check", bad)
     assert p.returncode == 2, p.stderr
     assert p.stderr.splitlines() == [
         f"{bad}:2:6: error: expected 'exec' or 'connect', got 'exce'",
@@ -58,15 +58,15 @@ def test_check_reports_file_line_column_and_loads_nothing(tmp_path):
     ]
     # the same file to run: exit 2 before anything is loaded
     before = set(bpftool_prog_names())
-    p = run("guard", "-f", bad)
+    p = run("guard", "load", "-f", bad)
     assert p.returncode == 2
     assert f"{bad}:2:6: error:" in p.stderr
     assert not [n for n in set(bpftool_prog_names()) - before if n.startswith("gd_")]
     good = write(tmp_path / "good.policy", f"deny exec {ok}\n")
-    p = run("guard", "--check", good)
+    p = run("guard", "check", good)
     assert p.returncode == 0, p.stderr
     assert p.stdout == ""
-    p = run("guard", "--check", good, "--unload")
+    p = run("guard", "check", good, "--unload")
     assert p.returncode == 2
 
 
@@ -124,6 +124,50 @@ def test_copy_denied_by_hash(tmp_path):
         "hash-sigkill", {"lsm": "lsm-eperm", "sigkill": "sigkill"}[mech], "hash-sigkill"]
     assert [r["path"] for r in recs] == [copy, copy, orig]
     assert all(r["rule"] == f"deny exec sha256:{sha256(orig)}" for r in recs)
+
+
+def test_hash_rules_after_reloads(tmp_path):
+    """After a start and after each reload vigil keeps only the hash part of
+    the tables it wrote (the rest is freed); held execs must still be decided
+    by the generation in force."""
+    a = copy_touch(str(tmp_path / "a"))
+    b = copy_touch(str(tmp_path / "b"), b"\0bee")
+    path = write(tmp_path / "p", f"deny exec sha256:{sha256(a)}\n")
+    marker = str(tmp_path / "marker")
+    with Guard(path) as g:
+        mech = g.mechanism()
+        assert attempt_exec(a, marker) == "killed"
+        assert attempt_exec(b, marker) == "ran"
+        for n in range(1, 3):
+            write(path, f"deny exec sha256:{sha256(b)}\n")
+            g.proc.send_signal(signal.SIGHUP)
+            g.wait_err("guard: reloaded", count=2 * n - 1)
+            # fresh inodes: vigil holds and hashes them against the new generation
+            a2 = copy_touch(str(tmp_path / f"a{n}"))
+            b2 = copy_touch(str(tmp_path / f"b{n}"), b"\0bee")
+            assert attempt_exec(a2, marker) == "ran"
+            assert attempt_exec(b2, marker) == "killed"
+            assert attempt_exec(b2, marker) == denied_as(mech)
+            write(path, f"deny exec sha256:{sha256(a)}\n")
+            g.proc.send_signal(signal.SIGHUP)
+            g.wait_err("guard: reloaded", count=2 * n)
+            a3 = copy_touch(str(tmp_path / f"c{n}"))
+            assert attempt_exec(a3, marker) == "killed"
+        g.stop()
+
+
+def test_mechanism_says_why_lsm_was_passed_over(tmp_path):
+    """The cheap LSM probe must give the same choice and reason as a full load:
+    here 'lsm: load: Operation not permitted' and sigkill; in the guests lsm."""
+    policy = write(tmp_path / "p", f"deny exec {copy_touch(str(tmp_path / 'x'))}\n")
+    with Guard(policy) as g:
+        m = [r for r in g.records() if r["type"] == "mechanism"][0]
+        g.stop()
+    if GUEST:
+        assert m["mechanism"] == "lsm" and "fallback_reason" not in m, m
+    else:
+        assert m["mechanism"] == "sigkill", m
+        assert m["fallback_reason"] == "lsm: load: Operation not permitted", m
 
 
 def test_directory_rule_and_exception(tmp_path):
@@ -325,11 +369,11 @@ def test_persist_reload_unload(tmp_path):
     marker = str(tmp_path / "marker")
     # sha256 rules need vigil running: refused before anything loads
     hp = write(tmp_path / "h", f"deny exec sha256:{sha256(denied)}\n")
-    p = run("guard", "-f", hp, "--persist")
+    p = run("guard", "load", "-f", hp, "--persist")
     assert p.returncode == 2 and "persistent guard cannot take them" in p.stderr
     assert not os.path.exists(PIN_DIR)
 
-    p = run("guard", "-f", policy, "--persist")
+    p = run("guard", "load", "-f", policy, "--persist")
     assert p.returncode == 0, p.stderr
     assert os.path.isdir(PIN_DIR)
     pins = os.listdir(PIN_DIR)
@@ -339,22 +383,56 @@ def test_persist_reload_unload(tmp_path):
     mech = "lsm" if "link_gd_bprm_check" in pins else "sigkill"
     if GUEST:
         assert mech == "lsm"
-    # vigil has exited: the kernel enforces on its own
-    assert attempt_exec(denied, marker) == denied_as(mech)
-    assert attempt_exec(other, marker) == "ran"
+    # vigil has exited: the kernel enforces on its own; 'events' reads the pinned
+    # ring buffer: the deny records queued while nobody read, then new ones
+    evout = tmp_path / "events.json"
+    ev = subprocess.Popen([VIGIL, "guard", "events", "--json", "-o", str(evout)],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "reading the persistent guard" in ev.stderr.readline()
+        assert attempt_exec(denied, marker) == denied_as(mech)
+        assert attempt_exec(other, marker) == "ran"
+        deadline = time.monotonic() + 30
+        recs = []
+        while time.monotonic() < deadline and not recs:
+            time.sleep(0.05)
+            recs = [r for r in parse_ndjson(evout.read_text()) if r["type"] == "guard"]
+    finally:
+        ev.send_signal(signal.SIGINT)
+        ev.wait(timeout=30)
+    assert len(recs) == 1, recs
+    assert recs[0]["path"] == denied and recs[0]["action"] == "deny"
+    assert recs[0]["rule"] == f"deny exec {denied}" and recs[0]["mechanism"] == mech
+    # 'status': the pinned policy's rules and the kernel's counters, as rows
+    p = run("guard", "status", "--json")
+    assert p.returncode == 0, p.stderr
+    rows = parse_ndjson(p.stdout)
+    st = [r for r in rows if r["type"] == "guard_status"]
+    assert len(st) == 1 and st[0]["mechanism"] == mech and st[0]["rules"] == 1, rows
+    assert [(r["line"], r["rule"]) for r in rows if r["type"] == "guard_rule"] == [
+        (1, f"deny exec {denied}")]
+    counts = {(r["kind"], r["action"]): r["count"] for r in rows if r["type"] == "guard_counter"}
+    assert counts[("exec", "deny")] == 1 and counts[("connect", "deny")] == 0, counts
+    p = run("guard", "status")
+    assert p.returncode == 0 and f"deny exec {denied}" in p.stdout, p.stdout
     # a second load is refused, the first one stays
-    p = run("guard", "-f", policy, "--persist")
-    assert p.returncode == 1 and "already" not in p.stderr and "--unload" in p.stderr
+    p = run("guard", "load", "-f", policy, "--persist")
+    assert p.returncode == 1 and "already" not in p.stderr and "'vigil guard unload'" in p.stderr
     # a bad reload changes nothing
     bad = write(tmp_path / "bad", "deny exec nope\n")
-    p = run("guard", "--reload", "-f", bad)
+    p = run("guard", "reload", "-f", bad)
     assert p.returncode == 2 and f"{bad}:1:11: error:" in p.stderr
     assert attempt_exec(denied, marker) == denied_as(mech)
-    p = run("guard", "--reload", "-f", write(tmp_path / "p2", f"deny exec {other}\n"))
+    p = run("guard", "reload", "-f", write(tmp_path / "p2", f"deny exec {other}\n"))
     assert p.returncode == 0, p.stderr
     assert attempt_exec(denied, marker) == "ran"
     assert attempt_exec(other, marker) == denied_as(mech)
-    p = run("guard", "--unload")
+    # status follows the reload: the new file's rules, the counters go on
+    rows = parse_ndjson(run("guard", "status", "--json").stdout)
+    assert [r["rule"] for r in rows if r["type"] == "guard_rule"] == [f"deny exec {other}"]
+    assert [r["count"] for r in rows if r["type"] == "guard_counter" and r["kind"] == "exec"
+            and r["action"] == "deny"] == [3]   # one before, one under the bad reload, one after
+    p = run("guard", "unload")
     assert p.returncode == 0, p.stderr
     assert not os.path.exists(PIN_DIR)
     assert not os.path.exists("/sys/fs/bpf/vigil/guard_new")
@@ -363,19 +441,31 @@ def test_persist_reload_unload(tmp_path):
     assert not os.path.exists(root) or os.listdir(root), os.listdir(root)
     assert wait_progs_gone(PROGS) == []
     assert attempt_exec(other, marker) == "ran"
-    p = run("guard", "--unload")
+    p = run("guard", "unload")
     assert p.returncode == 1 and "no persistent guard" in p.stderr
+    for verb in ("status", "events"):
+        p = run("guard", verb)
+        assert p.returncode == 1 and "no persistent guard" in p.stderr, (verb, p.stderr)
 
 
 def test_usage_errors(tmp_path):
     good = write(tmp_path / "p", f"deny exec {copy_touch(str(tmp_path / 'b'))}\n")
-    for args, msg in [((), "needs a policy"),
-                      (("-f", "/x", "-p", "1"), "scopes are in the policy"),
-                      (("--check", "/x", "--reload"), "separate modes"),
-                      (("-f", good, "--mechanism", "bogus"), "bogus")]:
+    for args, msg in [((), "needs a verb"),
+                      (("bogus",), "unknown verb 'bogus'"),
+                      (("load",), "needs a policy"),
+                      (("reload",), "needs a policy"),
+                      (("check",), "'check' takes one policy file"),
+                      (("load", "-f", good, "extra"), "takes -f POLICY and options"),
+                      (("load", "-f", good, "-p", "1"), "-p"),
+                      (("unload", "-f", good), "-f"),
+                      (("load", "-f", good, "--mechanism", "bogus"), "bogus")]:
         p = run("guard", *args)
         assert p.returncode == 2, (args, p.stderr)
         assert msg in p.stderr, (args, p.stderr)
+    # the old flags are gone: the verbs replaced them
+    for flags in (("-f", good), ("--unload",), ("--check", good)):
+        p = run("guard", *flags)
+        assert p.returncode == 2 and "needs a verb" in p.stderr, (flags, p.stderr)
 
 
 def test_agent_guard_section_counts_denials(tmp_path):

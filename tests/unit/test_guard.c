@@ -322,8 +322,32 @@ static void test_sha256(void)
 	free(big);
 }
 
+/* a path as long as the parser takes formats whole (a 160-byte buffer cut it;
+ * fuzz_guard found it) and parses back to the same rule */
+static void test_format_long_path(void)
+{
+	static char text[VIGIL_GD_ARG_MAX + 128], out[2 * VIGIL_GD_ARG_MAX + 64];
+	struct vigil_gd_policy p, q;
+	size_t o = (size_t)snprintf(text, sizeof(text), "audit exec /");
+
+	memset(text + o, 'x', 3000);
+	o += 3000;
+	o += (size_t)snprintf(text + o, sizeof(text) - o, " cgroup a/b.service");
+	CHECK(vigil_gd_parse(&p, "long", text, o) == 0 && p.n == 1);
+	vigil_gd_rule_format(&p.rules[0], out, sizeof(out));
+	CHECK(strlen(out) == o && !memcmp(out, text, o));
+	CHECK(vigil_gd_parse(&q, "again", out, strlen(out)) == 0 && q.n == 1);
+	CHECK(!strcmp(q.rules[0].arg, p.rules[0].arg) && !strcmp(q.rules[0].scope, "a/b.service"));
+	/* a small buffer: cut, terminated */
+	vigil_gd_rule_format(&p.rules[0], out, 16);
+	CHECK(strlen(out) == 15 && !strncmp(out, "audit exec /xxx", 15));
+	vigil_gd_policy_free(&q);
+	vigil_gd_policy_free(&p);
+}
+
 int main(void)
 {
+	test_format_long_path();
 	test_parse_ok();
 	test_parse_errors();
 	test_resolve();
