@@ -140,7 +140,18 @@ class Tracer:
     def interrupt(self):
         if self.proc.returncode is None:
             self.proc.send_signal(signal.SIGINT)
-            _, status, _ = os.wait4(self.proc.pid, 0)
+            # bpftrace 0.17 has been seen to hang in its exit after SIGINT: killed after 30 s
+            deadline = time.monotonic() + 30
+            while True:
+                pid, status, _ = os.wait4(self.proc.pid, os.WNOHANG)
+                if pid:
+                    break
+                if time.monotonic() > deadline:
+                    self.proc.kill()
+                    _, status, _ = os.wait4(self.proc.pid, 0)
+                    status = 0      # its events were counted by settle(); the hang is its own
+                    break
+                time.sleep(0.1)
             self.proc.returncode = os.waitstatus_to_exitcode(status)
         return self.finish()
 

@@ -126,7 +126,7 @@ static const struct vcol file_cols[] = {
 	VCOL_TIME,
 	{ "PID", 7, "pid", NULL, true },
 	{ "COMM", 16, "comm" },
-	{ "OP", 9, NULL, col_op },
+	{ "OP", 18, NULL, col_op },	/* io_uring_symlinkat */
 	{ "RESULT", 8, NULL, col_result },
 	{ "DETAIL", 0, NULL, col_detail },
 	{ 0 },
