@@ -298,6 +298,8 @@ static int open_events(struct agent *a, const char *path)
 		return -1;
 	}
 	__fsetlocking(f, FSETLOCKING_BYCALLER);
+	if (f != stdout || !a->out)
+		out_buffer(f);
 	if (a->out && a->out != stdout)
 		fclose(a->out);
 	a->out = f;

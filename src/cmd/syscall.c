@@ -32,6 +32,7 @@
 #define MAX_ERRNOS 4				/* shown per count row */
 #define KEPT_ERRNOS 32				/* kept per row, so interval deltas are exact */
 #define DRAIN_NS (50 * 1000000ull)		/* longest an event waits in the ring */
+#define WAKEUP_MAX (4u << 20)			/* bytes between wakeups of a stream, at most */
 
 enum sort_key { SORT_CALLS, SORT_ERRORS, SORT_TIME };
 
@@ -841,9 +842,12 @@ static int sc_start(struct vigil_inst *in)
 		 * A consumer woken often reads each record while the producer's CPU
 		 * still holds its cache lines: at 1/32 it spent twice the CPU per
 		 * event (bench/RESULTS.md, "Engine stream"); 3/4 of the ring is left
-		 * for a burst while it wakes.
+		 * for a burst while it wakes. At most 4 MiB: a bigger batch has left
+		 * the caches by the time it is read.
 		 */
 		skel->rodata->wakeup_bytes = bpf_map__max_entries(skel->maps.vigil_events) / 4;
+		if (skel->rodata->wakeup_bytes > WAKEUP_MAX)
+			skel->rodata->wakeup_bytes = WAKEUP_MAX;
 		p->s.drain_ns = DRAIN_NS;
 		out_set_columns(in->sink, stream_cols);
 	} else {

@@ -324,6 +324,7 @@ int vigil_feature_main(const struct vigil_cmd *c, int argc, char **argv)
 	}
 	/* vigil is single-threaded: skip stdio's per-call locking on the hot path */
 	__fsetlocking(out, FSETLOCKING_BYCALLER);
+	out_buffer(out);
 	vigil.out = out;
 	err = vigil_env_for(c->flags);
 	if (err)

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 #include "core/vigil.h"
 #include "core/out.h"
@@ -532,6 +533,12 @@ static void field_text(const struct vfield *f, char *buf, size_t n)
 		break;
 	}
 	}
+}
+
+void out_buffer(FILE *f)
+{
+	if (!isatty(fileno(f)))
+		setvbuf(f, NULL, _IOFBF, 256u << 10);
 }
 
 void out_sink_init(struct vigil_sink *k, FILE *f, bool json)
