@@ -3,9 +3,10 @@
 
   python3 bench/agent.py [--idle S] [--scrapes N] [--rules N] [--calls N]
 
-One agent runs proc, syscall (counts and a latency histogram), filetop, top and a firewall
-with N rules on a veth in a namespace of its own (so its per-rule counters give the series
-count), all in one process. Measured in one run:
+One agent runs proc, syscall (counts and a latency histogram), filetop, top, tcp, disk,
+sched, mem, security, file, profile, an auditing guard and a firewall with N rules on a veth
+in a namespace of its own (so its per-rule counters give the series count), all in one
+process. Measured in one run:
 
   idle CPU        the agent's utime+stime over S seconds with nothing to report, % of a core
   peak RSS        VmHWM of the agent at the end (after the scrapes and the stream)
@@ -122,6 +123,11 @@ def main():
     d = tmp.name
     port = 19000 + os.getpid() % 1000
     rules_file(f"{d}/fw.rules", a.rules)
+    # every other feature of this wave, host-wide, beside them (the guard only audits)
+    with open(f"{d}/guard.policy", "w") as f:
+        f.write("audit exec /nonexistent-vigil-bench/**\n")
+    EVERY = (f"  tcp: {{}}\n  disk: {{}}\n  sched: {{}}\n  mem: {{}}\n  security: {{}}\n  file: {{}}\n"
+             f"  profile: {{}}\n  guard: {{policy: {d}/guard.policy}}")
     print(f"vigil agent bench: commit {sh('git', '-C', ROOT, 'rev-parse', '--short', 'HEAD').stdout.strip()}, "
           f"kernel {os.uname().release}, {os.cpu_count()} CPUs")
     with Netns() as ns:
@@ -143,6 +149,7 @@ features:
       syscall: [read, write, getppid]
   filetop: {{}}
   top: {{}}
+{EVERY}
   firewall:
     iface: {ns.dev}
     rules: {d}/fw.rules
@@ -188,13 +195,15 @@ features:
       count: true
   filetop: {{}}
   top: {{}}
+{EVERY}
 """)
     wall, cpu, _ = stream_rate([VIGIL, "agent", "--config", cfg2], a.calls, "; attached", f"{d}/err2")
     recv, lost = lost_of(f"{d}/events.json", "syscall/stream")
     wall1, cpu1, _ = stream_rate([VIGIL, "syscall", "-c", "sc_loop", "-s", "getppid", "--json",
                                   "-o", f"{d}/one.json"], a.calls, "attached", f"{d}/err3")
     recv1, lost1 = lost_of(f"{d}/one.json", "syscall")
-    print(f"\nagent with proc, syscall x2, filetop, top, firewall ({a.rules} rules):")
+    print(f"\nagent with every feature: proc, syscall x2, filetop, top, tcp, disk, sched, mem, security, file, "
+          f"profile, guard (audit), firewall ({a.rules} rules):")
     print(f"  start to attached     {start_ms:8.0f} ms")
     print(f"  idle CPU              {idle_pct:8.3f} % of a core over {a.idle:.0f} s   (target <= 0.5)")
     print(f"  peak RSS              {rss_mb:8.1f} MB                  (target <= 25)")
