@@ -71,7 +71,8 @@ def test_hot_function_on_top_with_its_parent():
     fns = {r["function"]: r for r in recs if r["type"] == "profile_function" and r["final"]}
     # self: on top; total: anywhere (an interrupt taken in it puts kernel frames on top)
     assert fns["prof_hot"]["total"] >= fns["prof_hot"]["self"] >= 0.9 * total
-    assert fns["prof_parent"]["self"] == 0 and fns["prof_parent"]["total"] >= 0.9 * total
+    # prof_parent only loops around its calls: a sample between two of them is on it, rarely
+    assert fns["prof_parent"]["self"] <= 0.02 * total and fns["prof_parent"]["total"] >= 0.9 * total
     assert wait_progs_gone(PROGS) == []
 
 
