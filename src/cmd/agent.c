@@ -467,7 +467,7 @@ static void reload(struct agent *a)
 
 /* ---- metrics ---- */
 
-enum eng_metric { ENG_RECEIVED, ENG_LOST, ENG_RUNS, ENG_RUN_TIME };
+enum eng_metric { ENG_RECEIVED, ENG_LOST };
 
 /* one family of the engine's own series, over every running instance */
 static void engine_family(struct vigil_metrics *m, struct agent *a, enum eng_metric which,
@@ -478,27 +478,59 @@ static void engine_family(struct vigil_metrics *m, struct agent *a, enum eng_met
 		struct vigil_inst *in = a->cfg.inst[i].in;
 		struct vigil_session *ss[8];
 		int n = in->running && in->feat->sessions ? in->feat->sessions(in, ss, 8) : 0;
-		struct vigil_prog_cost c[32];
 		uint64_t sum = 0;
 
-		for (int k = 0; k < n; k++) {
-			int np = which >= ENG_RUNS ? vigil_session_costs(ss[k], c, 32) : 0;
-
-			sum += which == ENG_RECEIVED ? ss[k]->received :
-			       which == ENG_LOST ? vigil_session_lost(ss[k]) : 0;
-			for (int j = 0; j < np; j++) {
-				const char *l[] = { "feature", in->name, "program", c[j].name, NULL };
-
-				if (which == ENG_RUNS)
-					vm_u64(m, c[j].runs, l);
-				else
-					vm_value(m, c[j].run_ns / 1e9, l);
-			}
-		}
+		for (int k = 0; k < n; k++)
+			sum += which == ENG_RECEIVED ? ss[k]->received : vigil_session_lost(ss[k]);
 		/* only features that stream records have received and lost ones */
-		if (which < ENG_RUNS && n && ss[0]->streams)
+		if (n && ss[0]->streams)
 			vm_u64(m, sum, (const char *[]){ "feature", in->name, NULL });
 	}
+}
+
+/*
+ * Runs and run time of every program: read once (a bpf() call per program)
+ * for both families.
+ */
+static void engine_costs(struct vigil_metrics *m, struct agent *a)
+{
+	struct prog { const char *feature; struct vigil_prog_cost c; } *ps = NULL;
+	size_t n = 0, cap = 0;
+
+	for (int i = 0; i < a->cfg.n; i++) {
+		struct vigil_inst *in = a->cfg.inst[i].in;
+		struct vigil_session *ss[8];
+		int ns = in->running && in->feat->sessions ? in->feat->sessions(in, ss, 8) : 0;
+
+		for (int k = 0; k < ns; k++) {
+			struct vigil_prog_cost c[32];
+			int np = vigil_session_costs(ss[k], c, 32);
+
+			for (int j = 0; j < np; j++) {
+				if (n == cap) {
+					void *q = realloc(ps, (cap = cap ? cap * 2 : 64) * sizeof(*ps));
+
+					if (!q)
+						goto out;
+					ps = q;
+				}
+				ps[n].feature = in->name;
+				ps[n++].c = c[j];
+			}
+		}
+	}
+out:
+	vm_family(m, "vigil_bpf_program_runs_total", "counter",
+		  "runs of each BPF program (kernel BPF stats)");
+	for (size_t i = 0; i < n; i++)
+		vm_u64(m, ps[i].c.runs, (const char *[]){ "feature", ps[i].feature, "program",
+							  ps[i].c.name, NULL });
+	vm_family(m, "vigil_bpf_program_run_seconds_total", "counter",
+		  "time spent in each BPF program (kernel BPF stats)");
+	for (size_t i = 0; i < n; i++)
+		vm_value(m, ps[i].c.run_ns / 1e9, (const char *[]){ "feature", ps[i].feature,
+								    "program", ps[i].c.name, NULL });
+	free(ps);
 }
 
 static char *render_metrics(void *ctx, size_t *len)
@@ -518,10 +550,7 @@ static char *render_metrics(void *ctx, size_t *len)
 		      "records read from a feature's ring buffer (received + lost = passed the kernel filter)");
 	engine_family(&m, a, ENG_LOST, "vigil_events_lost_total", "counter",
 		      "records the kernel could not queue (ring buffer full)");
-	engine_family(&m, a, ENG_RUNS, "vigil_bpf_program_runs_total", "counter",
-		      "runs of each BPF program (kernel BPF stats)");
-	engine_family(&m, a, ENG_RUN_TIME, "vigil_bpf_program_run_seconds_total", "counter",
-		      "time spent in each BPF program (kernel BPF stats)");
+	engine_costs(&m, a);
 	/* each feature's own counters and histograms */
 	for (int i = 0; i < a->cfg.n; i++) {
 		struct vigil_inst *in = a->cfg.inst[i].in;

@@ -631,31 +631,35 @@ static void fw_metrics(struct vigil_inst *in, struct vigil_metrics *m)
 	struct fg *g = in->priv;
 	struct vigil_fw_status *st;
 	struct vigil_fw_msg msg = { 0 };
-	char (*txt)[2][12];	/* each rule's id and line, formatted once for the three families */
+	char **lab;	/* each rule's labels, rendered once for the three families */
 
 	if (!g->fw || !g->s.attached || vigil_fw_status_of(g->fw, &st, &msg))
 		return;
-	txt = malloc((st->nrules ? st->nrules : 1) * sizeof(*txt));
-	if (!txt) {
+	lab = calloc(st->nrules ? st->nrules : 1, sizeof(*lab));
+	if (!lab) {
 		vigil_fw_status_free(st, 1);
 		return;
 	}
 	for (uint32_t i = 0; i < st->nrules; i++) {
-		snprintf(txt[i][0], sizeof(txt[i][0]), "%u", st->rules[i].id);
-		snprintf(txt[i][1], sizeof(txt[i][1]), "%u", st->rules[i].r.line);
+		const struct vigil_fw_rule_stat *r = &st->rules[i];
+		char id[12], line[12];
+		const char *l[] = { "feature", in->name, "interface", st->iface, "rule", id,
+				    "line", line, "action", vigil_fw_action_name(r->r.action), NULL };
+
+		snprintf(id, sizeof(id), "%u", r->id);
+		snprintf(line, sizeof(line), "%u", r->r.line);
+		lab[i] = vm_labels_render(l);
 	}
 	for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
 		vm_family(m, fams[f].name, "counter", fams[f].help);
-		for (uint32_t i = 0; i < st->nrules; i++) {
-			const struct vigil_fw_rule_stat *r = &st->rules[i];
-			const char *l[] = { "feature", in->name, "interface", st->iface, "rule", txt[i][0],
-					    "line", txt[i][1], "action", vigil_fw_action_name(r->r.action),
-					    NULL };
-
-			vm_u64(m, *(const uint64_t *)((const char *)&r->c + fams[f].off), l);
-		}
+		for (uint32_t i = 0; i < st->nrules; i++)
+			if (lab[i])
+				vm_u64_pre(m, *(const uint64_t *)((const char *)&st->rules[i].c +
+								   fams[f].off), lab[i]);
 	}
-	free(txt);
+	for (uint32_t i = 0; i < st->nrules; i++)
+		free(lab[i]);
+	free(lab);
 	vm_family(m, "vigil_firewall_reloads_total", "counter", "rules file changes applied (watch)");
 	vm_u64(m, g->reloads, (const char *[]){ "feature", in->name, "result", "ok", NULL });
 	vm_u64(m, g->reload_errors, (const char *[]){ "feature", in->name, "result", "error", NULL });

@@ -126,22 +126,48 @@ void vm_value(struct vigil_metrics *m, double v, const char *const *labels)
 	putf(m, " %.17g\n", v);
 }
 
+static void put_value_u64(struct vigil_metrics *m, uint64_t v)
+{
+	char b[24], *q = b + sizeof(b);
+
+	*--q = '\n';
+	do
+		*--q = '0' + v % 10;
+	while (v /= 10);
+	*--q = ' ';
+	put(m, q, (size_t)(b + sizeof(b) - q));
+}
+
 void vm_u64(struct vigil_metrics *m, uint64_t v, const char *const *labels)
 {
 	if (!room(m))
 		return;
 	put(m, m->family, strlen(m->family));
 	labels_out(m, labels, NULL);
-	{
-		char b[24], *q = b + sizeof(b);
+	put_value_u64(m, v);
+}
 
-		*--q = '\n';
-		do
-			*--q = '0' + v % 10;
-		while (v /= 10);
-		*--q = ' ';
-		put(m, q, (size_t)(b + sizeof(b) - q));
-	}
+char *vm_labels_render(const char *const *labels)
+{
+	struct vigil_metrics t;
+
+	char *r;
+
+	vm_init(&t, 1);
+	labels_out(&t, labels, NULL);
+	/* a copy of its size: the scratch buffer is a scrape's 64 KiB */
+	r = t.oom ? NULL : strdup(t.buf ? t.buf : "");
+	vm_free(&t);
+	return r;
+}
+
+void vm_u64_pre(struct vigil_metrics *m, uint64_t v, const char *rendered)
+{
+	if (!room(m))
+		return;
+	put(m, m->family, strlen(m->family));
+	put(m, rendered, strlen(rendered));
+	put_value_u64(m, v);
 }
 
 void vm_hist(struct vigil_metrics *m, const uint64_t *slots, double scale, double sum,

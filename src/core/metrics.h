@@ -31,6 +31,10 @@ void vm_family(struct vigil_metrics *m, const char *name, const char *type, cons
  */
 void vm_value(struct vigil_metrics *m, double v, const char *const *labels);
 void vm_u64(struct vigil_metrics *m, uint64_t v, const char *const *labels);
+/* labels rendered once ({k="v",...}, escaped; malloc'd, NULL on ENOMEM), for series that
+ * repeat them in several families: thousands of firewall rules in three */
+char *vm_labels_render(const char *const *labels);
+void vm_u64_pre(struct vigil_metrics *m, uint64_t v, const char *rendered);
 /* a log2 histogram (VIGIL_HIST_SLOTS slots of [2^k, 2^(k+1)) in unit_ns ns each
  * value; bounds in seconds), sum estimated from the buckets unless sum_s >= 0 */
 void vm_hist(struct vigil_metrics *m, const uint64_t *slots, double scale, double sum,

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -103,6 +104,14 @@ struct btf *__wrap_btf__load_vmlinux_btf(void)
 void vigil_libbpf_setup(void)
 {
 	libbpf_set_print(libbpf_print);
+	/*
+	 * Each BPF object's load parses the kernel's BTF into a 5.5 MB copy and
+	 * frees it. glibc raises its mmap threshold past a freed mmap'ed chunk,
+	 * so the next object's copy came from the heap, which does not shrink: a
+	 * fixed threshold keeps every large buffer an mmap, given back on free
+	 * (an agent with every feature: 13 MiB of heap before, see bench/RESULTS.md).
+	 */
+	mallopt(M_MMAP_THRESHOLD, 256 << 10);
 }
 
 void vigil_libbpf_log_clear(void)
