@@ -12,7 +12,7 @@ import zlib
 import pytest
 
 from conftest import Tracer, VIGIL, bpftool_prog_names, parse_ndjson, run, wait_progs_gone
-from profwork import PROFWORK, start, stacks, shares
+from profwork import GUEST, PROFWORK, start, stacks, shares
 
 # samples come per second of CPU time the workload gets: a loaded host or an emulated guest
 # gives it less than its wall time
@@ -82,8 +82,11 @@ def test_syscall_loop_shows_named_kernel_frames():
     total = sum(r["count"] for r in mine)
     inkernel = [r for r in mine if r["kstack"]]
     kn = sum(r["count"] for r in inkernel)
-    # read(2) of 64 KiB from /dev/zero: most of the time is the kernel's copy
-    assert kn >= 0.7 * total, (kn, total)
+    # read(2) of 64 KiB from /dev/zero: most of the time is the kernel's copy. Under QEMU's
+    # TCG (the kernel matrix) a timer interrupt waits for the end of a translated block, and
+    # the copy's one `rep stos` is one: its samples land after it, in user space (seen: 49
+    # of 299 in the kernel on 6.12). There only the shape of the kernel stacks is checked.
+    assert kn >= (0.1 if GUEST else 0.7) * total and kn >= 20, (kn, total)
     # a sample can land in the syscall entry/exit code itself (do_syscall_64 and what is
     # inlined into it): a real stack, only two frames deep; under QEMU's TCG (the kernel
     # matrix) that code is slow enough to take a fifth of the samples
@@ -98,7 +101,7 @@ def test_syscall_loop_shows_named_kernel_frames():
     # the device's handler is on top of most of them, under its own name
     top, _ = shares(inkernel)
     assert top.get("read_zero", 0) + top.get("iov_iter_zero", 0) + top.get("clear_user", 0) + \
-        top.get("rep_stos_alternative", 0) + top.get("clear_user_rep_good", 0) >= 50, top
+        top.get("rep_stos_alternative", 0) + top.get("clear_user_rep_good", 0) >= (0.15 * deep if GUEST else 50), top
     # and the user side: libc's read() wrapper on top (without frame pointers in libc, the
     # walk skips its caller prof_syscalls and goes on at main: docs/profile.md)
     wrapped = sum(r["count"] for r in inkernel if r["ustack"] and "read" in r["ustack"][-1]
