@@ -909,52 +909,44 @@ static int need_iface(void)
 	return vigil_env_need_bpffs();
 }
 
-static int args(int argc, int want, const char *what)
-{
-	if (argc == want)
-		return 0;
-	vigil_usage_error("%s", what);
-	return VIGIL_EXIT_USAGE;
-}
-
 static int run_load(int argc, char **argv)
 {
-	int err = args(argc, 1, "'load' takes one rules file");
+	int err = vigil_want_args(argc, 1, "'load' takes one rules file");
 
 	return err ? err : (err = need_iface()) ? err : do_load(argv[0]);
 }
 
 static int run_reload(int argc, char **argv)
 {
-	int err = args(argc, 1, "'reload' takes one rules file");
+	int err = vigil_want_args(argc, 1, "'reload' takes one rules file");
 
 	return err ? err : (err = need_iface()) ? err : do_reload(argv[0]);
 }
 
 static int run_unload(int argc, char **argv)
 {
-	int err = args(argc, 0, "'unload' takes no arguments besides -i");
+	int err = vigil_want_args(argc, 0, "'unload' takes no arguments besides -i");
 
 	return err ? err : (err = need_iface()) ? err : do_unload();
 }
 
 static int run_events(int argc, char **argv)
 {
-	int err = args(argc, 0, "'events' takes no arguments besides -i");
+	int err = vigil_want_args(argc, 0, "'events' takes no arguments besides -i");
 
 	return err ? err : (err = need_iface()) ? err : do_events();
 }
 
 static int run_status(int argc, char **argv)
 {
-	int err = args(argc, 0, "'status' takes no arguments besides -i");
+	int err = vigil_want_args(argc, 0, "'status' takes no arguments besides -i");
 
 	return err ? err : (err = vigil_env_check_privileges()) ? err : do_status();
 }
 
 static int run_check(int argc, char **argv)
 {
-	int err = args(argc, 1, "'check' takes one rules file");
+	int err = vigil_want_args(argc, 1, "'check' takes one rules file");
 
 	return err ? err : do_check(argv[0]);	/* loads nothing: any user */
 }

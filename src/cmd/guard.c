@@ -1349,24 +1349,16 @@ static int run_mode(enum gd_mode mode, const char *check_file)
 	return err;
 }
 
-static int args(int argc, int want, const char *what)
-{
-	if (argc == want)
-		return 0;
-	vigil_usage_error("%s", what);
-	return VIGIL_EXIT_USAGE;
-}
-
 static int run_load(int argc, char **argv)
 {
-	int err = args(argc, 0, "'load' takes -f POLICY and options, no other arguments");
+	int err = vigil_want_args(argc, 0, "'load' takes -f POLICY and options, no other arguments");
 
 	return err ? err : run_mode(GD_LOAD, NULL);
 }
 
 static int run_reload(int argc, char **argv)
 {
-	int err = args(argc, 0, "'reload' takes -f POLICY, no other arguments");
+	int err = vigil_want_args(argc, 0, "'reload' takes -f POLICY, no other arguments");
 
 	if (!err && !cli_opts.policy) {
 		vigil_usage_error("needs a policy: -f FILE");
@@ -1377,14 +1369,14 @@ static int run_reload(int argc, char **argv)
 
 static int run_unload(int argc, char **argv)
 {
-	int err = args(argc, 0, "'unload' takes no arguments");
+	int err = vigil_want_args(argc, 0, "'unload' takes no arguments");
 
 	return err ? err : run_mode(GD_UNLOAD, NULL);
 }
 
 static int run_check(int argc, char **argv)
 {
-	int err = args(argc, 1, "'check' takes one policy file");
+	int err = vigil_want_args(argc, 1, "'check' takes one policy file");
 
 	return err ? err : run_mode(GD_CHECK, argv[0]);
 }
@@ -1435,7 +1427,7 @@ static int run_status(int argc, char **argv)
 	struct stat st;
 	gd_data_t d;
 	__u32 zero = 0;
-	int err = args(argc, 0, "'status' takes no arguments"), ncpu = libbpf_num_possible_cpus();
+	int err = vigil_want_args(argc, 0, "'status' takes no arguments"), ncpu = libbpf_num_possible_cpus();
 	bool lsm, have_pol;
 	uint64_t *per;
 	struct vrow r;
@@ -1512,7 +1504,7 @@ static int run_events(int argc, char **argv)
 	struct gd_priv *p;
 	char path[PATH_MAX];
 	struct stat st;
-	int fds[2] = { -1, -1 }, err = args(argc, 0, "'events' takes no arguments");
+	int fds[2] = { -1, -1 }, err = vigil_want_args(argc, 0, "'events' takes no arguments");
 
 	if (err)
 		return err;

@@ -896,6 +896,14 @@ void vigil_usage_error(const char *fmt, ...)
 	error_record("usage", msg);
 }
 
+int vigil_want_args(int argc, int want, const char *what)
+{
+	if (argc == want)
+		return 0;
+	vigil_usage_error("%s", what);
+	return VIGIL_EXIT_USAGE;
+}
+
 void vigil_bug(const char *fmt, ...)
 {
 	char msg[512];

@@ -107,6 +107,8 @@ extern struct vigil_ctx vigil;
 
 /* a usage error: "vigil CMD: msg" on stderr, and an error record in JSON mode */
 void vigil_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* 0 when a verb got WANT arguments, else the usage error WHAT and VIGIL_EXIT_USAGE */
+int vigil_want_args(int argc, int want, const char *what);
 /* an internal error (a row over its field limit, a key that is not there):
  * counted and reported; fatal when VIGIL_STRICT is set, as the tests do */
 void vigil_bug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -63,6 +63,28 @@ def run(*args, timeout=60, check=False):
                           timeout=timeout, check=check)
 
 
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def scrape_values(port):
+    """GET /metrics of an agent on 127.0.0.1, parsed: {'name{labels}': value}."""
+    import urllib.request
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    out = {}
+    for line in body.splitlines():
+        if line and not line.startswith("#"):
+            k, v = line.rsplit(" ", 1)
+            out[k] = float(v)
+    return out
+
+
 def token():
     """A unique string to find our own activity among the host's."""
     return "vigil-e2e-" + uuid.uuid4().hex[:12]

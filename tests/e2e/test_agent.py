@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import SC_LOOP, waiting_loop, ROOT, VIGIL, bpftool_prog_names, parse_ndjson, run, token, wait_progs_gone
+from conftest import SC_LOOP, waiting_loop, ROOT, VIGIL, bpftool_prog_names, free_port, parse_ndjson, run, scrape_values, token, wait_progs_gone
 
 
 
@@ -186,15 +186,6 @@ def test_sigkill_leaves_nothing_loaded(tmp_path):
 
 # ---- metrics, scraped by a real Prometheus ----
 
-def free_port():
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 class Prometheus:
     def __init__(self, tmp_path, target):
         import shutil
@@ -364,18 +355,6 @@ def test_sighup_reopens_the_events_file_for_logrotate(tmp_path):
     assert any(r["type"] == "exec" and t1 in r["argv"] for r in old)
     assert any(r["type"] == "exec" and t2 in r["argv"] for r in new)
     assert not any(r["type"] == "exec" and t2 in r["argv"] for r in old)
-
-
-def scrape_values(port):
-    """GET /metrics, parsed: {'name{labels}': value}."""
-    import urllib.request
-    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    out = {}
-    for line in body.splitlines():
-        if line and not line.startswith("#"):
-            k, v = line.rsplit(" ", 1)
-            out[k] = float(v)
-    return out
 
 
 def refused(port):

@@ -2,12 +2,10 @@
 even when the config text is the same, swaps it atomically, and a bad file
 keeps the running policy, names file:line:col and counts the error."""
 import signal
-import socket
 import subprocess
 import time
-import urllib.request
 
-from conftest import VIGIL, parse_ndjson, wait_progs_gone
+from conftest import VIGIL, free_port, parse_ndjson, scrape_values, wait_progs_gone
 from guardwork import attempt_exec, copy_touch, denied_as
 
 PROGS = ["gd_bprm_check", "gd_exec", "gd_connect4", "gd_connect6", "gd_sendmsg4", "gd_sendmsg6"]
@@ -17,24 +15,6 @@ def write(path, text):
     with open(path, "w") as f:
         f.write(text)
     return str(path)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def metrics(port):
-    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
-    vals = {}
-    for line in body.splitlines():
-        if line and not line.startswith("#"):
-            k, v = line.rsplit(" ", 1)
-            vals[k] = float(v)
-    return vals
 
 
 def test_sighup_rereads_the_policy_file(tmp_path):
@@ -82,7 +62,7 @@ def test_sighup_rereads_the_policy_file(tmp_path):
         assert attempt_exec(a, marker) == "ran"
         assert attempt_exec(b, marker) == denied_as(mech)
 
-        m = metrics(port)
+        m = scrape_values(port)
         assert m['vigil_guard_reloads_total{feature="guard",result="ok"}'] == 1, m
         assert m['vigil_guard_reloads_total{feature="guard",result="error"}'] == 1, m
         assert m['vigil_agent_reloads_total{result="ok"}'] == 1, m

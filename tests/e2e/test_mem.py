@@ -19,7 +19,7 @@ import uuid
 
 import pytest
 
-from conftest import ROOT, VIGIL, Tracer, parse_ndjson, run, wait_progs_gone
+from conftest import ROOT, VIGIL, Tracer, free_port, parse_ndjson, run, wait_progs_gone
 
 MEMWORK = os.path.join(ROOT, "build", "tests", "workloads", "memwork")
 PROGS = ["mem_fault_user", "mem_fault_kernel", "mem_major", "mem_rss_stat", "mem_oom",
@@ -420,15 +420,6 @@ def test_oom_filters_run_on_the_victim(oom_cgroup):
 
 
 # ---- the agent ----------------------------------------------------------------------------
-
-def free_port():
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
 
 def scrape(port):
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, Tracer, run, wait_progs_gone
+from conftest import ROOT, Tracer, free_port, run, scrape_values, wait_progs_gone
 
 WORK = os.path.join(ROOT, "build", "tests", "workloads", "sched_work")
 GUEST = os.environ.get("VIGIL_GUEST") == "1"
@@ -330,23 +330,8 @@ def test_verbose_reports_cost_per_program():
     assert int(re.search(r"cost: 'sched_switch' ran (\d+) times", r.stderr).group(1)) > 0
 
 
-def scrape(port):
-    import urllib.request
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
-    out = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            k, _, v = line.rpartition(" ")
-            out[k] = float(v)
-    return out
-
-
 def test_agent_exports_switches_offcpu_and_the_histogram(tmp_path):
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
+    port = free_port()
     n = 2000 if GUEST else 20000
     w = Work("pingpong", n)
     cfg = tmp_path / "agent.yaml"
@@ -364,7 +349,7 @@ def test_agent_exports_switches_offcpu_and_the_histogram(tmp_path):
         w.go()
         w.output()
         v1 = w.status("voluntary_ctxt_switches")
-        m = scrape(port)
+        m = scrape_values(port)
     finally:
         ag.send_signal(signal.SIGINT)
         assert ag.wait(timeout=30) == 0, err.read_text()
