@@ -11,7 +11,8 @@
  *                               prints "read_ns R", the time spent in them
  *   sched_work pingpong N       N one-byte round trips with a child over two pipes
  *   sched_work vfork N          N vforks whose child sleeps 10 ms: the parent waits
- *                               for it in TASK_KILLABLE (D) meanwhile
+ *                               for it in TASK_KILLABLE (D) meanwhile; prints
+ *                               "vfork_ns V", the time the parent spent in vfork()
  *
  * It prints "pid P" on stdout, then blocks reading one byte from stdin, so a
  * tracer can attach after the process exists and before the measured part.
@@ -164,9 +165,11 @@ static void pingpong(long n)
 static void vforks(long n)
 {
 	struct timespec d = { 0, 10 * 1000000L };
+	uint64_t t = 0;
 
 	prctl(PR_SET_TIMERSLACK, 1UL);
 	for (long i = 0; i < n; i++) {
+		uint64_t t0 = ns(CLOCK_MONOTONIC);
 		pid_t c = vfork();
 
 		if (c == 0) {
@@ -174,8 +177,10 @@ static void vforks(long n)
 			syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, &d, NULL);
 			_exit(0);
 		}
+		t += ns(CLOCK_MONOTONIC) - t0;
 		waitpid(c, NULL, 0);
 	}
+	printf("vfork_ns %llu\n", (unsigned long long)t);
 }
 
 int main(int argc, char **argv)
